@@ -1,0 +1,1 @@
+"""Interlock connectors (registered on import)."""

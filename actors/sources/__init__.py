@@ -1,0 +1,1 @@
+"""Interlock sources (registered on import)."""

@@ -1,0 +1,1 @@
+"""Interlock transforms (registered on import)."""

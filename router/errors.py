@@ -1,0 +1,117 @@
+"""The error tree of Interlock.
+
+Every failure the router can name is one of these, so that callers match on a class, not a string::
+
+    InterlockError
+    ├── ConfigError              a route/source/connector file is wrong (file, line, field)
+    ├── IngressError             the sender got something wrong -> 4xx problem+json
+    │   ├── UnknownSourceError   404
+    │   ├── BadRequestError      400 (not JSON, bad shape, missing type or key)
+    │   ├── SignatureError       401 (any verification failure, library exceptions included)
+    │   ├── PayloadTooLargeError 413
+    │   └── ConflictError        409 (same idempotency key, different body)
+    ├── UnavailableError         the router cannot accept now -> 503 + Retry-After
+    │   ├── BackpressureError    credit for new work is exhausted
+    │   └── StorageFullError     the LMDB map is full
+    └── DeliveryError            an outbound attempt failed
+        ├── TransientError       retry later, honouring ``retry_after``
+        └── PermanentError       dead-letter now; retrying cannot help
+"""
+
+from __future__ import annotations
+
+
+class InterlockError(Exception):
+    """Base class of every error Interlock raises on purpose."""
+
+
+class ConfigError(InterlockError):
+    """A configuration file is invalid; ``str()`` renders ``file:line: message``."""
+
+    def __init__(
+        self, message: str, *, file: str | None = None, line: int | None = None, field: str = ""
+    ) -> None:
+        self.message = message
+        self.file = file
+        self.line = line
+        self.field = field
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        where = self.file or "<config>"
+        if self.line is not None:
+            where = f"{where}:{self.line}"
+        field = f" {self.field}:" if self.field else ""
+        return f"{where}:{field} {self.message}"
+
+
+class IngressError(InterlockError):
+    """A client error at the edge; rendered as RFC 9457 problem+json with ``status``."""
+
+    status = 400
+    title = "Bad Request"
+
+    def __init__(self, detail: str) -> None:
+        self.detail = detail
+        super().__init__(detail)
+
+
+class UnknownSourceError(IngressError):
+    status = 404
+    title = "Unknown source"
+
+
+class BadRequestError(IngressError):
+    status = 400
+    title = "Bad Request"
+
+
+class SignatureError(IngressError):
+    status = 401
+    title = "Signature verification failed"
+
+
+class PayloadTooLargeError(IngressError):
+    status = 413
+    title = "Payload Too Large"
+
+
+class ConflictError(IngressError):
+    status = 409
+    title = "Idempotency key reused with a different body"
+
+
+class UnavailableError(InterlockError):
+    """The router cannot take new work now; the sender should retry after ``retry_after`` s."""
+
+    status = 503
+    title = "Service Unavailable"
+
+    def __init__(self, detail: str, retry_after: float = 1.0) -> None:
+        self.detail = detail
+        self.retry_after = retry_after
+        super().__init__(detail)
+
+
+class BackpressureError(UnavailableError):
+    title = "Backpressure: credit exhausted"
+
+
+class StorageFullError(UnavailableError):
+    title = "Journal storage is full"
+
+
+class DeliveryError(InterlockError):
+    """An outbound attempt failed; subclasses say whether to retry."""
+
+
+class TransientError(DeliveryError):
+    """Worth retrying: timeouts, connection errors, 429, 502-504."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class PermanentError(DeliveryError):
+    """Not worth retrying: mapping failures, 4xx other than 429, a raising transform."""

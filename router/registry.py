@@ -1,0 +1,115 @@
+"""The one registry through which components plug into the router.
+
+The router never imports ``actors/``: a component package registers a *name*, a frozen pydantic
+*config model* and a *factory*, and the router looks them up by name when it loads routes. Plugin
+packages are found through the ``interlock.plugins`` entry-point group (``actors`` ships as one).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import inspect
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+
+TransformFn = Callable[[Any], Any]
+ConfigT = TypeVar("ConfigT", bound=BaseModel)
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True, slots=True)
+class TransformSpec:
+    """A registered transform: a plain typed function of one argument."""
+
+    name: str
+    fn: TransformFn
+    input_type: Any
+    output_type: Any
+
+    @property
+    def validates_input(self) -> bool:
+        """True when the input is a pydantic model the raw payload must be validated into."""
+        return isinstance(self.input_type, type) and issubclass(self.input_type, BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentSpec(Generic[ConfigT]):
+    """A registered component kind: its config model and the factory that builds it."""
+
+    kind: str
+    config_model: type[ConfigT]
+    factory: Callable[..., Any]
+
+
+_transforms: dict[str, TransformSpec] = {}
+_connectors: dict[str, ComponentSpec[Any]] = {}
+_verifiers: dict[str, ComponentSpec[Any]] = {}
+_plugins_loaded = False
+
+
+def _signature_types(fn: TransformFn) -> tuple[Any, Any]:
+    hints = typing.get_type_hints(fn)
+    params = [p for p in inspect.signature(fn).parameters.values() if p.name != "self"]
+    if len(params) != 1:
+        raise TypeError(f"a transform takes exactly one argument, {fn.__qualname__} takes {params}")
+    return hints.get(params[0].name, Any), hints.get("return", Any)
+
+
+def register_transform(name: str, fn: TransformFn) -> TransformSpec:
+    """Register ``fn`` as the transform ``name`` (``vendor.thing``); its annotations type the chain."""
+    input_type, output_type = _signature_types(fn)
+    spec = TransformSpec(name=name, fn=fn, input_type=input_type, output_type=output_type)
+    existing = _transforms.get(name)
+    if existing is not None and existing.fn is not fn:
+        raise ValueError(f"transform {name!r} is already registered by {existing.fn.__module__}")
+    _transforms[name] = spec
+    return spec
+
+
+def transform(name: str) -> Callable[[_F], _F]:
+    """Decorator form of :func:`register_transform`."""
+
+    def decorate(fn: _F) -> _F:
+        register_transform(name, fn)
+        return fn
+
+    return decorate
+
+
+def register_connector(kind: str, config_model: type[ConfigT], factory: Callable[..., Any]) -> None:
+    """Register an outbound connector kind (``http``, ``log``, ``netsuite`` ...)."""
+    _connectors[kind] = ComponentSpec(kind, config_model, factory)
+
+
+def register_verifier(scheme: str, config_model: type[ConfigT], factory: Callable[..., Any]) -> None:
+    """Register an inbound signature-verification scheme (``stripe``, ``hmac``, ``none`` ...)."""
+    _verifiers[scheme] = ComponentSpec(scheme, config_model, factory)
+
+
+def load_plugins() -> None:
+    """Import every package registered under the ``interlock.plugins`` entry-point group, once."""
+    global _plugins_loaded  # noqa: PLW0603 - a process-wide, idempotent plugin scan
+    if _plugins_loaded:
+        return
+    for entry in importlib.metadata.entry_points(group="interlock.plugins"):
+        entry.load()
+    _plugins_loaded = True
+
+
+def transforms() -> dict[str, TransformSpec]:
+    load_plugins()
+    return dict(_transforms)
+
+
+def connectors() -> dict[str, ComponentSpec[Any]]:
+    load_plugins()
+    return dict(_connectors)
+
+
+def verifiers() -> dict[str, ComponentSpec[Any]]:
+    load_plugins()
+    return dict(_verifiers)
