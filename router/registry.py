@@ -85,7 +85,9 @@ def register_connector(kind: str, config_model: type[ConfigT], factory: Callable
     _connectors[kind] = ComponentSpec(kind, config_model, factory)
 
 
-def register_verifier(scheme: str, config_model: type[ConfigT], factory: Callable[..., Any]) -> None:
+def register_verifier(
+    scheme: str, config_model: type[ConfigT], factory: Callable[..., Any]
+) -> None:
     """Register an inbound signature-verification scheme (``stripe``, ``hmac``, ``none`` ...)."""
     _verifiers[scheme] = ComponentSpec(scheme, config_model, factory)
 

@@ -1,0 +1,56 @@
+"""Connectors that deliver nowhere: ``log`` for dry runs, ``null`` for benchmarks."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from router.connector import OutboundRequest
+from router.logs import get_logger
+from router.registry import register_connector
+
+log = get_logger("interlock.connector.log")
+
+
+class SinkConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    concurrency: int = Field(default=256, ge=1)
+
+
+class LogConnector:
+    """Logs each delivery (ids, route, size; never the body, which may hold personal data)."""
+
+    timeout_s = 5.0
+
+    def __init__(self, name: str, config: SinkConfig) -> None:
+        self.name = name
+        self.concurrency = config.concurrency
+        self.delivered = 0
+
+    async def start(self) -> None:
+        return None
+
+    async def send(self, request: OutboundRequest) -> None:
+        self.delivered += 1
+        log.info(
+            "dry_run_delivery",
+            connector=self.name,
+            route=request.route,
+            message_id=request.message_id,
+            idempotency_key=request.idempotency_key,
+            correlation_id=request.correlation_id,
+            bytes=len(request.body),
+        )
+
+    async def close(self) -> None:
+        return None
+
+
+class NullConnector(LogConnector):
+    """Accepts and counts; the benchmark's stand-in for an infinitely fast target."""
+
+    async def send(self, request: OutboundRequest) -> None:
+        self.delivered += 1
+
+
+register_connector("log", SinkConfig, LogConnector)
+register_connector("null", SinkConfig, NullConnector)

@@ -1,0 +1,21 @@
+"""Route files: models, loader and type checks."""
+
+from router.config.loader import (
+    ConfigErrors,
+    ConnectorConfig,
+    RouterConfig,
+    SourceConfig,
+    load_config,
+)
+from router.config.models import RetryPolicy, RouteSpec, SourceSpec
+
+__all__ = [
+    "ConfigErrors",
+    "ConnectorConfig",
+    "RetryPolicy",
+    "RouteSpec",
+    "RouterConfig",
+    "SourceConfig",
+    "SourceSpec",
+    "load_config",
+]

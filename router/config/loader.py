@@ -1,0 +1,224 @@
+"""Load and cross-check a routes folder into a :class:`RouterConfig`.
+
+Every problem found is collected (not just the first) and raised as one :class:`ConfigErrors`, whose
+lines read ``file:line: field: message``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from router import registry
+from router.config._yaml import LineIndex, read_yaml
+from router.config.models import ConnectorSpec, RouteSpec, SourceSpec
+from router.config.typecheck import chain_problems
+from router.errors import ConfigError
+
+SOURCES_FILE = "sources.yaml"
+CONNECTORS_FILE = "connectors.yaml"
+RESERVED = {SOURCES_FILE, CONNECTORS_FILE}
+
+
+class ConfigErrors(ConfigError):
+    """Several configuration errors at once; ``errors`` keeps each with its file and line."""
+
+    def __init__(self, errors: list[ConfigError]) -> None:
+        self.errors = errors
+        super().__init__("\n".join(e.render() for e in errors))
+
+    def render(self) -> str:
+        return "\n".join(e.render() for e in getattr(self, "errors", []))
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorConfig:
+    name: str
+    kind: str
+    settings: BaseModel
+
+
+@dataclass(frozen=True, slots=True)
+class SourceConfig:
+    name: str
+    spec: SourceSpec
+    verifier_settings: BaseModel | None
+
+
+@dataclass(slots=True)
+class RouterConfig:
+    """A validated routes folder: what the engine runs."""
+
+    base: Path
+    sources: dict[str, SourceConfig] = field(default_factory=dict)
+    connectors: dict[str, ConnectorConfig] = field(default_factory=dict)
+    routes: dict[str, RouteSpec] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _validation_errors(
+    exc: ValidationError, index: LineIndex, prefix: tuple[Any, ...]
+) -> list[ConfigError]:
+    out = []
+    for err in exc.errors(include_url=False):
+        loc = (*prefix, *(p for p in err["loc"] if p != "function-after"))
+        out.append(index.error(tuple(loc), err["msg"]))
+    return out
+
+
+def _validate(
+    model: type[BaseModel],
+    data: Any,
+    index: LineIndex,
+    prefix: tuple[Any, ...],
+    errors: list[ConfigError],
+) -> Any:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors.extend(_validation_errors(exc, index, prefix))
+        return None
+
+
+def _mapping_file(
+    path: Path, env: Mapping[str, str] | None, errors: list[ConfigError]
+) -> tuple[dict[str, Any], LineIndex | None]:
+    if not path.exists():
+        return {}, None
+    try:
+        data, index = read_yaml(path, env)
+    except ConfigError as exc:
+        errors.append(exc)
+        return {}, None
+    if data is None:
+        return {}, index
+    if not isinstance(data, dict):
+        errors.append(index.error((), f"{path.name} must map names to definitions"))
+        return {}, index
+    return data, index
+
+
+def _load_sources(
+    base: Path, env: Mapping[str, str] | None, errors: list[ConfigError], config: RouterConfig
+) -> None:
+    data, index = _mapping_file(base / SOURCES_FILE, env, errors)
+    verifiers = registry.verifiers()
+    for name, raw in data.items():
+        assert index is not None
+        spec = _validate(SourceSpec, raw, index, (name,), errors)
+        if spec is None:
+            continue
+        settings = None
+        if spec.verify is None:
+            config.warnings.append(
+                f"{index.file}:{index.line_of((name,))}: source {name!r} has no `verify:`; use only on loopback"
+            )
+        elif spec.verify.scheme not in verifiers:
+            known = ", ".join(sorted(verifiers)) or "none registered"
+            errors.append(
+                index.error(
+                    (name, "verify", "scheme"),
+                    f"unknown scheme {spec.verify.scheme!r} (known: {known})",
+                )
+            )
+            continue
+        else:
+            if spec.verify.scheme == "none":
+                config.warnings.append(
+                    f"{index.file}:{index.line_of((name,))}: source {name!r} uses scheme 'none'; use only on loopback"
+                )
+            fields = {k: v for k, v in raw["verify"].items() if k != "scheme"}
+            settings = _validate(
+                verifiers[spec.verify.scheme].config_model, fields, index, (name, "verify"), errors
+            )
+            if settings is None:
+                continue
+        config.sources[name] = SourceConfig(name, spec, settings)
+
+
+def _load_connectors(
+    base: Path, env: Mapping[str, str] | None, errors: list[ConfigError], config: RouterConfig
+) -> None:
+    data, index = _mapping_file(base / CONNECTORS_FILE, env, errors)
+    kinds = registry.connectors()
+    for name, raw in data.items():
+        assert index is not None
+        spec = _validate(ConnectorSpec, raw, index, (name,), errors)
+        if spec is None:
+            continue
+        if spec.kind not in kinds:
+            known = ", ".join(sorted(kinds)) or "none registered"
+            errors.append(
+                index.error(
+                    (name, "kind"), f"unknown connector kind {spec.kind!r} (known: {known})"
+                )
+            )
+            continue
+        fields = {k: v for k, v in raw.items() if k != "kind"}
+        settings = _validate(kinds[spec.kind].config_model, fields, index, (name,), errors)
+        if settings is not None:
+            config.connectors[name] = ConnectorConfig(name, spec.kind, settings)
+
+
+def _check_route(
+    route: RouteSpec, index: LineIndex, config: RouterConfig, errors: list[ConfigError]
+) -> None:
+    if route.from_.source not in config.sources:
+        errors.append(index.error(("from", "source"), f"unknown source {route.from_.source!r}"))
+    known = registry.transforms()
+    transform_steps = [(i, s) for i, s in enumerate(route.steps) if hasattr(s, "transform")]
+    missing = False
+    for i, step in transform_steps:
+        name = step.transform  # type: ignore[union-attr]
+        if name not in known:
+            missing = True
+            errors.append(index.error(("steps", i, "transform"), f"unknown transform {name!r}"))
+    if not missing:
+        for i, problem in chain_problems([known[name] for name in route.transforms]):
+            step_index = transform_steps[i][0]
+            errors.append(index.error(("steps", step_index, "transform"), problem))
+    target = route.target.connector
+    if target not in config.connectors:
+        errors.append(
+            index.error(
+                ("steps", len(route.steps) - 1, "to", "connector"), f"unknown connector {target!r}"
+            )
+        )
+
+
+def load_config(base: Path | str, env: Mapping[str, str] | None = None) -> RouterConfig:
+    """Read, validate and cross-check a routes folder; raise :class:`ConfigErrors` if anything is off."""
+    base = Path(base)
+    if not base.is_dir():
+        raise FileNotFoundError(f"{base}: no such routes folder")
+    errors: list[ConfigError] = []
+    config = RouterConfig(base=base)
+    _load_sources(base, env, errors, config)
+    _load_connectors(base, env, errors, config)
+    for path in sorted(base.glob("*.yaml")):
+        if path.name in RESERVED:
+            continue
+        try:
+            data, index = read_yaml(path, env)
+        except ConfigError as exc:
+            errors.append(exc)
+            continue
+        route = _validate(RouteSpec, data, index, (), errors)
+        if route is None:
+            continue
+        if route.id != path.stem:
+            errors.append(
+                index.error(
+                    ("id",), f"route id {route.id!r} must equal the file stem {path.stem!r}"
+                )
+            )
+            continue
+        _check_route(route, index, config, errors)
+        config.routes[route.id] = route
+    if errors:
+        raise ConfigErrors(errors)
+    return config

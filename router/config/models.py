@@ -1,0 +1,164 @@
+"""The route-file language: pydantic models that are the validation, the JSON Schema and the docs.
+
+A routes folder holds ``sources.yaml`` (name -> :class:`SourceSpec`), ``connectors.yaml``
+(name -> ``{kind: ..., <kind's own fields>}``) and one ``<route-id>.yaml`` per :class:`RouteSpec`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from router.durations import Duration
+from router.pointer import Pointer
+
+ROUTE_ID_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+HEADER_PREFIX = "header:"
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _check_field_ref(value: str) -> str:
+    if value.startswith(HEADER_PREFIX):
+        if not value[len(HEADER_PREFIX) :].strip():
+            raise ValueError("'header:' needs a header name, e.g. 'header:X-GitHub-Event'")
+        return value
+    Pointer(value)  # raises ValueError with the reason
+    return value
+
+
+FieldRef = Annotated[
+    str,
+    Field(
+        description="A JSON Pointer into the body (`/data/object/id`) or `header:Name`",
+        examples=["/type", "header:X-GitHub-Event"],
+    ),
+]
+
+
+class VerifySpec(BaseModel):
+    """``verify:`` block: a scheme name plus that scheme's own fields (see docs/sources.md)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    scheme: str
+
+
+class SourceSpec(Frozen):
+    """An inbound webhook source, served at ``POST /webhooks/{name}``."""
+
+    verify: VerifySpec | None = Field(
+        default=None, description="Signature scheme; omitted means none (flagged by `check`)"
+    )
+    type: FieldRef | None = Field(
+        default=None, description="Where the event type is read; omitted: `fixed_type`"
+    )
+    fixed_type: str | None = Field(default=None, description="Event type when none is in the data")
+    idempotency_key: FieldRef | None = Field(
+        default=None,
+        description="Where the dedupe key is read; omitted: the scheme's key, else SHA-256 of body",
+    )
+
+    _check_refs = field_validator("type", "idempotency_key")(
+        lambda v: None if v is None else _check_field_ref(v)
+    )
+
+    @model_validator(mode="after")
+    def _type_is_known(self) -> SourceSpec:
+        if self.type is None and self.fixed_type is None:
+            raise ValueError("a source needs `type` (pointer or header) or `fixed_type`")
+        return self
+
+
+class Predicate(Frozen):
+    """A condition on the payload; all of a route's predicates must hold."""
+
+    pointer: str = Field(description="JSON Pointer into the body")
+    equals: Any = Field(default=None, description="The value must equal this")
+    in_: list[Any] | None = Field(default=None, alias="in", description="The value is one of these")
+    exists: bool | None = Field(default=None, description="The pointer resolves (or not)")
+
+    _check_pointer = field_validator("pointer")(lambda v: Pointer(v).text)
+
+    @model_validator(mode="after")
+    def _one_test(self) -> Predicate:
+        tests = [self.in_ is not None, self.exists is not None, "equals" in self.model_fields_set]
+        if sum(tests) != 1:
+            raise ValueError("a predicate takes exactly one of `equals`, `in`, `exists`")
+        return self
+
+
+class FromSpec(Frozen):
+    source: str = Field(description="A source name from sources.yaml")
+    type: str | list[str] = Field(description="Event type(s) to match; '*' matches any")
+    when: list[Predicate] = Field(default_factory=list, description="Extra conditions (all)")
+
+
+class TransformStep(Frozen):
+    transform: str = Field(description="A registered transform, `vendor.thing`")
+
+
+class ToSpec(Frozen):
+    connector: str = Field(description="A connector name from connectors.yaml")
+    method: Literal["POST", "PUT", "PATCH", "DELETE", "GET"] = "POST"
+    path: str = Field(default="", description="Appended to the connector's base URL")
+    headers: dict[str, str] = Field(default_factory=dict)
+
+
+class ToStep(Frozen):
+    to: ToSpec
+
+
+Step = TransformStep | ToStep
+
+
+class RetryPolicy(Frozen):
+    """Redelivery policy: exponential backoff with full jitter, bounded by attempts and age."""
+
+    max_attempts: int = Field(default=8, ge=1, le=1000)
+    backoff: Literal["exponential", "fixed"] = "exponential"
+    initial: Duration = 1.0
+    max: Duration = 600.0
+    max_age: Duration = Field(default=3 * 86400.0, description="Dead-letter once this old")
+    jitter: Literal["full", "none"] = "full"
+
+
+class RouteSpec(Frozen):
+    """One route: match inbound messages, transform them, deliver them to one connector."""
+
+    id: str = Field(pattern=ROUTE_ID_PATTERN, description="kebab-case; equals the file stem")
+    description: str = ""
+    from_: FromSpec = Field(alias="from")
+    key: str | None = Field(
+        default=None, description="Ordering key pointer; same key = in order. Omitted: unordered"
+    )
+    steps: list[Step] = Field(min_length=1)
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+
+    _check_key = field_validator("key")(lambda v: None if v is None else Pointer(v).text)
+
+    @model_validator(mode="after")
+    def _ends_in_one_delivery(self) -> RouteSpec:
+        targets = [i for i, step in enumerate(self.steps) if isinstance(step, ToStep)]
+        if targets != [len(self.steps) - 1]:
+            raise ValueError("steps must end with exactly one `to:` step, after the transforms")
+        return self
+
+    @property
+    def transforms(self) -> list[str]:
+        return [s.transform for s in self.steps if isinstance(s, TransformStep)]
+
+    @property
+    def target(self) -> ToSpec:
+        last = self.steps[-1]
+        assert isinstance(last, ToStep)
+        return last.to
+
+
+class ConnectorSpec(BaseModel):
+    """A ``connectors.yaml`` entry: ``kind`` picks the registered config model for the rest."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    kind: str = Field(description="A registered connector kind: http, log, null, ...")

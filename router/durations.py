@@ -1,0 +1,33 @@
+"""Durations as written in route files: ``250ms``, ``1s``, ``10m``, ``2h``, ``3d``, or plain seconds."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import BeforeValidator, Field
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+
+
+def parse_duration(value: object) -> float:
+    """Seconds from a duration string or number; raises ValueError with the accepted forms."""
+    if isinstance(value, bool):
+        raise ValueError("a duration is a number of seconds or a string like '500ms', '1s', '10m'")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and (match := _PATTERN.match(value)):
+        seconds = float(match.group(1)) * _UNITS[match.group(2) or "s"]
+    else:
+        raise ValueError(f"invalid duration {value!r}: use e.g. '500ms', '1s', '10m', '2h', '3d'")
+    if seconds < 0:
+        raise ValueError("a duration cannot be negative")
+    return seconds
+
+
+Duration = Annotated[
+    float,
+    BeforeValidator(parse_duration),
+    Field(json_schema_extra={"examples": ["500ms", "1s", "10m"]}),
+]

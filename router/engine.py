@@ -1,0 +1,302 @@
+"""The engine: wires journal, routing, actors and connectors; usable embedded or behind HTTP.
+
+Embedded use (inside a running asyncio loop)::
+
+    engine = Engine(load_config("routes"), Settings(data_dir=Path("data")))
+    await engine.start()          # rebuilds in-flight work from the journal, then ready
+    ack = await engine.submit("stripe", body, headers)
+    await engine.stop()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
+
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from router import registry
+from router.config import RouterConfig
+from router.connector import Connector
+from router.envelope import Envelope
+from router.errors import (
+    BackpressureError,
+    ConflictError,
+    StorageFullError,
+    UnavailableError,
+    UnknownSourceError,
+)
+from router.ids import encode_id
+from router.ingest import Ack, SourceHandler
+from router.logs import get_logger
+from router.metrics import Metrics
+from router.routing import RoutingTable
+from router.runtime.batcher import JournalBatcher
+from router.runtime.bridge import LoopBridge
+from router.runtime.connector_actor import ConnectorActor
+from router.runtime.credit import Credit
+from router.runtime.journal_actor import JournalActor
+from router.runtime.messages import Delivery, NewDeliveries, Sweep
+from router.runtime.route_actor import RouteActor
+from router.runtime.supervision import tell_safely
+from router.settings import Settings
+from router.store.journal import Journal
+from router.store.records import AppendOutcome, DeliveryState, OutcomeRecord, Status
+
+log = get_logger("interlock.engine")
+RECOVERY_CHUNK = 1000
+
+
+class Engine:
+    def __init__(
+        self, config: RouterConfig, settings: Settings, metrics: Metrics | None = None
+    ) -> None:
+        self.config = config
+        self.settings = settings
+        self.metrics = metrics or Metrics()
+        self.table = RoutingTable.from_config(config)
+        self.sources = {name: SourceHandler(src) for name, src in config.sources.items()}
+        self.credit = Credit(settings.max_inflight)
+        self.ready = False
+        self.started = False
+        self.recovered = 0
+        self.storage_full = False
+        self.journal: Journal | None = None
+        self._connectors: dict[str, Connector] = {}
+        self._connector_refs: dict[str, Any] = {}
+        self._route_refs: dict[str, Any] = {}
+        self._journal_ref: Any = None
+        self._batcher: JournalBatcher | None = None
+        self._sweeper: asyncio.TimerHandle | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the journal, start actors and connectors, and reload unfinished deliveries."""
+        loop = asyncio.get_running_loop()
+        bridge = LoopBridge(loop)
+        s = self.settings
+        self.journal = Journal(
+            s.data_dir / "journal",
+            map_size_mb=s.map_size_mb,
+            max_map_size_mb=s.max_map_size_mb,
+            sync=s.sync,
+        )
+        self._journal_ref = JournalActor.start(
+            self.journal, bridge, self._dispatch, s.idempotency_retention_s, self.metrics
+        )
+        self._batcher = JournalBatcher(
+            loop,
+            self._journal_ref,
+            self.metrics,
+            max_batch=s.group_commit_max,
+            max_queued=s.group_commit_max * s.mailbox_size,
+            linger_s=s.group_commit_ms / 1000,
+            retry_after_s=s.retry_after_s,
+        )
+        kinds = registry.connectors()
+        for name, conn in self.config.connectors.items():
+            connector: Connector = kinds[conn.kind].factory(name, conn.settings)
+            await connector.start()
+            self._connectors[name] = connector
+            self._connector_refs[name] = ConnectorActor.start(name, connector, bridge, self.metrics)
+        transforms = registry.transforms()
+        for route in self.config.routes.values():
+            chain = [transforms[name] for name in route.transforms]
+            connector_ref = self._connector_refs[route.target.connector]
+            self._route_refs[route.id] = RouteActor.start(
+                route, chain, connector_ref, self._journal_ref, bridge, self.credit, self.metrics
+            )
+        self._watch_gauges()
+        self.started = True
+        self.recovered = await loop.run_in_executor(None, self._recover)
+        self._schedule_sweep()
+        self.ready = True
+        self.metrics.ready.set(1)
+        log.info("engine_ready", routes=len(self._route_refs), recovered=self.recovered)
+
+    def _watch_gauges(self) -> None:
+        refs = {"journal": self._journal_ref, **self._connector_refs, **self._route_refs}
+        for name, ref in refs.items():
+            self.metrics.watch_mailbox(name, lambda ref=ref: float(ref.actor_inbox.qsize()))
+        self.metrics.inflight.set_function(lambda: float(self.credit.in_use))
+
+    def _recover(self) -> int:
+        """Reload every delivery that is not yet delivered or dead, in arrival order."""
+        assert self.journal is not None
+        batches: dict[str, list[Delivery]] = defaultdict(list)
+        count = 0
+        orphans = []
+        for pending in self.journal.pending():
+            if pending.route not in self._route_refs:
+                orphans.append(pending)
+                continue
+            batches[pending.route].append(Delivery(pending.envelope, pending.route, pending.state))
+            count += 1
+            if len(batches[pending.route]) >= RECOVERY_CHUNK:
+                self.credit.force_acquire(RECOVERY_CHUNK)
+                tell_safely(
+                    self._route_refs[pending.route], NewDeliveries(batches.pop(pending.route))
+                )
+        for route, deliveries in batches.items():
+            self.credit.force_acquire(len(deliveries))
+            tell_safely(self._route_refs[route], NewDeliveries(deliveries))
+        if orphans:
+            self._dead_letter_orphans(orphans)
+        return count
+
+    def _dead_letter_orphans(self, orphans: list[Any]) -> None:
+        assert self.journal is not None
+        now = time.time()
+        records = []
+        for p in orphans:
+            state = p.state
+            state.status, state.updated_at = Status.DEAD, now
+            records.append(
+                OutcomeRecord(
+                    p.envelope.id,
+                    p.route,
+                    state,
+                    "dead_lettered",
+                    "route removed from config",
+                    p.envelope.trace_id,
+                )
+            )
+        self.journal.record(records)
+        log.warning("orphan_deliveries_dead_lettered", count=len(records))
+
+    def _schedule_sweep(self) -> None:
+        loop = asyncio.get_running_loop()
+
+        def sweep() -> None:
+            tell_safely(self._journal_ref, Sweep(time.time()))
+            self._sweeper = loop.call_later(self.settings.sweep_interval_s, sweep)
+
+        self._sweeper = loop.call_later(self.settings.sweep_interval_s, sweep)
+
+    async def stop(self) -> None:
+        """Stop accepting, flush the journal queue, stop actors and connectors, close the journal."""
+        self.ready = False
+        self.metrics.ready.set(0)
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        if self._batcher is not None:
+            await self._batcher.drain()
+        loop = asyncio.get_running_loop()
+        refs = [*self._route_refs.values(), *self._connector_refs.values()]
+        # Route actors first (they stop handing out work), then connectors, then the journal,
+        # which still records every outcome queued before its stop message.
+        await loop.run_in_executor(None, self._stop_refs, refs)
+        for connector in self._connectors.values():
+            await connector.close()
+        if self._journal_ref is not None:
+            await loop.run_in_executor(None, self._stop_refs, [self._journal_ref])
+        if self.journal is not None:
+            self.journal.close()
+            self.journal = None
+        self.started = False
+
+    @staticmethod
+    def _stop_refs(refs: list[Any]) -> None:
+        for ref in refs:
+            ref.stop(block=False)
+        for ref in refs:
+            if ref.is_alive():
+                ref.stop(block=True, timeout=10)
+
+    # -- traffic ---------------------------------------------------------------------------------
+
+    async def submit(
+        self, source: str, body: bytes, headers: Mapping[str, str] | None = None
+    ) -> Ack:
+        """Accept one message; returns after the fsynced commit (or raises an InterlockError)."""
+        started = time.perf_counter()
+        handler = self.sources.get(source)
+        if handler is None:
+            raise UnknownSourceError(f"no source named {source!r}")
+        if not self.ready or self._batcher is None:
+            raise UnavailableError(
+                "the router is not ready", retry_after=self.settings.retry_after_s
+            )
+        if not isinstance(headers, CIMultiDictProxy | CIMultiDict):
+            headers = CIMultiDict(headers or {})
+        envelope = handler.envelope(body, headers)
+        envelope.routes = self.table.match(
+            source, envelope.type, envelope.payload, envelope.idempotency_key
+        )
+        units = len(envelope.routes)
+        if units and not self.credit.try_acquire(units):
+            self.metrics.shed.labels(reason="credit").inc()
+            raise BackpressureError(
+                "delivery credit exhausted", retry_after=self.settings.retry_after_s
+            )
+        try:
+            result = await self._batcher.submit(envelope)
+        except StorageFullError:
+            self.credit.release(units)
+            self._storage_full()
+            raise
+        except BaseException:
+            self.credit.release(units)
+            raise
+        self.storage_full = False
+        self.metrics.ack_seconds.observe(time.perf_counter() - started)
+        if result.outcome is not AppendOutcome.ACCEPTED:
+            self.credit.release(units)
+        if result.outcome is AppendOutcome.CONFLICT:
+            self.metrics.conflicts.labels(source=source).inc()
+            raise ConflictError(
+                f"idempotency key {envelope.idempotency_key!r} was used with a different body"
+            )
+        duplicate = result.outcome is AppendOutcome.DUPLICATE
+        self.metrics.acks.labels(
+            source=source, outcome="duplicate" if duplicate else "accepted"
+        ).inc()
+        if not duplicate and not envelope.routes:
+            self.metrics.unrouted.labels(source=source).inc()
+        return Ack(encode_id(result.message_id), duplicate)
+
+    def _storage_full(self) -> None:
+        self.storage_full = True
+        log.error("journal_full")
+
+    def _dispatch(self, accepted: list[Envelope]) -> None:
+        """Called on the journal thread after a commit: one batch per route actor."""
+        per_route: dict[str, list[Delivery]] = defaultdict(list)
+        for envelope in accepted:
+            for route, key in envelope.routes:
+                per_route[route].append(
+                    Delivery(
+                        envelope,
+                        route,
+                        DeliveryState(ordering_key=key, updated_at=envelope.received_at),
+                    )
+                )
+        for route, deliveries in per_route.items():
+            tell_safely(self._route_refs[route], NewDeliveries(deliveries))
+
+    @property
+    def is_ready(self) -> bool:
+        return self.ready and not self.storage_full
+
+    def idle(self) -> bool:
+        return self.credit.is_idle() and (self._batcher is None or not self._batcher.pending)
+
+    async def wait_idle(self, timeout: float = 60.0) -> None:
+        """Wait until every accepted delivery is delivered or dead-lettered."""
+        deadline = time.monotonic() + timeout
+        while not self.idle():
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"{self.credit.in_use} deliveries still in flight after {timeout}s"
+                )
+            await asyncio.sleep(0.01)
+
+
+def configure_interpreter(settings: Settings) -> None:
+    """The commit thread must get the GIL back quickly from a busy loop (see docs/architecture.md)."""
+    sys.setswitchinterval(settings.switch_interval_s)

@@ -1,0 +1,1 @@
+"""HTTP surfaces: the ingress app (webhooks, health, metrics)."""

@@ -1,0 +1,70 @@
+"""Time-ordered message ids (ULID layout) and W3C trace context helpers.
+
+Ids sort by creation time, so LMDB keeps the journal in arrival order and recovery replays each
+ordering key's messages in the order they were accepted. Within one millisecond the random part is
+incremented, keeping ids strictly increasing in this process.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
+_lock = threading.Lock()
+_last_ms = 0
+_last_rand = 0
+
+
+def new_id_bytes() -> bytes:
+    """16 bytes: 48-bit Unix milliseconds, then 80 bits that increase within a millisecond."""
+    global _last_ms, _last_rand  # noqa: PLW0603 - process-wide monotonic generator state
+    with _lock:
+        now = time.time_ns() // 1_000_000
+        if now <= _last_ms:
+            now = _last_ms
+            _last_rand += 1
+        else:
+            _last_rand = int.from_bytes(os.urandom(10), "big") >> 1  # room to increment
+        _last_ms = now
+        return now.to_bytes(6, "big") + _last_rand.to_bytes(10, "big")
+
+
+def encode_id(raw: bytes) -> str:
+    """Crockford base32 of the 16 bytes: 26 characters, same sort order as the bytes."""
+    number = int.from_bytes(raw, "big")
+    return "".join(_CROCKFORD[(number >> shift) & 31] for shift in range(125, -1, -5))
+
+
+def decode_id(text: str) -> bytes:
+    """Inverse of :func:`encode_id`; raises ValueError on anything else."""
+    if len(text) != 26:
+        raise ValueError("a message id has 26 characters")
+    number = 0
+    for char in text.upper():
+        index = _CROCKFORD.find(char)
+        if index < 0:
+            raise ValueError(f"invalid character {char!r} in message id")
+        number = (number << 5) | index
+    if number >> 128:
+        raise ValueError("message id out of range")
+    return number.to_bytes(16, "big")
+
+
+def new_traceparent(trace_id: str | None = None) -> str:
+    """A W3C traceparent with a fresh span id (and a fresh trace id unless one is given)."""
+    trace = trace_id or os.urandom(16).hex()
+    return f"00-{trace}-{os.urandom(8).hex()}-01"
+
+
+def parse_traceparent(value: str | None) -> str | None:
+    """The trace id of a valid traceparent header, else None (invalid ones are replaced)."""
+    if not value:
+        return None
+    match = _TRACEPARENT.match(value.strip().lower())
+    if not match or match.group(1) == "0" * 32 or match.group(2) == "0" * 16:
+        return None
+    return match.group(1)

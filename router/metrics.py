@@ -1,0 +1,98 @@
+"""Prometheus metrics, one registry per engine (so tests and embedded engines never collide)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+_LATENCY = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class Metrics:
+    """Every metric is ``interlock_<noun>_<unit>``; labels stay low-cardinality (no message ids)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.ingress_requests = Counter(
+            "interlock_ingress_requests_total",
+            "Ingress requests by answer",
+            ["source", "status"],
+            registry=r,
+        )
+        self.acks = Counter(
+            "interlock_acks_total", "Journal acks", ["source", "outcome"], registry=r
+        )
+        self.ack_seconds = Histogram(
+            "interlock_ack_duration_seconds",
+            "Request received to fsynced ack",
+            buckets=_LATENCY,
+            registry=r,
+        )
+        self.commit_seconds = Histogram(
+            "interlock_journal_commit_duration_seconds",
+            "One group commit",
+            buckets=_LATENCY,
+            registry=r,
+        )
+        self.commit_batch = Histogram(
+            "interlock_journal_batch_messages",
+            "Messages per group commit",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024),
+            registry=r,
+        )
+        self.deliveries = Counter(
+            "interlock_deliveries_total",
+            "Delivery attempts by outcome",
+            ["route", "connector", "outcome"],
+            registry=r,
+        )
+        self.delivery_seconds = Histogram(
+            "interlock_delivery_duration_seconds",
+            "One outbound call",
+            ["connector"],
+            buckets=_LATENCY,
+            registry=r,
+        )
+        self.end_to_end_seconds = Histogram(
+            "interlock_end_to_end_duration_seconds",
+            "Received to delivered",
+            ["route"],
+            buckets=_LATENCY,
+            registry=r,
+        )
+        self.retries = Counter(
+            "interlock_retries_total", "Retries scheduled", ["route"], registry=r
+        )
+        self.dead_letters = Counter(
+            "interlock_dead_letters_total", "Dead-lettered deliveries", ["route"], registry=r
+        )
+        self.unrouted = Counter(
+            "interlock_unrouted_total", "Accepted messages no route matched", ["source"], registry=r
+        )
+        self.conflicts = Counter(
+            "interlock_idempotency_conflicts_total",
+            "Same key, different body",
+            ["source"],
+            registry=r,
+        )
+        self.shed = Counter(
+            "interlock_shed_total", "Requests refused with 503", ["reason"], registry=r
+        )
+        self.restarts = Counter(
+            "interlock_actor_restarts_total", "Supervised actor restarts", ["actor"], registry=r
+        )
+        self.inflight = Gauge(
+            "interlock_inflight_deliveries", "Accepted deliveries not yet finished", registry=r
+        )
+        self.mailbox = Gauge(
+            "interlock_mailbox_depth", "Messages queued in an actor inbox", ["actor"], registry=r
+        )
+        self.journal_bytes = Gauge(
+            "interlock_journal_size_bytes", "Used size of the LMDB map", registry=r
+        )
+        self.ready = Gauge("interlock_ready", "1 when the router accepts traffic", registry=r)
+
+    def watch_mailbox(self, actor: str, depth: Callable[[], float]) -> None:
+        self.mailbox.labels(actor=actor).set_function(depth)

@@ -1,0 +1,1 @@
+"""The actor runtime: credit, the loop bridge, and the journal, route and connector actors."""

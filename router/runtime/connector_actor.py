@@ -1,0 +1,90 @@
+"""The connector actor: hands deliveries to its connector's coroutines on the event loop.
+
+The actor thread only hops each ``Send`` batch onto the loop; the loop runs the calls under the
+connector's concurrency limit and timeout, and reports outcomes back to each route actor in one
+``Outcomes`` message per loop tick (so a slow call never holds back a fast one's report).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from router.connector import Connector
+from router.errors import DeliveryError, PermanentError, TransientError
+from router.metrics import Metrics
+from router.runtime.bridge import LoopBridge
+from router.runtime.messages import Delivery, Outcomes, Send
+from router.runtime.supervision import SupervisedActor, tell_safely
+
+
+class ConnectorActor(SupervisedActor):
+    def __init__(
+        self, name: str, connector: Connector, bridge: LoopBridge, metrics: Metrics
+    ) -> None:
+        super().__init__(metrics)
+        self.name = f"connector:{name}"
+        self.connector_name = name
+        self.connector = connector
+        self.bridge = bridge
+        # Loop-side state below: touched only by coroutines and callbacks on the event loop.
+        self._limit: asyncio.Semaphore | None = None
+        self._outbox: dict[int, tuple[Any, list[tuple[Delivery, DeliveryError | None]]]] = {}
+        self._flush_scheduled = False
+
+    def handle(self, message: object) -> None:
+        match message:
+            case Send(deliveries, reply_to):
+                for delivery in deliveries:
+                    self.bridge.spawn(self._deliver(delivery, reply_to))
+
+    def on_crash(self, message: object, exc: Exception) -> None:
+        if isinstance(message, Send):
+            error = TransientError(f"connector actor restarted after {type(exc).__name__}: {exc}")
+            tell_safely(message.reply_to, Outcomes([(d, error) for d in message.deliveries]))
+
+    async def _deliver(self, delivery: Delivery, reply_to: Any) -> None:
+        if self._limit is None:
+            self._limit = asyncio.Semaphore(self.connector.concurrency)
+        request = delivery.request
+        assert request is not None
+        started = time.perf_counter()
+        error: DeliveryError | None = None
+        async with self._limit:
+            try:
+                async with asyncio.timeout(self.connector.timeout_s):
+                    await self.connector.send(request)
+            except DeliveryError as exc:
+                error = exc
+            except TimeoutError:
+                error = TransientError(f"timed out after {self.connector.timeout_s:g}s")
+            except Exception as exc:  # noqa: BLE001 - a connector bug delays, never loses
+                error = TransientError(f"connector raised {type(exc).__name__}: {exc}")
+        self.metrics.delivery_seconds.labels(connector=self.connector_name).observe(
+            time.perf_counter() - started
+        )
+        outcome = (
+            "delivered"
+            if error is None
+            else "permanent"
+            if isinstance(error, PermanentError)
+            else "transient"
+        )
+        self.metrics.deliveries.labels(
+            route=request.route, connector=self.connector_name, outcome=outcome
+        ).inc()
+        self._report(reply_to, delivery, error)
+
+    def _report(self, reply_to: Any, delivery: Delivery, error: DeliveryError | None) -> None:
+        slot = self._outbox.setdefault(id(reply_to), (reply_to, []))
+        slot[1].append((delivery, error))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        outbox, self._outbox = self._outbox, {}
+        for reply_to, results in outbox.values():
+            tell_safely(reply_to, Outcomes(results))

@@ -1,0 +1,55 @@
+"""Process settings: environment (``INTERLOCK_`` prefix), then an env file, then defaults.
+
+Every field can also be overridden by a CLI flag of ``interlock run``; the CLI passes flags as init
+arguments, which pydantic-settings ranks above the environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Runtime knobs. Limits are per process; see docs/operations.md for tuning advice."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="INTERLOCK_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    routes: Path = Field(
+        default=Path("routes"), description="Folder of route/source/connector YAML"
+    )
+    data_dir: Path = Field(default=Path("data"), description="Where the LMDB journal lives")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+
+    map_size_mb: int = Field(default=1024, ge=1, description="Initial LMDB map size (sparse file)")
+    max_map_size_mb: int = Field(
+        default=65536, ge=1, description="The map grows up to this on full"
+    )
+    sync: bool = Field(default=True, description="fsync every journal commit (the 2xx promise)")
+
+    group_commit_max: int = Field(default=512, ge=1, description="Messages per journal transaction")
+    group_commit_ms: float = Field(
+        default=0.0,
+        ge=0,
+        description="Extra wait to fill a batch; 0 batches what arrives meanwhile",
+    )
+    max_inflight: int = Field(
+        default=20000,
+        ge=1,
+        description="Credit: accepted deliveries not yet finished, process-wide",
+    )
+    mailbox_size: int = Field(
+        default=64, ge=1, description="Journal batches queued before ingress answers 503"
+    )
+    idempotency_retention_s: float = Field(default=7 * 86400, gt=0)
+    sweep_interval_s: float = Field(default=60.0, gt=0)
+    retry_after_s: float = Field(default=1.0, gt=0, description="Retry-After sent with a 503")
+    shutdown_grace_s: float = Field(default=20.0, gt=0)
+    switch_interval_s: float = Field(
+        default=0.0005, gt=0, description="sys.setswitchinterval: lets the commit thread back in"
+    )

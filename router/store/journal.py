@@ -1,0 +1,308 @@
+"""The journal and idempotency store: the only module that imports ``lmdb``.
+
+One environment per process; every write happens on the journal actor's thread, so LMDB's single
+writer is never contended. Readers (recovery, the admin API, the CLI on a stopped router) use short
+read transactions. Databases::
+
+    msg        message id (16 B)            -> envelope record
+    idem       source \\0 key               -> [message id, body digest, expires_ms]
+    idem_exp   expires_ms (8 B) + idem key  -> ''   (sweeper index)
+    dlv        message id + route           -> delivery state
+    pending    message id + route           -> ''   (recovery index: not yet terminal)
+    ev         message id + ns + seq        -> timeline event
+    dlq        message id + route           -> dead-letter record
+    unrouted   message id                   -> ''
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import lmdb
+
+from router import codec
+from router.envelope import Envelope
+from router.errors import StorageFullError
+from router.store.records import (
+    AppendOutcome,
+    AppendResult,
+    DeliveryState,
+    OutcomeRecord,
+    PendingDelivery,
+    Status,
+    TimelineEvent,
+    body_digest,
+    delivery_key,
+    idempotency_db_key,
+)
+
+_DBS = ("msg", "idem", "idem_exp", "dlv", "pending", "ev", "dlq", "unrouted")
+_seq = itertools.count()
+MB = 1024 * 1024
+
+
+def _event_key(message_id: bytes) -> bytes:
+    return (
+        message_id
+        + time.time_ns().to_bytes(8, "big")
+        + (next(_seq) & 0xFFFFFFFF).to_bytes(4, "big")
+    )
+
+
+class Journal:
+    """Durable message journal, idempotency store, delivery states, timeline and dead letters."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        map_size_mb: int = 1024,
+        max_map_size_mb: int = 65536,
+        sync: bool = True,
+        readonly: bool = False,
+    ) -> None:
+        path.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.max_map_size = max_map_size_mb * MB
+        self.env = lmdb.open(
+            str(path),
+            map_size=map_size_mb * MB,
+            max_dbs=len(_DBS) + 2,
+            sync=sync,
+            metasync=sync,
+            readonly=readonly,
+            max_readers=256,
+            max_spare_txns=4,
+        )
+        self.stale_readers_cleared = 0 if readonly else self.env.reader_check()
+        self._db = {name: self.env.open_db(name.encode(), create=not readonly) for name in _DBS}
+
+    def close(self) -> None:
+        self.env.close()
+
+    # -- writes (journal actor thread only) ---------------------------------------------------
+
+    def _grow(self) -> bool:
+        current = self.env.info()["map_size"]
+        if current >= self.max_map_size:
+            return False
+        self.env.set_mapsize(min(self.max_map_size, current * 2))
+        return True
+
+    def _write(self, work: Any) -> Any:
+        """Run ``work(txn)`` in one write transaction; on a full map grow once, then give up."""
+        for attempt in range(2):
+            try:
+                with self.env.begin(write=True) as txn:
+                    return work(txn)
+            except lmdb.MapFullError:
+                if attempt == 1 or not self._grow():
+                    raise StorageFullError(
+                        "journal storage is full; raise INTERLOCK_MAX_MAP_SIZE_MB", retry_after=30
+                    ) from None
+        raise AssertionError("unreachable")
+
+    def append(self, batch: list[Envelope], retention_s: float) -> list[AppendResult]:
+        """Make a batch durable in one transaction with the idempotency check-and-set."""
+        return self._write(lambda txn: self._append(txn, batch, retention_s))  # type: ignore[no-any-return]
+
+    def _append(
+        self, txn: lmdb.Transaction, batch: list[Envelope], retention_s: float
+    ) -> list[AppendResult]:
+        db = self._db
+        results = []
+        now = time.time()
+        expires = int((now + retention_s) * 1000)
+        for env in batch:
+            idem_key = idempotency_db_key(env.source, env.idempotency_key)
+            digest = body_digest(env.body)
+            seen = txn.get(idem_key, db=db["idem"])
+            if seen is not None:
+                first_id, first_digest, _ = codec.unpack(seen)
+                same = first_digest == digest
+                outcome = AppendOutcome.DUPLICATE if same else AppendOutcome.CONFLICT
+                results.append(AppendResult(outcome, first_id))
+                if not same:
+                    self._event(
+                        txn, first_id, "conflict", detail=f"same key, different body at {now:.3f}"
+                    )
+                continue
+            txn.put(idem_key, codec.pack([env.id, digest, expires]), db=db["idem"])
+            txn.put(expires.to_bytes(8, "big") + idem_key, b"", db=db["idem_exp"])
+            txn.put(env.id, env.to_record(), db=db["msg"])
+            self._event(txn, env.id, "received", detail=f"{env.source} {env.type}")
+            if not env.routes:
+                txn.put(env.id, b"", db=db["unrouted"])
+                self._event(txn, env.id, "unrouted", detail="no route matched")
+            for route, key in env.routes:
+                dk = delivery_key(env.id, route)
+                state = DeliveryState(ordering_key=key, updated_at=now)
+                txn.put(dk, codec.pack(state.pack()), db=db["dlv"])
+                txn.put(dk, b"", db=db["pending"])
+                self._event(txn, env.id, "routed", route=route, detail=f"key={key}")
+            results.append(AppendResult(AppendOutcome.ACCEPTED, env.id))
+        return results
+
+    def _event(
+        self,
+        txn: lmdb.Transaction,
+        message_id: bytes,
+        kind: str,
+        route: str = "",
+        detail: str = "",
+        attempt: int = 0,
+        **extra: Any,
+    ) -> None:
+        record = {
+            "at": time.time(),
+            "kind": kind,
+            "route": route,
+            "detail": detail,
+            "attempt": attempt,
+            "extra": extra,
+        }
+        txn.put(_event_key(message_id), codec.pack(record), db=self._db["ev"])
+
+    def record(self, outcomes: list[OutcomeRecord]) -> None:
+        """Journal delivery outcomes (and their timeline events) in one transaction."""
+        self._write(lambda txn: self._record(txn, outcomes))
+
+    def _record(self, txn: lmdb.Transaction, outcomes: list[OutcomeRecord]) -> None:
+        db = self._db
+        for out in outcomes:
+            dk = delivery_key(out.message_id, out.route)
+            state = out.state
+            txn.put(dk, codec.pack(state.pack()), db=db["dlv"])
+            if state.status in (Status.DELIVERED, Status.DEAD):
+                txn.delete(dk, db=db["pending"])
+            if state.status is Status.DEAD:
+                dead = {
+                    "route": out.route,
+                    "reason": out.detail,
+                    "attempts": state.attempts,
+                    "last_error": state.last_error,
+                    "trace_id": out.trace_id,
+                    "at": state.updated_at,
+                }
+                txn.put(dk, codec.pack(dead), db=db["dlq"])
+            self._event(
+                txn,
+                out.message_id,
+                out.event,
+                route=out.route,
+                detail=out.detail or state.last_error,
+                attempt=state.attempts,
+            )
+
+    def sweep(self, now: float, retention_s: float, limit: int = 10000) -> int:
+        """Remove expired idempotency keys and finished messages older than retention."""
+        return self._write(lambda txn: self._sweep(txn, now, retention_s, limit))  # type: ignore[no-any-return]
+
+    def _sweep(self, txn: lmdb.Transaction, now: float, retention_s: float, limit: int) -> int:
+        db = self._db
+        removed = 0
+        now_ms = int(now * 1000)
+        with txn.cursor(db=db["idem_exp"]) as cur:
+            while removed < limit and cur.first():
+                key = cur.key()
+                if int.from_bytes(key[:8], "big") > now_ms:
+                    break
+                txn.delete(key[8:], db=db["idem"])
+                cur.delete()
+                removed += 1
+        horizon_ms = int((now - retention_s) * 1000)
+        with txn.cursor(db=db["msg"]) as cur:
+            stale = []
+            for key in cur.iternext(values=False):
+                if len(stale) + removed >= limit or int.from_bytes(key[:6], "big") > horizon_ms:
+                    break
+                if not self._has_prefix(txn, "pending", key) and not self._has_prefix(
+                    txn, "dlq", key
+                ):
+                    stale.append(key)
+        for key in stale:
+            txn.delete(key, db=db["msg"])
+            txn.delete(key, db=db["unrouted"])
+            for name in ("dlv", "ev"):
+                with txn.cursor(db=db[name]) as cur:
+                    while cur.set_range(key) and cur.key().startswith(key):
+                        cur.delete()
+            removed += 1
+        return removed
+
+    # -- reads (any thread) ------------------------------------------------------------------
+
+    def _has_prefix(self, txn: lmdb.Transaction, name: str, prefix: bytes) -> bool:
+        with txn.cursor(db=self._db[name]) as cur:
+            return bool(cur.set_range(prefix)) and cur.key().startswith(prefix)
+
+    def pending(self) -> Iterator[PendingDelivery]:
+        """Every delivery not yet terminal, in message-id (arrival) order."""
+        with self.env.begin() as txn, txn.cursor(db=self._db["pending"]) as cur:
+            cache: dict[bytes, Envelope] = {}
+            for dk in cur.iternext(values=False):
+                message_id, route = dk[:16], dk[16:].decode()
+                envelope = cache.get(message_id)
+                if envelope is None:
+                    cache.clear()
+                    envelope = Envelope.from_record(
+                        message_id, txn.get(message_id, db=self._db["msg"])
+                    )
+                    cache[message_id] = envelope
+                state = DeliveryState.unpack(codec.unpack(txn.get(dk, db=self._db["dlv"])))
+                yield PendingDelivery(envelope, route, state)
+
+    def message(self, message_id: bytes) -> Envelope | None:
+        with self.env.begin() as txn:
+            data = txn.get(message_id, db=self._db["msg"])
+            return None if data is None else Envelope.from_record(message_id, data)
+
+    def deliveries(self, message_id: bytes) -> dict[str, DeliveryState]:
+        with self.env.begin() as txn, txn.cursor(db=self._db["dlv"]) as cur:
+            out = {}
+            if cur.set_range(message_id):
+                for key, value in cur:
+                    if not key.startswith(message_id):
+                        break
+                    out[key[16:].decode()] = DeliveryState.unpack(codec.unpack(value))
+            return out
+
+    def timeline(self, message_id: bytes) -> list[TimelineEvent]:
+        with self.env.begin() as txn, txn.cursor(db=self._db["ev"]) as cur:
+            events = []
+            if cur.set_range(message_id):
+                for key, value in cur:
+                    if not key.startswith(message_id):
+                        break
+                    rec = codec.unpack(value)
+                    events.append(
+                        TimelineEvent(
+                            rec["at"],
+                            rec["kind"],
+                            rec["route"],
+                            rec["detail"],
+                            rec["attempt"],
+                            rec["extra"],
+                        )
+                    )
+            return events
+
+    def dead_letters(self, limit: int = 1000) -> list[tuple[bytes, dict[str, Any]]]:
+        with self.env.begin() as txn, txn.cursor(db=self._db["dlq"]) as cur:
+            return [(key[:16], codec.unpack(value)) for key, value in itertools.islice(cur, limit)]
+
+    def unrouted(self, limit: int = 1000) -> list[bytes]:
+        with self.env.begin() as txn, txn.cursor(db=self._db["unrouted"]) as cur:
+            return [key for key in itertools.islice(cur.iternext(values=False), limit)]
+
+    def counts(self) -> dict[str, int]:
+        with self.env.begin() as txn:
+            return {name: txn.stat(self._db[name])["entries"] for name in _DBS}
+
+    def size_bytes(self) -> int:
+        info = self.env.info()
+        return int((info["last_pgno"] + 1) * self.env.stat()["psize"])

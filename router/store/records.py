@@ -1,0 +1,111 @@
+"""Plain records the journal reads and writes; msgpack-encoded, versioned by field presence."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from router.envelope import Envelope
+
+MAX_KEY = 480  # LMDB's key limit is 511 bytes; long idempotency keys are hashed to fit
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    RETRY = "retry"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+
+
+class AppendOutcome(StrEnum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    CONFLICT = "conflict"
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    outcome: AppendOutcome
+    message_id: bytes
+
+
+@dataclass(slots=True)
+class DeliveryState:
+    """Where one (message, route) delivery stands; the lane actor owns the live copy."""
+
+    status: Status = Status.PENDING
+    attempts: int = 0
+    ordering_key: str = ""
+    next_at: float = 0.0
+    last_error: str = ""
+    first_attempt_at: float = 0.0
+    updated_at: float = 0.0
+
+    def pack(self) -> dict[str, Any]:
+        return {
+            "s": self.status.value,
+            "a": self.attempts,
+            "k": self.ordering_key,
+            "n": self.next_at,
+            "e": self.last_error,
+            "f": self.first_attempt_at,
+            "t": self.updated_at,
+        }
+
+    @classmethod
+    def unpack(cls, data: dict[str, Any]) -> DeliveryState:
+        return cls(
+            status=Status(data["s"]),
+            attempts=data["a"],
+            ordering_key=data["k"],
+            next_at=data["n"],
+            last_error=data["e"],
+            first_attempt_at=data["f"],
+            updated_at=data["t"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeRecord:
+    """One change to a delivery, journaled with a timeline event."""
+
+    message_id: bytes
+    route: str
+    state: DeliveryState
+    event: str  # delivered | retry_scheduled | dead_lettered | attempt_failed ...
+    detail: str = ""
+    trace_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PendingDelivery:
+    envelope: Envelope
+    route: str
+    state: DeliveryState
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEvent:
+    at: float
+    kind: str
+    route: str = ""
+    detail: str = ""
+    attempt: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def idempotency_db_key(source: str, key: str) -> bytes:
+    raw = source.encode() + b"\x00" + key.encode("utf-8", "surrogatepass")
+    if len(raw) <= MAX_KEY:
+        return raw
+    return source.encode() + b"\x00#" + hashlib.sha256(raw).digest()
+
+
+def delivery_key(message_id: bytes, route: str) -> bytes:
+    return message_id + route.encode()
+
+
+def body_digest(body: bytes) -> bytes:
+    return hashlib.blake2b(body, digest_size=16).digest()
