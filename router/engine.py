@@ -87,7 +87,7 @@ class Engine:
             sync=s.sync,
         )
         self._journal_ref = JournalActor.start(
-            self.journal, bridge, self._dispatch, s.idempotency_retention_s, self.metrics
+            self.journal, bridge, self._dispatch, s.idempotency_retention_s, self.credit, self.metrics
         )
         self._batcher = JournalBatcher(
             loop,
@@ -109,7 +109,7 @@ class Engine:
             chain = [transforms[name] for name in route.transforms]
             connector_ref = self._connector_refs[route.target.connector]
             self._route_refs[route.id] = RouteActor.start(
-                route, chain, connector_ref, self._journal_ref, bridge, self.credit, self.metrics
+                route, chain, connector_ref, self._journal_ref, bridge, self.metrics
             )
         self._watch_gauges()
         self.started = True

@@ -10,6 +10,7 @@ from router.errors import StorageFullError
 from router.logs import get_logger
 from router.metrics import Metrics
 from router.runtime.bridge import LoopBridge
+from router.runtime.credit import Credit
 from router.runtime.messages import Append, Record, Sweep
 from router.runtime.supervision import SupervisedActor
 from router.store.journal import Journal
@@ -28,9 +29,11 @@ class JournalActor(SupervisedActor):
         bridge: LoopBridge,
         dispatch: Dispatch,
         retention_s: float,
+        credit: Credit,
         metrics: Metrics,
     ) -> None:
         super().__init__(metrics)
+        self.credit = credit
         self.journal = journal
         self.bridge = bridge
         self.dispatch = dispatch
@@ -41,13 +44,15 @@ class JournalActor(SupervisedActor):
         match message:
             case Append(batch, on_done):
                 self._append(batch, on_done)
-            case Record(outcomes):
+            case Record(outcomes, release):
                 try:
                     self.journal.record(outcomes)
                 except StorageFullError:
                     # The deliveries stay `pending` in the journal, so a restart redelivers them
                     # (idempotently); the live lanes carry on meanwhile.
                     log.error("journal_full_recording_outcomes", count=len(outcomes))
+                finally:
+                    self.credit.release(release)
             case Sweep(now):
                 removed = self.journal.sweep(now, self.retention_s)
                 self.metrics.journal_bytes.set(self.journal.size_bytes())

@@ -34,6 +34,7 @@ class Append:
 @dataclass(frozen=True, slots=True)
 class Record:
     outcomes: list[OutcomeRecord]
+    release: int = 0  # credit units to free once these outcomes are durable
 
 
 @dataclass(frozen=True, slots=True)

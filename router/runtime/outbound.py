@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from router.config.models import RouteSpec
 from router.connector import OutboundRequest
 from router.envelope import Envelope
+from router.errors import PermanentError
 from router.ids import encode_id, new_traceparent
 from router.registry import TransformSpec
 
@@ -38,18 +39,25 @@ def run_chain(chain: list[TransformSpec], payload: Any) -> Any:
     """Apply the transforms in order; a model-typed input is validated once, on entry."""
     value = payload
     for spec in chain:
-        if spec.validates_input and not isinstance(value, spec.input_type):
-            value = spec.input_type.model_validate(value)
-        value = spec.fn(value)
+        try:
+            if spec.validates_input and not isinstance(value, spec.input_type):
+                value = spec.input_type.model_validate(value)
+            value = spec.fn(value)
+        except Exception as exc:  # noqa: BLE001 - whatever a transform raises, retrying cannot help
+            raise PermanentError(f"transform {spec.name} failed: {type(exc).__name__}: {exc}") from exc
     return value
 
 
 def build_request(
     route: RouteSpec, chain: list[TransformSpec], envelope: Envelope, attempt: int
 ) -> OutboundRequest:
-    """The request for one delivery; raises whatever a transform raises (a permanent failure)."""
+    """The request for one delivery; a failing transform raises :class:`PermanentError`."""
     if chain:
-        body = orjson.dumps(run_chain(chain, envelope.payload), default=_default)
+        output = run_chain(chain, envelope.payload)
+        try:
+            body = orjson.dumps(output, default=_default)
+        except TypeError as exc:
+            raise PermanentError(f"transform output is not JSON-serialisable: {exc}") from exc
     else:
         body = envelope.body  # untouched bytes: what came in goes out
     target = route.target

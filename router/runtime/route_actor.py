@@ -18,7 +18,6 @@ from router.logs import get_logger
 from router.metrics import Metrics
 from router.registry import TransformSpec
 from router.runtime.bridge import LoopBridge
-from router.runtime.credit import Credit
 from router.runtime.messages import Delivery, NewDeliveries, Outcomes, Record, RetryDue, Send
 from router.runtime.outbound import build_request
 from router.runtime.retry import backoff_delay, give_up_reason
@@ -36,7 +35,6 @@ class RouteActor(SupervisedActor):
         connector: Any,
         journal: Any,
         bridge: LoopBridge,
-        credit: Credit,
         metrics: Metrics,
         rng: random.Random | None = None,
     ) -> None:
@@ -47,11 +45,11 @@ class RouteActor(SupervisedActor):
         self.connector = connector
         self.journal = journal
         self.bridge = bridge
-        self.credit = credit
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
         self.lanes: dict[str, deque[Delivery]] = {}
         self.busy: set[str] = set()
         self.generation: dict[str, int] = {}
+        self._released = 0
 
     def handle(self, message: object) -> None:
         match message:
@@ -90,10 +88,8 @@ class RouteActor(SupervisedActor):
                     head.request = build_request(
                         self.route, self.chain, head.envelope, head.state.attempts + 1
                     )
-                except Exception as exc:  # noqa: BLE001 - any transform failure is permanent
-                    records.append(
-                        self._dead(head, f"transform failed: {type(exc).__name__}: {exc}", now)
-                    )
+                except PermanentError as exc:  # a transform or its output: retrying cannot help
+                    records.append(self._dead(head, str(exc), now))
                     if self._finish(head):
                         work.append(key)
                     continue
@@ -103,8 +99,7 @@ class RouteActor(SupervisedActor):
                 head.state.first_attempt_at = now
             head.in_flight = True
             to_send.append(head)
-        if records:
-            tell_safely(self.journal, Record(records))
+        self._journal(records)
         if to_send:
             tell_safely(self.connector, Send(to_send, self.actor_ref))
 
@@ -146,7 +141,7 @@ class RouteActor(SupervisedActor):
             retry_after = error.retry_after if isinstance(error, TransientError) else None
             delay = backoff_delay(self.route.retry, state.attempts, retry_after, self.rng)
             reason = give_up_reason(
-                self.route.retry, state.attempts, now - state.first_attempt_at, delay
+                self.route.retry, state.attempts, now - delivery.envelope.received_at, delay
             )
             if reason is not None:
                 records.append(self._dead(delivery, f"{reason}; last error: {error}", now))
@@ -164,10 +159,14 @@ class RouteActor(SupervisedActor):
                 self._record(delivery, "retry_scheduled", f"in {delay:.3f}s after: {error}")
             )
             self._schedule(key, delay)
-        if records:
-            tell_safely(self.journal, Record(records))
+        self._journal(records)
         if advance:
             self._advance(advance)
+
+    def _journal(self, records: list[OutcomeRecord]) -> None:
+        if records:
+            release, self._released = self._released, 0
+            tell_safely(self.journal, Record(records, release))
 
     def _schedule(self, key: str, delay: float) -> None:
         generation = self.generation.get(key, 0) + 1
@@ -203,7 +202,7 @@ class RouteActor(SupervisedActor):
         lane = self.lanes.get(key)
         if lane and lane[0] is delivery:
             lane.popleft()
-            self.credit.release(1)
+            self._released += 1  # freed by the journal once the outcome is durable
         if lane:
             return True
         self._close_lane(key)
