@@ -1,10 +1,11 @@
-# Interlock: two commands matter. `make run` and `make test`. Everything else is for maintainers.
+# Interlock. Two commands matter: `make run` and `make test`; the rest is for maintainers.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+PORT ?= 8080
 
-.PHONY: run test check fmt lint typecheck bench bench-smoke clean
+.PHONY: install run test check lint typecheck fmt bench bench-smoke clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -12,21 +13,29 @@ $(BIN)/python:
 
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/interlock run --routes routes
+	@echo "Interlock on http://127.0.0.1:$(PORT) (routes/, journal in data/). Try, in another shell:"
+	@echo "  curl -i -X POST http://127.0.0.1:$(PORT)/webhooks/demo -H 'Content-Type: application/json' \\"
+	@echo "       -d '{\"id\": \"evt-1\", \"type\": \"order.created\", \"customer\": \"cus-1\", \"total\": 42}'"
+	@echo "  curl -s http://127.0.0.1:$(PORT)/metrics | grep interlock_deliveries_total"
+	$(BIN)/interlock run --routes routes --data-dir data --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/pytest -q
 
-check: $(STAMP)
+lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
+
+typecheck: $(STAMP)
 	$(BIN)/mypy
-	$(BIN)/pytest -q
+
+check: lint typecheck test
 
 fmt: $(STAMP)
 	$(BIN)/ruff format .
@@ -39,4 +48,4 @@ bench-smoke: $(STAMP)
 	$(BIN)/python -m bench --smoke
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

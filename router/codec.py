@@ -1,8 +1,8 @@
 """msgpack codec for journal records and transform outputs.
 
 JSON-shaped data (dicts, lists, str, int, float, bool, None, bytes) packs as is; pydantic models are
-dumped in JSON mode first, so Decimal, datetime and enums become their canonical strings and a record
-read back later never depends on the Python classes that wrote it.
+dumped in JSON mode first, so Decimal, datetime and enums become their canonical strings, and a
+record read back later never depends on the Python classes that wrote it.
 """
 
 from __future__ import annotations

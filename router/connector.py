@@ -1,8 +1,8 @@
 """The contract of an outbound connector, and the request it is handed.
 
-A connector kind registers ``(kind, config model, factory)`` with :mod:`router.registry`; the factory
-is called as ``factory(name, config)`` and returns a :class:`Connector`. Its coroutines run on the
-engine's event loop (one aiohttp ``ClientSession`` per connector, kept alive). ``send`` raises
+A connector kind registers ``(kind, config model, factory)`` with :mod:`router.registry`; the
+factory is called as ``factory(name, config)`` and returns a :class:`Connector`. Its coroutines run
+on the engine's event loop (one keep-alive aiohttp ``ClientSession`` per connector). ``send`` raises
 :class:`~router.errors.TransientError` or :class:`~router.errors.PermanentError`; anything else it
 raises is treated as transient, so a connector bug can delay a message but never lose it.
 """

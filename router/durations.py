@@ -1,4 +1,4 @@
-"""Durations as written in route files: ``250ms``, ``1s``, ``10m``, ``2h``, ``3d``, or plain seconds."""
+"""Durations as written in route files: ``250ms``, ``1s``, ``10m``, ``2h``, ``3d`` or seconds."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ _PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 def parse_duration(value: object) -> float:
     """Seconds from a duration string or number; raises ValueError with the accepted forms."""
     if isinstance(value, bool):
-        raise ValueError("a duration is a number of seconds or a string like '500ms', '1s', '10m'")
+        # ValueError, not TypeError: pydantic reports only ValueError as a field error.
+        raise ValueError("a duration is a number of seconds or a string like '500ms', '1s'")  # noqa: TRY004
     if isinstance(value, int | float):
         seconds = float(value)
     elif isinstance(value, str) and (match := _PATTERN.match(value)):

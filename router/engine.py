@@ -14,7 +14,7 @@ import asyncio
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -87,7 +87,12 @@ class Engine:
             sync=s.sync,
         )
         self._journal_ref = JournalActor.start(
-            self.journal, bridge, self._dispatch, s.idempotency_retention_s, self.credit, self.metrics
+            self.journal,
+            bridge,
+            self._dispatch,
+            s.idempotency_retention_s,
+            self.credit,
+            self.metrics,
         )
         self._batcher = JournalBatcher(
             loop,
@@ -122,7 +127,7 @@ class Engine:
     def _watch_gauges(self) -> None:
         refs = {"journal": self._journal_ref, **self._connector_refs, **self._route_refs}
         for name, ref in refs.items():
-            self.metrics.watch_mailbox(name, lambda ref=ref: float(ref.actor_inbox.qsize()))
+            self.metrics.watch_mailbox(name, _inbox_depth(ref))
         self.metrics.inflight.set_function(lambda: float(self.credit.in_use))
 
     def _recover(self) -> int:
@@ -179,7 +184,7 @@ class Engine:
         self._sweeper = loop.call_later(self.settings.sweep_interval_s, sweep)
 
     async def stop(self) -> None:
-        """Stop accepting, flush the journal queue, stop actors and connectors, close the journal."""
+        """Stop accepting, flush the journal queue, stop actors and connectors, close it all."""
         self.ready = False
         self.metrics.ready.set(0)
         if self._sweeper is not None:
@@ -286,7 +291,7 @@ class Engine:
     def idle(self) -> bool:
         return self.credit.is_idle() and (self._batcher is None or not self._batcher.pending)
 
-    async def wait_idle(self, timeout: float = 60.0) -> None:
+    async def wait_idle(self, timeout: float = 60.0) -> None:  # noqa: ASYNC109 - public API
         """Wait until every accepted delivery is delivered or dead-lettered."""
         deadline = time.monotonic() + timeout
         while not self.idle():
@@ -297,6 +302,10 @@ class Engine:
             await asyncio.sleep(0.01)
 
 
+def _inbox_depth(ref: Any) -> Callable[[], float]:
+    return lambda: float(ref.actor_inbox.qsize())
+
+
 def configure_interpreter(settings: Settings) -> None:
-    """The commit thread must get the GIL back quickly from a busy loop (see docs/architecture.md)."""
+    """Let the commit thread get the GIL back quickly from a busy loop (docs/architecture.md)."""
     sys.setswitchinterval(settings.switch_interval_s)

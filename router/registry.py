@@ -60,7 +60,7 @@ def _signature_types(fn: TransformFn) -> tuple[Any, Any]:
 
 
 def register_transform(name: str, fn: TransformFn) -> TransformSpec:
-    """Register ``fn`` as the transform ``name`` (``vendor.thing``); its annotations type the chain."""
+    """Register ``fn`` as the transform ``name`` (``vendor.thing``); annotations type the chain."""
     input_type, output_type = _signature_types(fn)
     spec = TransformSpec(name=name, fn=fn, input_type=input_type, output_type=output_type)
     existing = _transforms.get(name)

@@ -1,8 +1,8 @@
 """``interlock run``: the ingress server around an engine, with a graceful drain on SIGTERM.
 
 Order on SIGTERM or SIGINT: readiness turns 503 at once; the listener closes and in-flight requests
-finish (each still gets its ack after the fsync); then the journal queue is flushed, actors stop, and
-the process exits 0.
+finish (each still gets its ack after the fsync); then the journal queue is flushed, actors
+stop, and the process exits 0.
 """
 
 from __future__ import annotations

@@ -35,7 +35,9 @@ async def make_engine(tmp_path: Path) -> AsyncIterator[EngineFactory]:
     started: list[Engine] = []
 
     async def factory(routes: Path, data_dir: Path | None = None, **settings: Any) -> Engine:
-        engine = Engine(load_config(routes), Settings(data_dir=data_dir or tmp_path / "data", **settings))
+        engine = Engine(
+            load_config(routes), Settings(data_dir=data_dir or tmp_path / "data", **settings)
+        )
         await engine.start()
         started.append(engine)
         return engine

@@ -48,7 +48,7 @@ class LogConnector:
 class NullConnector(LogConnector):
     """Accepts and counts; the benchmark's stand-in for an infinitely fast target."""
 
-    async def send(self, request: OutboundRequest) -> None:
+    async def send(self, request: OutboundRequest) -> None:  # noqa: ARG002 - discards by design
         self.delivered += 1
 
 

@@ -24,7 +24,7 @@ CONNECTORS_FILE = "connectors.yaml"
 RESERVED = {SOURCES_FILE, CONNECTORS_FILE}
 
 
-class ConfigErrors(ConfigError):
+class ConfigErrors(ConfigError):  # noqa: N818 - a collection of ConfigError
     """Several configuration errors at once; ``errors`` keeps each with its file and line."""
 
     def __init__(self, errors: list[ConfigError]) -> None:
@@ -115,7 +115,8 @@ def _load_sources(
         settings = None
         if spec.verify is None:
             config.warnings.append(
-                f"{index.file}:{index.line_of((name,))}: source {name!r} has no `verify:`; use only on loopback"
+                f"{index.file}:{index.line_of((name,))}: source {name!r} has no `verify:`; "
+                "use only on loopback"
             )
         elif spec.verify.scheme not in verifiers:
             known = ", ".join(sorted(verifiers)) or "none registered"
@@ -129,7 +130,8 @@ def _load_sources(
         else:
             if spec.verify.scheme == "none":
                 config.warnings.append(
-                    f"{index.file}:{index.line_of((name,))}: source {name!r} uses scheme 'none'; use only on loopback"
+                    f"{index.file}:{index.line_of((name,))}: source {name!r} uses scheme 'none'; "
+                    "use only on loopback"
                 )
             fields = {k: v for k, v in raw["verify"].items() if k != "scheme"}
             settings = _validate(
@@ -173,7 +175,7 @@ def _check_route(
     transform_steps = [(i, s) for i, s in enumerate(route.steps) if hasattr(s, "transform")]
     missing = False
     for i, step in transform_steps:
-        name = step.transform  # type: ignore[union-attr]
+        name = step.transform
         if name not in known:
             missing = True
             errors.append(index.error(("steps", i, "transform"), f"unknown transform {name!r}"))
@@ -191,7 +193,7 @@ def _check_route(
 
 
 def load_config(base: Path | str, env: Mapping[str, str] | None = None) -> RouterConfig:
-    """Read, validate and cross-check a routes folder; raise :class:`ConfigErrors` if anything is off."""
+    """Read, validate and cross-check a routes folder; raise :class:`ConfigErrors` if wrong."""
     base = Path(base)
     if not base.is_dir():
         raise FileNotFoundError(f"{base}: no such routes folder")

@@ -1,8 +1,8 @@
 """Does a transform chain line up? Read from the functions' annotations, at ``check`` time.
 
 The rule is deliberately simple and conservative: step ``i``'s return type must be accepted by step
-``i+1``'s parameter type. ``Any`` on either side cannot be checked and is accepted; a union parameter
-accepts any of its members; classes follow ``issubclass``; generics compare their origins
+``i+1``'s parameter type. ``Any`` on either side cannot be checked and is accepted; a union
+parameter accepts any of its members; classes follow ``issubclass``; generics compare their origins
 (``dict[str, Any]`` accepts ``dict[str, Any]``, not ``list[...]``).
 """
 

@@ -10,6 +10,7 @@ import asyncio
 import math
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from router.engine import Engine
@@ -79,8 +80,8 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 @web.middleware
-async def problem_middleware(request: web.Request, handler: web.Handler) -> web.StreamResponse:
-    """Turn aiohttp's own HTTP errors (404, 405, 413) and any bug into problem+json, never a 500 page."""
+async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn aiohttp's HTTP errors (404, 405, 413) and any bug into problem+json, never a 500."""
     try:
         return await handler(request)
     except web.HTTPException as exc:

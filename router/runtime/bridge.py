@@ -17,7 +17,7 @@ class LoopBridge:
         self.loop = loop
 
     def call(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Run ``fn(*args)`` on the loop soon; safe from any thread, a no-op once the loop closed."""
+        """Run ``fn(*args)`` on the loop soon; safe from any thread, a no-op once it closed."""
         if not self.loop.is_closed():
             self.loop.call_soon_threadsafe(fn, *args)
 

@@ -50,7 +50,7 @@ class JournalActor(SupervisedActor):
                 except StorageFullError:
                     # The deliveries stay `pending` in the journal, so a restart redelivers them
                     # (idempotently); the live lanes carry on meanwhile.
-                    log.error("journal_full_recording_outcomes", count=len(outcomes))
+                    log.warning("journal_full_recording_outcomes", count=len(outcomes))
                 finally:
                     self.credit.release(release)
             case Sweep(now):

@@ -43,8 +43,10 @@ def run_chain(chain: list[TransformSpec], payload: Any) -> Any:
             if spec.validates_input and not isinstance(value, spec.input_type):
                 value = spec.input_type.model_validate(value)
             value = spec.fn(value)
-        except Exception as exc:  # noqa: BLE001 - whatever a transform raises, retrying cannot help
-            raise PermanentError(f"transform {spec.name} failed: {type(exc).__name__}: {exc}") from exc
+        except Exception as exc:
+            raise PermanentError(
+                f"transform {spec.name} failed: {type(exc).__name__}: {exc}"
+            ) from exc
     return value
 
 

@@ -217,9 +217,7 @@ class RouteActor(SupervisedActor):
         """Fail the heads touched by the message as transient: they retry, nothing is dropped."""
         heads: list[Delivery] = []
         if isinstance(message, NewDeliveries | Outcomes | RetryDue):
-            for lane in self.lanes.values():
-                if lane and not lane[0].in_flight:
-                    heads.append(lane[0])
+            heads = [lane[0] for lane in self.lanes.values() if lane and not lane[0].in_flight]
         for head in heads:
             head.in_flight = True  # so that the synthetic outcome below is processed
         if heads:

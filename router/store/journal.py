@@ -45,6 +45,13 @@ _seq = itertools.count()
 MB = 1024 * 1024
 
 
+def _b(value: bytes | memoryview | None) -> bytes:
+    """LMDB returns bytes here (no ``buffers=True``); this narrows the stub's wider type."""
+    if value is None:
+        raise KeyError("journal index points at a missing record")
+    return bytes(value)
+
+
 def _event_key(message_id: bytes) -> bytes:
     return (
         message_id
@@ -122,7 +129,7 @@ class Journal:
             digest = body_digest(env.body)
             seen = txn.get(idem_key, db=db["idem"])
             if seen is not None:
-                first_id, first_digest, _ = codec.unpack(seen)
+                first_id, first_digest, _ = codec.unpack(_b(seen))
                 same = first_digest == digest
                 outcome = AppendOutcome.DUPLICATE if same else AppendOutcome.CONFLICT
                 results.append(AppendResult(outcome, first_id))
@@ -216,8 +223,9 @@ class Journal:
                 removed += 1
         horizon_ms = int((now - retention_s) * 1000)
         with txn.cursor(db=db["msg"]) as cur:
-            stale = []
-            for key in cur.iternext(values=False):
+            stale: list[bytes] = []
+            for raw_key in cur.iternext(values=False):
+                key = _b(raw_key)
                 if len(stale) + removed >= limit or int.from_bytes(key[:6], "big") > horizon_ms:
                     break
                 if not self._has_prefix(txn, "pending", key) and not self._has_prefix(
@@ -229,7 +237,7 @@ class Journal:
             txn.delete(key, db=db["unrouted"])
             for name in ("dlv", "ev"):
                 with txn.cursor(db=db[name]) as cur:
-                    while cur.set_range(key) and cur.key().startswith(key):
+                    while cur.set_range(key) and _b(cur.key()).startswith(key):
                         cur.delete()
             removed += 1
         return removed
@@ -238,22 +246,23 @@ class Journal:
 
     def _has_prefix(self, txn: lmdb.Transaction, name: str, prefix: bytes) -> bool:
         with txn.cursor(db=self._db[name]) as cur:
-            return bool(cur.set_range(prefix)) and cur.key().startswith(prefix)
+            return bool(cur.set_range(prefix)) and _b(cur.key()).startswith(prefix)
 
     def pending(self) -> Iterator[PendingDelivery]:
         """Every delivery not yet terminal, in message-id (arrival) order."""
         with self.env.begin() as txn, txn.cursor(db=self._db["pending"]) as cur:
             cache: dict[bytes, Envelope] = {}
-            for dk in cur.iternext(values=False):
+            for raw in cur.iternext(values=False):
+                dk = _b(raw)
                 message_id, route = dk[:16], dk[16:].decode()
                 envelope = cache.get(message_id)
                 if envelope is None:
                     cache.clear()
                     envelope = Envelope.from_record(
-                        message_id, txn.get(message_id, db=self._db["msg"])
+                        message_id, _b(txn.get(message_id, db=self._db["msg"]))
                     )
                     cache[message_id] = envelope
-                state = DeliveryState.unpack(codec.unpack(txn.get(dk, db=self._db["dlv"])))
+                state = DeliveryState.unpack(codec.unpack(_b(txn.get(dk, db=self._db["dlv"]))))
                 yield PendingDelivery(envelope, route, state)
 
     def message(self, message_id: bytes) -> Envelope | None:
@@ -297,7 +306,7 @@ class Journal:
 
     def unrouted(self, limit: int = 1000) -> list[bytes]:
         with self.env.begin() as txn, txn.cursor(db=self._db["unrouted"]) as cur:
-            return [key for key in itertools.islice(cur.iternext(values=False), limit)]
+            return list(itertools.islice(cur.iternext(values=False), limit))
 
     def counts(self) -> dict[str, int]:
         with self.env.begin() as txn:

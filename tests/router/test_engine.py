@@ -68,7 +68,9 @@ async def test_accepted_message_is_delivered_once_with_stable_headers(
     assert kinds == ["received", "routed", "delivered"]
 
 
-async def test_same_key_different_body_is_a_conflict(tmp_path: Path, sink: Sink, make_engine: EngineFactory) -> None:
+async def test_same_key_different_body_is_a_conflict(
+    tmp_path: Path, sink: Sink, make_engine: EngineFactory
+) -> None:
     engine = await make_engine(write_routes(tmp_path / "routes", sink.url))
     await engine.submit("shop", order("o-1", amount=1))
     with pytest.raises(ConflictError):
@@ -77,7 +79,9 @@ async def test_same_key_different_body_is_a_conflict(tmp_path: Path, sink: Sink,
     assert len(sink.snapshot()) == 1
 
 
-async def test_unknown_source_and_unrouted_are_distinct(tmp_path: Path, sink: Sink, make_engine: EngineFactory) -> None:
+async def test_unknown_source_and_unrouted_are_distinct(
+    tmp_path: Path, sink: Sink, make_engine: EngineFactory
+) -> None:
     engine = await make_engine(write_routes(tmp_path / "routes", sink.url))
     with pytest.raises(UnknownSourceError):
         await engine.submit("nope", order("o-1"))
@@ -88,7 +92,9 @@ async def test_unknown_source_and_unrouted_are_distinct(tmp_path: Path, sink: Si
     assert sink.snapshot() == []
 
 
-async def test_503_with_retry_after_then_200_is_delivered(tmp_path: Path, sink: Sink, make_engine: EngineFactory) -> None:
+async def test_503_with_retry_after_then_200_is_delivered(
+    tmp_path: Path, sink: Sink, make_engine: EngineFactory
+) -> None:
     sink.answer((503, {"Retry-After": "0"}), (503, {}))
     engine = await make_engine(write_routes(tmp_path / "routes", sink.url, route_extra=FAST_RETRY))
     ack = await engine.submit("shop", order("o-1"))
@@ -142,7 +148,10 @@ async def test_transform_output_is_delivered_and_a_raising_transform_dead_letter
     assert engine.journal is not None
     [(message_id, dead)] = engine.journal.dead_letters()
     assert message_id == decode_id(bad.id)
-    assert "transform test.order_to_ledger failed" in dead["reason"] and "negative amount" in dead["reason"]
+    assert (
+        "transform test.order_to_ledger failed" in dead["reason"]
+        and "negative amount" in dead["reason"]
+    )
 
 
 async def test_same_key_in_order_and_poison_does_not_stall_other_keys(
@@ -153,7 +162,9 @@ async def test_same_key_in_order_and_poison_does_not_stall_other_keys(
     sink.fail_keys["a-0"] = 503  # the poison head of key A
     for i in range(5):
         await engine.submit("shop", order(f"a-{i}", customer="A"))
-    results = await asyncio.gather(*(engine.submit("shop", order(f"b-{i}", customer="B")) for i in range(20)))
+    results = await asyncio.gather(
+        *(engine.submit("shop", order(f"b-{i}", customer="B")) for i in range(20))
+    )
     assert all(not r.duplicate for r in results)
     await asyncio.sleep(0.2)
     # While A's head waits for its retry, all of B went through, in order.
@@ -167,7 +178,9 @@ async def test_same_key_in_order_and_poison_does_not_stall_other_keys(
     assert len(engine.journal.dead_letters()) == 1
 
 
-async def test_fan_out_delivers_to_every_matching_route(tmp_path: Path, sink: Sink, make_engine: EngineFactory) -> None:
+async def test_fan_out_delivers_to_every_matching_route(
+    tmp_path: Path, sink: Sink, make_engine: EngineFactory
+) -> None:
     routes = write_routes(tmp_path / "routes", sink.url)
     (routes / "audit.yaml").write_text(
         "id: audit\nfrom: {source: shop, type: '*', when: [{pointer: /customer, exists: true}]}\n"
@@ -175,12 +188,16 @@ async def test_fan_out_delivers_to_every_matching_route(tmp_path: Path, sink: Si
     )
     engine = await make_engine(routes)
     await engine.submit("shop", order("o-1"))
-    await engine.submit("shop", orjson.dumps({"id": "n-1", "type": "note"}))  # no customer: unrouted
+    await engine.submit(
+        "shop", orjson.dumps({"id": "n-1", "type": "note"})
+    )  # no customer: unrouted
     await engine.wait_idle(10)
     assert sorted(c.path for c in sink.snapshot()) == ["/audit", "/orders"]
 
 
-async def test_retry_pending_across_restart_still_happens(tmp_path: Path, sink: Sink, make_engine: EngineFactory) -> None:
+async def test_retry_pending_across_restart_still_happens(
+    tmp_path: Path, sink: Sink, make_engine: EngineFactory
+) -> None:
     long_retry = "retry: {max_attempts: 5, initial: 1s, max: 1s, jitter: none}\n"
     routes = write_routes(tmp_path / "routes", sink.url, route_extra=long_retry)
     sink.answer((503, {}))
@@ -203,7 +220,9 @@ async def test_retry_pending_across_restart_still_happens(tmp_path: Path, sink: 
     assert restarted.journal.deliveries(decode_id(ack.id))["orders"].status is Status.DELIVERED
 
 
-async def test_credit_exhaustion_refuses_without_blocking(tmp_path: Path, sink: Sink, make_engine: EngineFactory) -> None:
+async def test_credit_exhaustion_refuses_without_blocking(
+    tmp_path: Path, sink: Sink, make_engine: EngineFactory
+) -> None:
     sink.stall()
     engine = await make_engine(write_routes(tmp_path / "routes", sink.url), max_inflight=5)
     for i in range(5):
@@ -221,9 +240,9 @@ async def test_credit_exhaustion_refuses_without_blocking(tmp_path: Path, sink: 
 async def test_route_actor_failure_is_supervised_and_the_message_retried(
     tmp_path: Path, sink: Sink, make_engine: EngineFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from router.runtime import route_actor
+    from router.runtime import outbound, route_actor
 
-    original = route_actor.build_request
+    original = outbound.build_request
     calls = {"n": 0}
 
     def flaky(*args: object, **kwargs: object) -> object:

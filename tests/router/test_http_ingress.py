@@ -8,6 +8,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from router import Engine
@@ -16,11 +17,12 @@ from tests.conftest import EngineFactory
 from tests.support.routes import write_routes
 from tests.support.sink import Sink
 
+Client = TestClient[web.Request, web.Application]
 PROBLEM = "application/problem+json"
 
 
 @pytest.fixture
-async def client(tmp_path: Path, sink: Sink, make_engine: EngineFactory) -> AsyncIterator[TestClient[object, object]]:
+async def client(tmp_path: Path, sink: Sink, make_engine: EngineFactory) -> AsyncIterator[Client]:
     engine = await make_engine(write_routes(tmp_path / "routes", sink.url))
     async with TestClient(TestServer(create_app(engine))) as test_client:
         yield test_client
@@ -30,7 +32,7 @@ def order(ident: str) -> bytes:
     return orjson.dumps({"id": ident, "type": "order.created", "customer": "c1"})
 
 
-async def test_accepts_then_reports_duplicate(client: TestClient[object, object], sink: Sink) -> None:
+async def test_accepts_then_reports_duplicate(client: Client, sink: Sink) -> None:
     first = await client.post("/webhooks/shop", data=order("o-1"))
     assert first.status == 202
     ack = await first.json()
@@ -52,7 +54,9 @@ async def test_accepts_then_reports_duplicate(client: TestClient[object, object]
         ("/nowhere", b"", 404),
     ],
 )
-async def test_client_errors_are_problem_json(client: TestClient[object, object], path: str, body: bytes, status: int) -> None:
+async def test_client_errors_are_problem_json(
+    client: Client, path: str, body: bytes, status: int
+) -> None:
     response = await client.post(path, data=body)
     assert response.status == status
     assert response.headers["Content-Type"].startswith(PROBLEM)
@@ -60,20 +64,20 @@ async def test_client_errors_are_problem_json(client: TestClient[object, object]
     assert problem["status"] == status and problem["title"]
 
 
-async def test_wrong_method_is_405_problem(client: TestClient[object, object]) -> None:
+async def test_wrong_method_is_405_problem(client: Client) -> None:
     response = await client.get("/webhooks/shop")
     assert response.status == 405
     assert response.headers["Content-Type"].startswith(PROBLEM)
     assert "POST" in response.headers["Allow"]
 
 
-async def test_oversized_body_is_413(client: TestClient[object, object]) -> None:
+async def test_oversized_body_is_413(client: Client) -> None:
     response = await client.post("/webhooks/shop", data=io.BytesIO(b"[" + b"1," * 600_000 + b"1]"))
     assert response.status == 413
     assert response.headers["Content-Type"].startswith(PROBLEM)
 
 
-async def test_health_and_metrics(client: TestClient[object, object]) -> None:
+async def test_health_and_metrics(client: Client) -> None:
     assert (await client.get("/livez")).status == 200
     ready = await client.get("/readyz")
     assert ready.status == 200
@@ -86,7 +90,9 @@ async def test_health_and_metrics(client: TestClient[object, object]) -> None:
     assert 'interlock_mailbox_depth{actor="journal"}' in text
 
 
-async def test_not_ready_answers_503_with_retry_after(tmp_path: Path, sink: Sink, make_engine: EngineFactory) -> None:
+async def test_not_ready_answers_503_with_retry_after(
+    tmp_path: Path, sink: Sink, make_engine: EngineFactory
+) -> None:
     engine = await make_engine(write_routes(tmp_path / "routes", sink.url))
     engine.ready = False
     async with TestClient(TestServer(create_app(engine))) as client:
@@ -99,7 +105,9 @@ async def test_not_ready_answers_503_with_retry_after(tmp_path: Path, sink: Sink
 async def test_full_journal_answers_503_turns_readiness_off_and_does_not_crash(
     tmp_path: Path, sink: Sink, make_engine: EngineFactory
 ) -> None:
-    engine: Engine = await make_engine(write_routes(tmp_path / "routes", sink.url), map_size_mb=1, max_map_size_mb=1)
+    engine: Engine = await make_engine(
+        write_routes(tmp_path / "routes", sink.url), map_size_mb=1, max_map_size_mb=1
+    )
     async with TestClient(TestServer(create_app(engine))) as client:
         statuses = []
         for i in range(40):

@@ -21,7 +21,14 @@ def free_port() -> int:
 
 
 class RouterProcess:
-    def __init__(self, routes: Path, data_dir: Path, port: int | None = None, env: dict[str, str] | None = None, prefix: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        routes: Path,
+        data_dir: Path,
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+        prefix: list[str] | None = None,
+    ) -> None:
         self.routes = routes
         self.data_dir = data_dir
         self.port = port or free_port()
@@ -37,7 +44,17 @@ class RouterProcess:
 
     def start(self, wait: bool = True) -> RouterProcess:
         self.starts += 1
-        cmd = [*self.prefix, INTERLOCK, "run", "--routes", str(self.routes), "--data-dir", str(self.data_dir), "--port", str(self.port)]
+        cmd = [
+            *self.prefix,
+            INTERLOCK,
+            "run",
+            "--routes",
+            str(self.routes),
+            "--data-dir",
+            str(self.data_dir),
+            "--port",
+            str(self.port),
+        ]
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=self.env)
         if wait:
@@ -49,7 +66,10 @@ class RouterProcess:
         while time.monotonic() < deadline:
             assert self.proc is not None
             if self.proc.poll() is not None:
-                raise RuntimeError(f"router exited with {self.proc.returncode}; see {self.log}:\n{self.log.read_text()[-3000:]}")
+                raise RuntimeError(
+                    f"router exited with {self.proc.returncode}; see {self.log}:\n"
+                    + self.log.read_text()[-3000:]
+                )
             try:
                 with urllib.request.urlopen(self.url + "/readyz", timeout=1) as response:
                     if response.status == 200:

@@ -6,11 +6,20 @@ from pathlib import Path
 from textwrap import dedent
 
 
-def write_routes(folder: Path, sink_url: str, *, route_extra: str = "", transform: str | None = None, key: str = "/customer") -> Path:
-    """A folder with source ``shop`` (type /type, key /id), connector ``sink`` and route ``orders``."""
+def write_routes(
+    folder: Path,
+    sink_url: str,
+    *,
+    route_extra: str = "",
+    transform: str | None = None,
+    key: str = "/customer",
+) -> Path:
+    """A folder: source ``shop`` (type /type, key /id), connector ``sink``, route ``orders``."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "sources.yaml").write_text("shop:\n  type: /type\n  idempotency_key: /id\n")
-    (folder / "connectors.yaml").write_text(f"sink:\n  kind: http\n  base_url: {sink_url}\n  timeout: 5s\n")
+    (folder / "connectors.yaml").write_text(
+        f"sink:\n  kind: http\n  base_url: {sink_url}\n  timeout: 5s\n"
+    )
     steps = f"  - transform: {transform}\n" if transform else ""
     (folder / "orders.yaml").write_text(
         dedent(

@@ -72,9 +72,8 @@ class Sink:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        addresses = self._runner.addresses
+        self.port = int(addresses[0][1])
 
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.read()
@@ -88,9 +87,13 @@ class Sink:
             applied = status < 300 and key not in self.applied
             if applied:
                 self.applied[key] = body
-            self.calls.append(Call(request.method, request.path, dict(request.headers), body, applied))
+            self.calls.append(
+                Call(request.method, request.path, dict(request.headers), body, applied)
+            )
         headers = answer[1] if answer else {}
-        return web.Response(status=status, text="ok" if status < 300 else f"error {status}", headers=headers)
+        return web.Response(
+            status=status, text="ok" if status < 300 else f"error {status}", headers=headers
+        )
 
     def _poison_status(self, body: bytes) -> int | None:
         if not self.fail_keys:

@@ -19,12 +19,16 @@ ROUND = 2000
 pytestmark = pytest.mark.slow
 
 
-async def _fire(session: aiohttp.ClientSession, url: str, start: int, count: int) -> tuple[set[str], list[str]]:
+async def _fire(
+    session: aiohttp.ClientSession, url: str, start: int, count: int
+) -> tuple[set[str], list[str]]:
     accepted: set[str] = set()
     retry_after: list[str] = []
 
     async def one(i: int) -> None:
-        body = orjson.dumps({"id": str(i), "type": "order.created", "customer": f"c{i % 50}", "pad": "x" * 512})
+        body = orjson.dumps(
+            {"id": str(i), "type": "order.created", "customer": f"c{i % 50}", "pad": "x" * 512}
+        )
         async with session.post(url, data=body) as response:
             if response.status == 202:
                 accepted.add(str(i))
@@ -37,10 +41,18 @@ async def _fire(session: aiohttp.ClientSession, url: str, start: int, count: int
     return accepted, retry_after
 
 
-async def test_stalled_sink_sheds_with_503_and_delivers_everything_after(tmp_path: Path, sink: Sink) -> None:
+async def test_stalled_sink_sheds_with_503_and_delivers_everything_after(
+    tmp_path: Path, sink: Sink
+) -> None:
     sink.stall()
-    routes = write_routes(tmp_path / "routes", sink.url, route_extra="retry: {max_attempts: 100, initial: 50ms, max: 500ms}\n")
-    router = RouterProcess(routes, tmp_path / "data", env={"INTERLOCK_MAX_INFLIGHT": str(CREDIT)}).start()
+    routes = write_routes(
+        tmp_path / "routes",
+        sink.url,
+        route_extra="retry: {max_attempts: 100, initial: 50ms, max: 500ms}\n",
+    )
+    router = RouterProcess(
+        routes, tmp_path / "data", env={"INTERLOCK_MAX_INFLIGHT": str(CREDIT)}
+    ).start()
     try:
         url = router.url + "/webhooks/shop"
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64)) as session:
@@ -64,8 +76,11 @@ async def test_stalled_sink_sheds_with_503_and_delivers_everything_after(tmp_pat
 
     accepted = first | second
     growth = rss_after_second - rss_after_first
-    print(f"\nbackpressure: credit={CREDIT} accepted={len(accepted)} shed={len(shed_first) + len(shed_second)} "
-          f"rss_first={rss_after_first} KiB rss_second={rss_after_second} KiB growth={growth} KiB")
+    print(
+        f"\nbackpressure: credit={CREDIT} accepted={len(accepted)} "
+        f"shed={len(shed_first) + len(shed_second)} "
+        f"rss_first={rss_after_first} KiB rss_second={rss_after_second} KiB growth={growth} KiB"
+    )
     assert len(accepted) <= CREDIT  # the sink was stalled throughout both rounds
     assert len(second) == 0 and len(shed_second) == ROUND
     assert set(shed_first + shed_second) == {"1"}

@@ -28,31 +28,41 @@ FAST_RETRY = "retry: {max_attempts: 50, initial: 20ms, max: 200ms}\n"
 pytestmark = pytest.mark.slow
 
 
-async def _send_until_acked(session: aiohttp.ClientSession, router: RouterProcess, ident: str, acked: set[str]) -> None:
-    body = orjson.dumps({"id": ident, "type": "order.created", "customer": f"c{int(ident) % 97}", "n": ident})
+async def _send_until_acked(
+    session: aiohttp.ClientSession, router: RouterProcess, ident: str, acked: set[str]
+) -> None:
+    body = orjson.dumps(
+        {"id": ident, "type": "order.created", "customer": f"c{int(ident) % 97}", "n": ident}
+    )
     while True:
         try:
             async with session.post(router.url + "/webhooks/shop", data=body) as response:
                 if response.status in (200, 202):
                     acked.add(ident)
                     return
-                assert response.status == 503, f"unexpected {response.status}: {await response.text()}"
-        except (aiohttp.ClientError, asyncio.TimeoutError):
+                assert response.status == 503, (
+                    f"unexpected {response.status}: {await response.text()}"
+                )
+        except (TimeoutError, aiohttp.ClientError):
             pass
         await asyncio.sleep(0.05)
 
 
-async def test_sigkill_five_times_loses_nothing_and_applies_nothing_twice(tmp_path: Path, sink: Sink) -> None:
+async def test_sigkill_five_times_loses_nothing_and_applies_nothing_twice(
+    tmp_path: Path, sink: Sink
+) -> None:
     routes = write_routes(tmp_path / "routes", sink.url, route_extra=FAST_RETRY)
     router = RouterProcess(routes, tmp_path / "data").start()
-    rng = random.Random()  # noqa: S311 - kill moments, not cryptography
+    rng = random.Random()
     thresholds = sorted(rng.sample(range(200, MESSAGES - 200), KILLS))
     acked: set[str] = set()
     idents = [str(i) for i in range(MESSAGES)]
     try:
         limit = asyncio.Semaphore(CONCURRENCY)
         timeout = aiohttp.ClientTimeout(total=10)
-        async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=CONCURRENCY)) as session:
+        async with aiohttp.ClientSession(
+            timeout=timeout, connector=aiohttp.TCPConnector(limit=CONCURRENCY)
+        ) as session:
 
             async def send(ident: str) -> None:
                 async with limit:
@@ -61,7 +71,7 @@ async def test_sigkill_five_times_loses_nothing_and_applies_nothing_twice(tmp_pa
             async def killer() -> None:
                 loop = asyncio.get_running_loop()
                 for threshold in thresholds:
-                    while len(acked) < threshold:
+                    while len(acked) < threshold:  # noqa: ASYNC110 - polling a plain set
                         await asyncio.sleep(0.005)
                     await loop.run_in_executor(None, router.kill)
                     await asyncio.sleep(rng.uniform(0.0, 0.3))
@@ -83,9 +93,11 @@ async def test_sigkill_five_times_loses_nothing_and_applies_nothing_twice(tmp_pa
     unexpected = set(applied) - set(idents)
     doubled = len(applied) - len(set(applied))
     redeliveries = len(calls) - len(applied)
-    print(f"\ncrash test: sent={MESSAGES} acked={len(acked)} applied={len(applied)} kills={KILLS} "
-          f"starts={router.starts} lost={len(lost)} unexpected={len(unexpected)} doubled={doubled} "
-          f"raw_redeliveries={redeliveries}")
+    print(
+        f"\ncrash test: sent={MESSAGES} acked={len(acked)} applied={len(applied)} kills={KILLS} "
+        f"starts={router.starts} lost={len(lost)} unexpected={len(unexpected)} doubled={doubled} "
+        f"raw_redeliveries={redeliveries}"
+    )
     assert router.starts == KILLS + 1
     assert len(acked) == MESSAGES
     assert lost == set()

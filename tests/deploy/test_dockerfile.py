@@ -1,0 +1,114 @@
+"""The Dockerfile, without a Docker engine: hadolint, its shape, and its CMD as PID 1 under SIGTERM.
+
+``unshare --pid --fork`` gives the command a new PID namespace in which it is PID 1, exactly as in a
+container, so the test proves that the router handles SIGTERM there (Python as PID 1 ignores it
+unless a handler is installed) and exits 0 after draining.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support.process import INTERLOCK, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCKERFILE = ROOT / "Dockerfile"
+
+
+def instructions() -> list[tuple[str, str]]:
+    lines, current = [], ""
+    for raw in DOCKERFILE.read_text().splitlines():
+        if raw.lstrip().startswith("#") or not raw.strip():
+            continue
+        current += raw.rstrip("\\").strip() + " "
+        if not raw.rstrip().endswith("\\"):
+            keyword, _, rest = current.strip().partition(" ")
+            lines.append((keyword.upper(), rest.strip()))
+            current = ""
+    return lines
+
+
+def test_hadolint_is_clean() -> None:
+    hadolint = Path(sys.executable).parent / "hadolint"
+    result = subprocess.run(
+        [str(hadolint), str(DOCKERFILE)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_shape_multi_stage_non_root_volume_exec_form() -> None:
+    found = instructions()
+    froms = [rest for kw, rest in found if kw == "FROM"]
+    assert len(froms) == 2 and all("slim" in f for f in froms)
+    [user] = [rest for kw, rest in found if kw == "USER"]
+    assert user.split(":")[0].isdigit() and user.split(":")[0] != "0"
+    assert any(kw == "VOLUME" for kw, _ in found)
+    [cmd] = [rest for kw, rest in found if kw == "CMD"]
+    assert json.loads(cmd)[:2] == ["interlock", "run"]
+    [health] = [rest for kw, rest in found if kw == "HEALTHCHECK"]
+    assert json.loads(health.split("CMD", 1)[1]) == ["interlock", "healthcheck"]
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+@pytest.mark.skipif(shutil.which("unshare") is None, reason="util-linux unshare is not installed")
+def test_image_command_handles_sigterm_as_pid_1(tmp_path: Path) -> None:
+    probe = subprocess.run(
+        ["unshare", "--pid", "--fork", "--mount-proc", "true"], capture_output=True, check=False
+    )
+    if probe.returncode != 0:
+        pytest.skip(f"cannot create a PID namespace here: {probe.stderr.decode().strip()}")
+    [cmd] = [json.loads(rest) for kw, rest in instructions() if kw == "CMD"]
+    routes = tmp_path / "routes"
+    shutil.copytree(ROOT / "routes", routes)
+    cmd = [INTERLOCK if part == "interlock" else part for part in cmd]
+    cmd = [str(routes) if part == "/etc/interlock/routes" else part for part in cmd]
+    cmd = [str(tmp_path / "data") if part == "/var/lib/interlock" else part for part in cmd]
+    port = free_port()
+    env = {"PATH": "/usr/bin:/bin", "INTERLOCK_PORT": str(port), "HOME": str(tmp_path)}
+    outer = subprocess.Popen(
+        ["unshare", "--pid", "--fork", "--mount-proc", *cmd],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        health = [INTERLOCK, "healthcheck", "--url", f"http://127.0.0.1:{port}/readyz"]
+        for _ in range(300):
+            if subprocess.run(health, capture_output=True, check=False).returncode == 0:
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("router never became ready")
+        [child] = _children(outer.pid)
+        nspid = next(
+            line
+            for line in Path(f"/proc/{child}/status").read_text().splitlines()
+            if line.startswith("NSpid:")
+        )
+        assert nspid.split()[-1] == "1", nspid  # it really is PID 1 in its namespace
+        started = time.monotonic()
+        os.kill(child, signal.SIGTERM)
+        code = outer.wait(25)
+        elapsed = time.monotonic() - started
+    finally:
+        if outer.poll() is None:
+            outer.kill()
+    assert outer.stdout is not None
+    with outer.stdout:
+        output = outer.stdout.read().decode()
+    assert code == 0, output
+    assert elapsed < 25
+    assert '"event": "stopped"' in output
