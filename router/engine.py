@@ -22,7 +22,6 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from router import registry
 from router.config import RouterConfig
 from router.connector import Connector
-from router.envelope import Envelope
 from router.errors import (
     BackpressureError,
     ConflictError,
@@ -40,12 +39,12 @@ from router.runtime.bridge import LoopBridge
 from router.runtime.connector_actor import ConnectorActor
 from router.runtime.credit import Credit
 from router.runtime.journal_actor import JournalActor
-from router.runtime.messages import Delivery, NewDeliveries, Sweep
+from router.runtime.messages import Delivery, NewDeliveries, Purge, Replay, Sweep
 from router.runtime.route_actor import RouteActor
 from router.runtime.supervision import tell_safely
 from router.settings import Settings
 from router.store.journal import Journal
-from router.store.records import AppendOutcome, DeliveryState, OutcomeRecord, Status
+from router.store.records import AppendOutcome, OutcomeRecord, Status
 
 log = get_logger("interlock.engine")
 RECOVERY_CHUNK = 1000
@@ -269,20 +268,43 @@ class Engine:
         self.storage_full = True
         log.error("journal_full")
 
-    def _dispatch(self, accepted: list[Envelope]) -> None:
+    def _dispatch(self, deliveries: list[Delivery]) -> None:
         """Called on the journal thread after a commit: one batch per route actor."""
         per_route: dict[str, list[Delivery]] = defaultdict(list)
-        for envelope in accepted:
-            for route, key in envelope.routes:
-                per_route[route].append(
-                    Delivery(
-                        envelope,
-                        route,
-                        DeliveryState(ordering_key=key, updated_at=envelope.received_at),
-                    )
-                )
-        for route, deliveries in per_route.items():
-            tell_safely(self._route_refs[route], NewDeliveries(deliveries))
+        for delivery in deliveries:
+            per_route[delivery.route].append(delivery)
+        for route, batch in per_route.items():
+            ref = self._route_refs.get(route)
+            if ref is not None:
+                tell_safely(ref, NewDeliveries(batch))
+
+    async def _journal_call(self, message_type: Any, items: list[tuple[bytes, str]]) -> int:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[int] = loop.create_future()
+
+        def done(count: int | None, error: Exception | None) -> None:
+            if future.done():
+                return
+            if error is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(count or 0)
+
+        tell_safely(self._journal_ref, message_type(items, done))
+        return await future
+
+    async def replay(self, items: list[tuple[bytes, str]]) -> int:
+        """Re-deliver dead-lettered (message id, route) pairs; returns how many were requeued.
+
+        Only routes that still exist are replayed; the outbound idempotency key is unchanged, so a
+        replay of something the target already applied is deduplicated there.
+        """
+        live = [(message_id, route) for message_id, route in items if route in self._route_refs]
+        return await self._journal_call(Replay, live) if live else 0
+
+    async def purge(self, items: list[tuple[bytes, str]]) -> int:
+        """Delete dead letters for good; returns how many were removed."""
+        return await self._journal_call(Purge, items) if items else 0
 
     @property
     def is_ready(self) -> bool:

@@ -11,13 +11,13 @@ from router.logs import get_logger
 from router.metrics import Metrics
 from router.runtime.bridge import LoopBridge
 from router.runtime.credit import Credit
-from router.runtime.messages import Append, Record, Sweep
+from router.runtime.messages import Append, Delivery, Purge, Record, Replay, Sweep
 from router.runtime.supervision import SupervisedActor
 from router.store.journal import Journal
-from router.store.records import AppendOutcome
+from router.store.records import AppendOutcome, DeliveryState
 
 log = get_logger("interlock.journal")
-Dispatch = Callable[[list[Envelope]], None]
+Deliver = Callable[[list[Delivery]], None]
 
 
 class JournalActor(SupervisedActor):
@@ -27,7 +27,7 @@ class JournalActor(SupervisedActor):
         self,
         journal: Journal,
         bridge: LoopBridge,
-        dispatch: Dispatch,
+        deliver: Deliver,
         retention_s: float,
         credit: Credit,
         metrics: Metrics,
@@ -36,7 +36,7 @@ class JournalActor(SupervisedActor):
         self.credit = credit
         self.journal = journal
         self.bridge = bridge
-        self.dispatch = dispatch
+        self.deliver = deliver
         self.retention_s = retention_s
         self._acked = False
 
@@ -53,6 +53,13 @@ class JournalActor(SupervisedActor):
                     log.warning("journal_full_recording_outcomes", count=len(outcomes))
                 finally:
                     self.credit.release(release)
+            case Replay(items, on_done):
+                replayed = self.journal.requeue(items)
+                self.credit.force_acquire(len(replayed))
+                self.deliver([Delivery(p.envelope, p.route, p.state) for p in replayed])
+                self.bridge.call(on_done, len(replayed), None)
+            case Purge(items, on_done):
+                self.bridge.call(on_done, self.journal.purge(items), None)
             case Sweep(now):
                 removed = self.journal.sweep(now, self.retention_s)
                 self.metrics.journal_bytes.set(self.journal.size_bytes())
@@ -72,15 +79,18 @@ class JournalActor(SupervisedActor):
         # One hop back to the loop resolves every waiting request of the batch.
         self.bridge.call(on_done, results, None)
         self._acked = True
-        accepted = [
-            env
+        deliveries = [
+            Delivery(env, route, DeliveryState(ordering_key=key, updated_at=env.received_at))
             for env, result in zip(batch, results, strict=True)
-            if result.outcome is AppendOutcome.ACCEPTED and env.routes
+            if result.outcome is AppendOutcome.ACCEPTED
+            for route, key in env.routes
         ]
-        if accepted:
-            self.dispatch(accepted)
+        if deliveries:
+            self.deliver(deliveries)
 
     def on_crash(self, message: object, exc: Exception) -> None:
         if isinstance(message, Append) and not self._acked:
             # Nothing of the batch was acknowledged: the senders get 503 and retry.
+            self.bridge.call(message.on_done, None, exc)
+        elif isinstance(message, Replay | Purge):
             self.bridge.call(message.on_done, None, exc)

@@ -42,6 +42,18 @@ class Sweep:
     now: float
 
 
+@dataclass(frozen=True, slots=True)
+class Replay:
+    items: list[tuple[bytes, str]]  # (message id, route)
+    on_done: Callable[[int | None, Exception | None], None]  # runs on the loop
+
+
+@dataclass(frozen=True, slots=True)
+class Purge:
+    items: list[tuple[bytes, str]]
+    on_done: Callable[[int | None, Exception | None], None]
+
+
 # route actor
 @dataclass(frozen=True, slots=True)
 class NewDeliveries:

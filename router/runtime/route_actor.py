@@ -141,7 +141,7 @@ class RouteActor(SupervisedActor):
             retry_after = error.retry_after if isinstance(error, TransientError) else None
             delay = backoff_delay(self.route.retry, state.attempts, retry_after, self.rng)
             reason = give_up_reason(
-                self.route.retry, state.attempts, now - delivery.envelope.received_at, delay
+                self.route.retry, state.attempts, now - (state.first_attempt_at or now), delay
             )
             if reason is not None:
                 records.append(self._dead(delivery, f"{reason}; last error: {error}", now))

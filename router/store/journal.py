@@ -242,6 +242,48 @@ class Journal:
             removed += 1
         return removed
 
+    def requeue(self, items: list[tuple[bytes, str]]) -> list[PendingDelivery]:
+        """Move dead-lettered deliveries back to pending (a replay); others are left alone.
+
+        Replaying twice is safe: the second call finds no dead letter and does nothing, and the
+        delivery keeps its outbound idempotency key, so a target that applied it once dedupes it.
+        """
+        return self._write(lambda txn: self._requeue(txn, items))  # type: ignore[no-any-return]
+
+    def _requeue(
+        self, txn: lmdb.Transaction, items: list[tuple[bytes, str]]
+    ) -> list[PendingDelivery]:
+        db = self._db
+        now = time.time()
+        out = []
+        for message_id, route in items:
+            dk = delivery_key(message_id, route)
+            record = txn.get(message_id, db=db["msg"])
+            if txn.get(dk, db=db["dlq"]) is None or record is None:
+                continue
+            old = DeliveryState.unpack(codec.unpack(_b(txn.get(dk, db=db["dlv"]))))
+            state = DeliveryState(ordering_key=old.ordering_key, updated_at=now)
+            txn.delete(dk, db=db["dlq"])
+            txn.put(dk, codec.pack(state.pack()), db=db["dlv"])
+            txn.put(dk, b"", db=db["pending"])
+            self._event(
+                txn, message_id, "replayed", route=route, detail=f"after {old.attempts} attempts"
+            )
+            out.append(PendingDelivery(Envelope.from_record(message_id, _b(record)), route, state))
+        return out
+
+    def purge(self, items: list[tuple[bytes, str]]) -> int:
+        """Drop dead letters for good (the delivery stays recorded as dead in its timeline)."""
+        return self._write(lambda txn: self._purge(txn, items))  # type: ignore[no-any-return]
+
+    def _purge(self, txn: lmdb.Transaction, items: list[tuple[bytes, str]]) -> int:
+        purged = 0
+        for message_id, route in items:
+            if txn.delete(delivery_key(message_id, route), db=self._db["dlq"]):
+                self._event(txn, message_id, "purged", route=route)
+                purged += 1
+        return purged
+
     # -- reads (any thread) ------------------------------------------------------------------
 
     def _has_prefix(self, txn: lmdb.Transaction, name: str, prefix: bytes) -> bool:

@@ -258,3 +258,33 @@ async def test_route_actor_failure_is_supervised_and_the_message_retried(
     await engine.wait_idle(10)
     assert [c.json()["id"] for c in sink.snapshot()] == ["o-1"]
     assert engine.metrics.restarts.labels(actor="route:orders")._value.get() == 1
+
+
+async def test_replay_redelivers_a_dead_letter_once_and_purge_removes_it(
+    tmp_path: Path, sink: Sink, make_engine: EngineFactory
+) -> None:
+    sink.answer((422, {}))
+    engine = await make_engine(write_routes(tmp_path / "routes", sink.url, route_extra=FAST_RETRY))
+    first = await engine.submit("shop", order("o-1"))
+    second = await engine.submit("shop", order("o-2", customer="c2"))
+    await engine.wait_idle(10)
+    assert engine.journal is not None
+    assert [m for m, _ in engine.journal.dead_letters()] == [decode_id(first.id)]
+
+    assert await engine.replay([(decode_id(first.id), "orders")]) == 1
+    await engine.wait_idle(10)
+    assert await engine.replay([(decode_id(first.id), "orders")]) == 0  # nothing dead any more
+    applied = sorted(body["id"] for body in sink.applied_bodies())
+    assert applied == ["o-1", "o-2"]
+    calls = [c for c in sink.snapshot() if c.json()["id"] == "o-1"]
+    assert len({c.headers["Idempotency-Key"] for c in calls}) == 1
+    kinds = [e.kind for e in engine.journal.timeline(decode_id(first.id))]
+    assert kinds[-2:] == ["replayed", "delivered"]
+
+    sink.fail_keys["o-3"] = 400
+    third = await engine.submit("shop", order("o-3"))
+    await engine.wait_idle(10)
+    assert (
+        await engine.purge([(decode_id(third.id), "orders"), (decode_id(second.id), "orders")]) == 1
+    )
+    assert engine.journal.dead_letters() == []
