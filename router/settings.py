@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -25,6 +25,14 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path("data"), description="Where the LMDB journal lives")
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
+
+    admin_host: str = Field(default="127.0.0.1", description="Admin API bind address")
+    admin_port: int = Field(default=8081, ge=0, le=65535, description="Admin API port")
+    admin_token: SecretStr | None = Field(
+        default=None,
+        description="Admin bearer token(s), comma-separated for rotation; unset: a random token "
+        "is written to DATA_DIR/admin.token (mode 0600) at start",
+    )
 
     map_size_mb: int = Field(default=1024, ge=1, description="Initial LMDB map size (sparse file)")
     max_map_size_mb: int = Field(

@@ -102,9 +102,9 @@ class TransformStep(Frozen):
 
 class ToSpec(Frozen):
     connector: str = Field(description="A connector name from connectors.yaml")
-    method: Literal["POST", "PUT", "PATCH", "DELETE", "GET"] = "POST"
+    method: Literal["POST", "PUT", "PATCH", "DELETE", "GET"] = Field(default="POST")
     path: str = Field(default="", description="Appended to the connector's base URL")
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(default_factory=dict, description="Extra headers per route")
 
 
 class ToStep(Frozen):
@@ -117,25 +117,29 @@ Step = TransformStep | ToStep
 class RetryPolicy(Frozen):
     """Redelivery policy: exponential backoff with full jitter, bounded by attempts and age."""
 
-    max_attempts: int = Field(default=8, ge=1, le=1000)
-    backoff: Literal["exponential", "fixed"] = "exponential"
-    initial: Duration = 1.0
-    max: Duration = 600.0
+    max_attempts: int = Field(default=8, ge=1, le=1000, description="Attempts before dead-letter")
+    backoff: Literal["exponential", "fixed"] = Field(default="exponential", description="Growth")
+    initial: Duration = Field(default=1.0, description="First backoff ceiling")
+    max: Duration = Field(default=600.0, description="Largest backoff ceiling")
     max_age: Duration = Field(default=3 * 86400.0, description="Dead-letter once this old")
-    jitter: Literal["full", "none"] = "full"
+    jitter: Literal["full", "none"] = Field(
+        default="full", description="full: wait uniform(0, ceiling); none: the ceiling"
+    )
 
 
 class RouteSpec(Frozen):
     """One route: match inbound messages, transform them, deliver them to one connector."""
 
     id: str = Field(pattern=ROUTE_ID_PATTERN, description="kebab-case; equals the file stem")
-    description: str = ""
-    from_: FromSpec = Field(alias="from")
+    description: str = Field(default="", description="Free text for operators")
+    from_: FromSpec = Field(alias="from", description="Which messages this route takes")
     key: str | None = Field(
         default=None, description="Ordering key pointer; same key = in order. Omitted: unordered"
     )
-    steps: list[Step] = Field(min_length=1)
-    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    steps: list[Step] = Field(
+        min_length=1, description="`transform:` steps in order, then exactly one `to:` step"
+    )
+    retry: RetryPolicy = Field(default_factory=RetryPolicy, description="Redelivery policy")
 
     _check_key = field_validator("key")(lambda v: None if v is None else Pointer(v).text)
 
