@@ -75,4 +75,4 @@ def update(path: Path) -> bool:
 
 if __name__ == "__main__":
     target = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/routes.md")
-    print(f"{target}: {'updated' if update(target) else 'up to date'}")  # noqa: T201
+    print(f"{target}: {'updated' if update(target) else 'up to date'}")

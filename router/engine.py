@@ -22,8 +22,10 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from router import registry
 from router.config import RouterConfig
 from router.connector import Connector
+from router.envelope import Envelope
 from router.errors import (
     BackpressureError,
+    BadRequestError,
     ConflictError,
     StorageFullError,
     UnavailableError,
@@ -64,6 +66,7 @@ class Engine:
         self.started = False
         self.recovered = 0
         self.storage_full = False
+        self.draining = False
         self.journal: Journal | None = None
         self._connectors: dict[str, Connector] = {}
         self._connector_refs: dict[str, Any] = {}
@@ -214,11 +217,9 @@ class Engine:
 
     # -- traffic ---------------------------------------------------------------------------------
 
-    async def submit(
-        self, source: str, body: bytes, headers: Mapping[str, str] | None = None
-    ) -> Ack:
-        """Accept one message; returns after the fsynced commit (or raises an InterlockError)."""
-        started = time.perf_counter()
+    def _handler(
+        self, source: str, headers: Mapping[str, str] | None
+    ) -> tuple[SourceHandler, Mapping[str, str]]:
         handler = self.sources.get(source)
         if handler is None:
             raise UnknownSourceError(f"no source named {source!r}")
@@ -228,7 +229,43 @@ class Engine:
             )
         if not isinstance(headers, CIMultiDictProxy | CIMultiDict):
             headers = CIMultiDict(headers or {})
-        envelope = handler.envelope(body, headers)
+        return handler, headers
+
+    async def submit(
+        self, source: str, body: bytes, headers: Mapping[str, str] | None = None
+    ) -> Ack:
+        """Accept one message; returns after the fsynced commit (or raises an InterlockError)."""
+        started = time.perf_counter()
+        handler, headers = self._handler(source, headers)
+        if handler.format != "webhook":
+            raise UnknownSourceError(f"source {source!r} takes CloudEvents at /events/{source}")
+        return await self._accept(handler.envelope(body, headers), started)
+
+    async def submit_cloudevents(
+        self, source: str, body: bytes, headers: Mapping[str, str] | None = None
+    ) -> list[Ack]:
+        """Accept every CloudEvent of a request (binary, structured or batch mode).
+
+        A batch is validated as a whole before anything is journaled. If some events cannot be
+        accepted (503), the first error is raised after the others settled: the sender retries the
+        whole batch, and the events already accepted answer as duplicates.
+        """
+        started = time.perf_counter()
+        handler, headers = self._handler(source, headers)
+        if handler.format != "cloudevents":
+            raise UnknownSourceError(f"source {source!r} does not take CloudEvents")
+        envelopes = handler.cloudevents(body, headers)
+        results = await asyncio.gather(
+            *(self._accept(e, started) for e in envelopes), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return [r for r in results if isinstance(r, Ack)]
+
+    async def _accept(self, envelope: Envelope, started: float) -> Ack:
+        assert self._batcher is not None
+        source = envelope.source
         envelope.routes = self.table.match(
             source, envelope.type, envelope.payload, envelope.idempotency_key
         )
@@ -256,6 +293,8 @@ class Engine:
             raise ConflictError(
                 f"idempotency key {envelope.idempotency_key!r} was used with a different body"
             )
+        if result.outcome is AppendOutcome.REJECTED:
+            raise BadRequestError("the message cannot be stored (unencodable headers or body)")
         duplicate = result.outcome is AppendOutcome.DUPLICATE
         self.metrics.acks.labels(
             source=source, outcome="duplicate" if duplicate else "accepted"
@@ -308,7 +347,7 @@ class Engine:
 
     @property
     def is_ready(self) -> bool:
-        return self.ready and not self.storage_full
+        return self.ready and not self.storage_full and not self.draining
 
     def idle(self) -> bool:
         return self.credit.is_idle() and (self._batcher is None or not self._batcher.pending)

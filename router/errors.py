@@ -8,7 +8,9 @@ Every failure the router can name is one of these, so that callers match on a cl
     │   ├── UnknownSourceError   404
     │   ├── BadRequestError      400 (not JSON, bad shape, missing type or key)
     │   ├── SignatureError       401 (any verification failure, library exceptions included)
+    │   ├── RequestTimeoutError  408 (the body did not arrive before the deadline)
     │   ├── PayloadTooLargeError 413
+    │   ├── UnsupportedMediaTypeError 415
     │   └── ConflictError        409 (same idempotency key, different body)
     ├── UnavailableError         the router cannot accept now -> 503 + Retry-After
     │   ├── BackpressureError    credit for new work is exhausted
@@ -71,9 +73,19 @@ class SignatureError(IngressError):
     title = "Signature verification failed"
 
 
+class RequestTimeoutError(IngressError):
+    status = 408
+    title = "Request Timeout"
+
+
 class PayloadTooLargeError(IngressError):
     status = 413
     title = "Payload Too Large"
+
+
+class UnsupportedMediaTypeError(IngressError):
+    status = 415
+    title = "Unsupported Media Type"
 
 
 class ConflictError(IngressError):

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from router import registry
+from router import cloudevents, registry
 from router.config import SourceConfig
 from router.config.models import HEADER_PREFIX
 from router.envelope import Envelope
@@ -54,7 +54,15 @@ def _scalar_text(value: Any, what: str) -> str:
     text = str(value)
     if not text or len(text) > 1024:
         raise BadRequestError(f"{what} must be 1 to 1024 characters")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequestError(f"{what} is not valid text") from None
     return text
+
+
+def _printable(value: str | None) -> bool:
+    return value is not None and value.isascii() and value.isprintable()
 
 
 class SourceHandler:
@@ -63,6 +71,8 @@ class SourceHandler:
     def __init__(self, config: SourceConfig) -> None:
         self.name = config.name
         spec = config.spec
+        self.format = spec.format
+        self.allowed_origins = frozenset(spec.allowed_origins)
         self.verifier: Verifier | None = None
         if spec.verify is not None and config.verifier_settings is not None:
             self.verifier = registry.verifiers()[spec.verify.scheme].factory(
@@ -101,23 +111,48 @@ class SourceHandler:
             key = verified.idempotency_key
         else:
             key = "sha256:" + hashlib.sha256(body).hexdigest()
+        return self._envelope(body, payload, event_type, key, headers, headers.get("traceparent"))
+
+    def _envelope(
+        self,
+        body: bytes,
+        payload: Any,
+        event_type: str,
+        key: str,
+        headers: Mapping[str, str],
+        traceparent: str | None,
+    ) -> Envelope:
         correlation = next(
             (v for h in CORRELATION_HEADERS if (v := headers.get(h)) and _SAFE_ID.match(v)), None
         )
-        incoming_trace = headers.get("traceparent")
-        trace_id = parse_traceparent(incoming_trace)
+        valid_trace = parse_traceparent(traceparent) is not None
         envelope = Envelope(
             id=new_id_bytes(),
             source=self.name,
             type=event_type,
             idempotency_key=key,
             correlation_id=correlation or uuid.uuid4().hex,
-            traceparent=incoming_trace.strip().lower()
-            if trace_id and incoming_trace
+            traceparent=traceparent.strip().lower()
+            if traceparent and valid_trace
             else new_traceparent(),
             received_at=time.time(),
             body=body,
-            headers={h: v for h in _KEPT_HEADERS if (v := headers.get(h))},
+            headers={h: v for h in _KEPT_HEADERS if (v := headers.get(h)) and _printable(v)},
         )
         envelope._payload = payload
         return envelope
+
+    def cloudevents(self, body: bytes, headers: Mapping[str, str]) -> list[Envelope]:
+        """Verify once, then one envelope per event (binary, structured or batch mode)."""
+        self.verify(headers, body)
+        return [
+            self._envelope(
+                event.body,
+                event.attributes,
+                _scalar_text(event.type, "the event type"),
+                _scalar_text(event.dedupe_key, "source and id"),
+                headers,
+                event.traceparent or headers.get("traceparent"),
+            )
+            for event in cloudevents.parse(body, headers)
+        ]

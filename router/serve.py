@@ -15,6 +15,7 @@ from aiohttp import web
 from router.config import RouterConfig
 from router.engine import Engine, configure_interpreter
 from router.http.ingress import create_app
+from router.http.server import HardenedAppRunner
 from router.logs import get_logger
 from router.settings import Settings
 
@@ -24,8 +25,12 @@ log = get_logger("interlock.serve")
 async def serve(config: RouterConfig, settings: Settings) -> None:
     configure_interpreter(settings)
     engine = Engine(config, settings)
-    runner = web.AppRunner(
-        create_app(engine), handle_signals=False, shutdown_timeout=settings.shutdown_grace_s
+    runner = HardenedAppRunner(
+        create_app(engine),
+        handle_signals=False,
+        shutdown_timeout=settings.shutdown_grace_s,
+        max_connections=settings.max_connections,
+        header_timeout_s=settings.header_timeout_s,
     )
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, backlog=1024)
@@ -39,8 +44,9 @@ async def serve(config: RouterConfig, settings: Settings) -> None:
         await engine.start()
         await stop.wait()
     finally:
-        log.info("draining")
-        engine.ready = False
-        await runner.cleanup()
+        log.info("draining", grace_s=settings.drain_grace_s)
+        engine.draining = True  # /readyz answers 503 from now on; requests are still accepted
+        await asyncio.sleep(settings.drain_grace_s)  # let load balancers notice
+        await runner.cleanup()  # stop listening; in-flight requests finish and get their acks
         await engine.stop()
         log.info("stopped")

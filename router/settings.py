@@ -56,6 +56,17 @@ class Settings(BaseSettings):
     )
     idempotency_retention_s: float = Field(default=7 * 86400, gt=0)
     sweep_interval_s: float = Field(default=60.0, gt=0)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="After decompression")
+    body_timeout_s: float = Field(default=10.0, gt=0, description="Deadline to receive a body")
+    header_timeout_s: float = Field(
+        default=15.0, gt=0, description="Deadline for a connection to send its request headers"
+    )
+    max_connections: int = Field(default=1024, ge=1, description="Open ingress connections at most")
+    drain_grace_s: float = Field(
+        default=1.0,
+        ge=0,
+        description="On SIGTERM, keep accepting this long after /readyz turns 503",
+    )
     retry_after_s: float = Field(default=1.0, gt=0, description="Retry-After sent with a 503")
     shutdown_grace_s: float = Field(default=20.0, gt=0)
     switch_interval_s: float = Field(

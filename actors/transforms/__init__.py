@@ -1,1 +1,12 @@
-"""Interlock transforms (registered on import)."""
+"""Interlock transforms, registered with :mod:`router.registry` on import.
+
+Each submodule registers one vendor's mappings under ``<vendor>.<thing>`` names. The functions are
+the pure, typed mappings of :mod:`canonical.mappings`; the router reads their annotations to check
+that a route's transform chain is type-consistent.
+"""
+
+from __future__ import annotations
+
+from actors.transforms import dynamics, netsuite, salesforce, shopify, stripe, zendesk
+
+__all__ = ["dynamics", "netsuite", "salesforce", "shopify", "stripe", "zendesk"]

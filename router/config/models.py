@@ -47,8 +47,17 @@ class VerifySpec(BaseModel):
 
 
 class SourceSpec(Frozen):
-    """An inbound webhook source, served at ``POST /webhooks/{name}``."""
+    """An inbound source: a webhook at ``POST /webhooks/{name}``, or CloudEvents at ``/events``."""
 
+    format: Literal["webhook", "cloudevents"] = Field(
+        default="webhook",
+        description="webhook: vendor JSON at /webhooks/{name}; cloudevents: CloudEvents 1.0 at "
+        "/events/{name} (and /events when it is the only one)",
+    )
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="CloudEvents webhook handshake: WebHook-Request-Origin values ('*': any)",
+    )
     verify: VerifySpec | None = Field(
         default=None, description="Signature scheme; omitted means none (flagged by `check`)"
     )
@@ -67,6 +76,12 @@ class SourceSpec(Frozen):
 
     @model_validator(mode="after")
     def _type_is_known(self) -> SourceSpec:
+        if self.format == "cloudevents":
+            if self.type is not None or self.idempotency_key is not None:
+                raise ValueError(
+                    "a cloudevents source takes its type and dedupe key from the event"
+                )
+            return self
         if self.type is None and self.fixed_type is None:
             raise ValueError("a source needs `type` (pointer or header) or `fixed_type`")
         return self

@@ -8,55 +8,125 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from router.engine import Engine
-from router.errors import IngressError, PayloadTooLargeError, UnavailableError
+from router.errors import (
+    IngressError,
+    PayloadTooLargeError,
+    RequestTimeoutError,
+    UnavailableError,
+    UnknownSourceError,
+    UnsupportedMediaTypeError,
+)
 from router.http.problem import json_response, problem
 from router.logs import get_logger
+from router.settings import Settings
 
 ENGINE = web.AppKey("engine", Engine)
 log = get_logger("interlock.ingress")
-MAX_BODY = 1024 * 1024
-BODY_DEADLINE_S = 10.0
+Accept = Callable[[], Awaitable[web.Response]]
+JSON_TYPES = frozenset({"", "application/json", "text/json", "text/plain"})
 
 
-async def _read_body(request: web.Request) -> bytes:
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        raise PayloadTooLargeError(f"body exceeds {MAX_BODY} bytes")
+async def _read_body(request: web.Request, settings: Settings) -> bytes:
+    if request.content_length is not None and request.content_length > settings.max_body_bytes:
+        raise PayloadTooLargeError(f"body exceeds {settings.max_body_bytes} bytes")
     try:
-        async with asyncio.timeout(BODY_DEADLINE_S):
+        async with asyncio.timeout(settings.body_timeout_s):
+            # client_max_size counts decompressed bytes, so a gzip bomb stops here too.
             return await request.read()
     except web.HTTPRequestEntityTooLarge:
-        raise PayloadTooLargeError(f"body exceeds {MAX_BODY} bytes") from None
+        raise PayloadTooLargeError(f"body exceeds {settings.max_body_bytes} bytes") from None
+    except TimeoutError:
+        raise RequestTimeoutError("the body did not arrive in time") from None
 
 
-async def webhook(request: web.Request) -> web.Response:
-    engine = request.app[ENGINE]
-    source = request.match_info["source"]
-    response = await _accept(engine, request, source)
+def _check_json_content_type(request: web.Request) -> None:
+    media = request.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+    if media not in JSON_TYPES and not media.endswith("+json"):
+        raise UnsupportedMediaTypeError(f"content type {media!r} is not JSON")
+
+
+async def _answer(engine: Engine, source: str, accept: Accept) -> web.Response:
+    try:
+        response = await accept()
+    except IngressError as exc:
+        response = problem(exc.status, exc.title, exc.detail)
+    except UnavailableError as exc:
+        retry_after = str(max(1, math.ceil(exc.retry_after)))
+        response = problem(503, exc.title, exc.detail, headers={"Retry-After": retry_after})
     label = source if source in engine.sources else "_unknown"
     engine.metrics.ingress_requests.labels(source=label, status=str(response.status)).inc()
     return response
 
 
-async def _accept(engine: Engine, request: web.Request, source: str) -> web.Response:
-    try:
-        body = await _read_body(request)
+async def webhook(request: web.Request) -> web.Response:
+    engine = request.app[ENGINE]
+    source = request.match_info["source"]
+
+    async def accept() -> web.Response:
+        if source not in engine.sources:
+            raise UnknownSourceError(f"no source named {source!r}")
+        _check_json_content_type(request)
+        body = await _read_body(request, engine.settings)
         ack = await engine.submit(source, body, request.headers)
-    except IngressError as exc:
-        return problem(exc.status, exc.title, exc.detail)
-    except UnavailableError as exc:
-        retry_after = str(max(1, math.ceil(exc.retry_after)))
-        return problem(503, exc.title, exc.detail, headers={"Retry-After": retry_after})
-    except TimeoutError:
-        return problem(408, "Request Timeout", "the body did not arrive in time")
-    if ack.duplicate:
-        return json_response({"id": ack.id, "duplicate": True}, status=200)
-    return json_response({"id": ack.id}, status=202)
+        if ack.duplicate:
+            return json_response({"id": ack.id, "duplicate": True}, status=200)
+        return json_response({"id": ack.id}, status=202)
+
+    return await _answer(engine, source, accept)
+
+
+def _cloudevents_source(engine: Engine, request: web.Request) -> str:
+    named = request.match_info.get("source")
+    if named is not None:
+        return named
+    candidates = [n for n, h in engine.sources.items() if h.format == "cloudevents"]
+    if len(candidates) != 1:
+        raise UnknownSourceError("use /events/{source}: no single cloudevents source is configured")
+    return candidates[0]
+
+
+async def events(request: web.Request) -> web.Response:
+    engine = request.app[ENGINE]
+    source = request.match_info.get("source", "")
+
+    async def accept() -> web.Response:
+        name = _cloudevents_source(engine, request)
+        handler = engine.sources.get(name)
+        if handler is None or handler.format != "cloudevents":
+            raise UnknownSourceError(f"no cloudevents source named {name!r}")
+        body = await _read_body(request, engine.settings)
+        acks = await engine.submit_cloudevents(name, body, request.headers)
+        items = [{"id": a.id, "duplicate": a.duplicate} for a in acks]
+        status = 200 if acks and all(a.duplicate for a in acks) else 202
+        return json_response(items if len(items) != 1 else items[0], status=status)
+
+    return await _answer(engine, source, accept)
+
+
+async def events_handshake(request: web.Request) -> web.Response:
+    """CloudEvents HTTP webhook abuse protection: answer the OPTIONS validation request."""
+    engine = request.app[ENGINE]
+    try:
+        name = _cloudevents_source(engine, request)
+    except UnknownSourceError as exc:
+        return problem(404, exc.title, exc.detail)
+    handler = engine.sources.get(name)
+    origin = request.headers.get("WebHook-Request-Origin", "").strip()
+    if handler is None or handler.format != "cloudevents":
+        return problem(404, "Unknown source", f"no cloudevents source named {name!r}")
+    if not origin or not ({origin, "*"} & handler.allowed_origins):
+        return problem(403, "Origin not allowed", "this origin may not deliver events here")
+    headers = {"WebHook-Allowed-Origin": origin, "Allow": "POST, OPTIONS"}
+    if request.headers.get("WebHook-Request-Rate"):
+        headers["WebHook-Allowed-Rate"] = "*"
+    return web.Response(status=200, headers=headers)
 
 
 async def livez(_request: web.Request) -> web.Response:
@@ -103,9 +173,15 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
 
 
 def create_app(engine: Engine) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY, middlewares=[problem_middleware])
+    app = web.Application(
+        client_max_size=engine.settings.max_body_bytes, middlewares=[problem_middleware]
+    )
     app[ENGINE] = engine
     app.router.add_post("/webhooks/{source}", webhook)
+    app.router.add_post("/events", events)
+    app.router.add_post("/events/{source}", events)
+    app.router.add_route("OPTIONS", "/events", events_handshake)
+    app.router.add_route("OPTIONS", "/events/{source}", events_handshake)
     app.router.add_get("/livez", livez)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)

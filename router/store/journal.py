@@ -125,7 +125,13 @@ class Journal:
         now = time.time()
         expires = int((now + retention_s) * 1000)
         for env in batch:
-            idem_key = idempotency_db_key(env.source, env.idempotency_key)
+            try:
+                record = env.to_record()
+                idem_key = idempotency_db_key(env.source, env.idempotency_key)
+            except (TypeError, ValueError, UnicodeError):
+                # One unencodable message must not fail its whole batch (or reach the disk).
+                results.append(AppendResult(AppendOutcome.REJECTED, env.id))
+                continue
             digest = body_digest(env.body)
             seen = txn.get(idem_key, db=db["idem"])
             if seen is not None:
@@ -140,7 +146,7 @@ class Journal:
                 continue
             txn.put(idem_key, codec.pack([env.id, digest, expires]), db=db["idem"])
             txn.put(expires.to_bytes(8, "big") + idem_key, b"", db=db["idem_exp"])
-            txn.put(env.id, env.to_record(), db=db["msg"])
+            txn.put(env.id, record, db=db["msg"])
             self._event(txn, env.id, "received", detail=f"{env.source} {env.type}")
             if not env.routes:
                 txn.put(env.id, b"", db=db["unrouted"])

@@ -23,6 +23,7 @@ class AppendOutcome(StrEnum):
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"
     CONFLICT = "conflict"
+    REJECTED = "rejected"  # could not be encoded; never stored, so never unreadable
 
 
 @dataclass(frozen=True, slots=True)

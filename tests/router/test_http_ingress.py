@@ -18,6 +18,7 @@ from tests.support.routes import write_routes
 from tests.support.sink import Sink
 
 Client = TestClient[web.Request, web.Application]
+JSON = {"Content-Type": "application/json"}
 PROBLEM = "application/problem+json"
 
 
@@ -33,10 +34,10 @@ def order(ident: str) -> bytes:
 
 
 async def test_accepts_then_reports_duplicate(client: Client, sink: Sink) -> None:
-    first = await client.post("/webhooks/shop", data=order("o-1"))
+    first = await client.post("/webhooks/shop", data=order("o-1"), headers=JSON)
     assert first.status == 202
     ack = await first.json()
-    second = await client.post("/webhooks/shop", data=order("o-1"))
+    second = await client.post("/webhooks/shop", data=order("o-1"), headers=JSON)
     assert second.status == 200
     assert await second.json() == {"id": ack["id"], "duplicate": True}
 
@@ -57,7 +58,7 @@ async def test_accepts_then_reports_duplicate(client: Client, sink: Sink) -> Non
 async def test_client_errors_are_problem_json(
     client: Client, path: str, body: bytes, status: int
 ) -> None:
-    response = await client.post(path, data=body)
+    response = await client.post(path, data=body, headers=JSON)
     assert response.status == status
     assert response.headers["Content-Type"].startswith(PROBLEM)
     problem = await response.json(content_type=None)
@@ -72,7 +73,9 @@ async def test_wrong_method_is_405_problem(client: Client) -> None:
 
 
 async def test_oversized_body_is_413(client: Client) -> None:
-    response = await client.post("/webhooks/shop", data=io.BytesIO(b"[" + b"1," * 600_000 + b"1]"))
+    response = await client.post(
+        "/webhooks/shop", data=io.BytesIO(b"[" + b"1," * 600_000 + b"1]"), headers=JSON
+    )
     assert response.status == 413
     assert response.headers["Content-Type"].startswith(PROBLEM)
 
@@ -81,7 +84,7 @@ async def test_health_and_metrics(client: Client) -> None:
     assert (await client.get("/livez")).status == 200
     ready = await client.get("/readyz")
     assert ready.status == 200
-    await client.post("/webhooks/shop", data=order("o-1"))
+    await client.post("/webhooks/shop", data=order("o-1"), headers=JSON)
     text = await (await client.get("/metrics")).text()
     assert 'interlock_acks_total{outcome="accepted",source="shop"} 1.0' in text
     assert 'interlock_ingress_requests_total{source="shop",status="202"} 1.0' in text
@@ -96,7 +99,7 @@ async def test_not_ready_answers_503_with_retry_after(
     engine = await make_engine(write_routes(tmp_path / "routes", sink.url))
     engine.ready = False
     async with TestClient(TestServer(create_app(engine))) as client:
-        response = await client.post("/webhooks/shop", data=order("o-1"))
+        response = await client.post("/webhooks/shop", data=order("o-1"), headers=JSON)
         assert response.status == 503
         assert response.headers["Retry-After"] == "1"
         assert (await client.get("/readyz")).status == 503
@@ -112,7 +115,8 @@ async def test_full_journal_answers_503_turns_readiness_off_and_does_not_crash(
         statuses = []
         for i in range(40):
             body = orjson.dumps({"id": f"big-{i}", "type": "none", "pad": "x" * 100_000})
-            statuses.append((await client.post("/webhooks/shop", data=body)).status)
+            response = await client.post("/webhooks/shop", data=body, headers=JSON)
+            statuses.append(response.status)
         assert 503 in statuses
         assert set(statuses) <= {202, 503}
         assert (await client.get("/readyz")).status == 503

@@ -16,6 +16,7 @@ from tests.support.sink import Sink
 
 CREDIT = 300
 ROUND = 2000
+JSON = {"Content-Type": "application/json"}
 pytestmark = pytest.mark.slow
 
 
@@ -29,7 +30,7 @@ async def _fire(
         body = orjson.dumps(
             {"id": str(i), "type": "order.created", "customer": f"c{i % 50}", "pad": "x" * 512}
         )
-        async with session.post(url, data=body) as response:
+        async with session.post(url, data=body, headers=JSON) as response:
             if response.status == 202:
                 accepted.add(str(i))
             else:

@@ -25,6 +25,7 @@ KILLS = 5
 CONCURRENCY = 64
 FAST_RETRY = "retry: {max_attempts: 50, initial: 20ms, max: 200ms}\n"
 
+JSON = {"Content-Type": "application/json"}
 pytestmark = pytest.mark.slow
 
 
@@ -36,7 +37,9 @@ async def _send_until_acked(
     )
     while True:
         try:
-            async with session.post(router.url + "/webhooks/shop", data=body) as response:
+            async with session.post(
+                router.url + "/webhooks/shop", data=body, headers=JSON
+            ) as response:
                 if response.status in (200, 202):
                     acked.add(ident)
                     return

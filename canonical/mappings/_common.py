@@ -1,0 +1,73 @@
+"""Small helpers shared by the vendor mappings (references, addresses, external keys)."""
+
+from __future__ import annotations
+
+import re
+
+from canonical.errors import MappingError
+from canonical.models import Address, EntityRef, ExternalRef
+from canonical.models._base import _Referenced
+
+_KEY_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+
+
+def refs(*pairs: tuple[str, str | None]) -> tuple[ExternalRef, ...]:
+    """Build external refs from ``(system, id)`` pairs, skipping missing ids."""
+    return tuple(ExternalRef(system=s, id=i) for s, i in pairs if i)
+
+
+def entity_ref(system: str, ident: str | None, name: str | None = None) -> EntityRef | None:
+    """An EntityRef to ``system:ident``, or None when the id is missing."""
+    if not ident:
+        return None
+    return EntityRef(external_refs=(ExternalRef(system=system, id=ident),), name=name)
+
+
+def external_key(record: _Referenced, path: str) -> str:
+    """The idempotent upsert key for a record: ``<origin system>-<origin id>``.
+
+    NetSuite external ids allow letters, digits, ``_`` and ``-`` only, and Dynamics alternate keys
+    are compared as text, so other characters become ``_``. The key is derived from the record's
+    system of origin, so redelivering the same message upserts the same target record.
+
+    Raises:
+        MappingError: The record has no external refs at all (nothing stable to key on).
+    """
+    origin = record.origin
+    if origin is None:
+        raise MappingError(f"{path}.external_refs", "no external ref to derive an upsert key from")
+    return f"{origin.system}-{_KEY_UNSAFE.sub('_', origin.id)}"
+
+
+def parse_external_key(key: str | None) -> ExternalRef | None:
+    """Invert :func:`external_key` when the id had no unsafe characters (``stripe-cus_1``)."""
+    if not key or "-" not in key:
+        return None
+    system, _, ident = key.partition("-")
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", system) or not ident:
+        return None
+    return ExternalRef(system=system, id=ident)
+
+
+def make_address(
+    *,
+    recipient: str | None = None,
+    line1: str | None = None,
+    line2: str | None = None,
+    city: str | None = None,
+    region: str | None = None,
+    postal_code: str | None = None,
+    country: str | None = None,
+) -> Address | None:
+    """An Address, or None when every field is empty (vendors send all-null address objects)."""
+    if not any((line1, line2, city, region, postal_code, country)):
+        return None
+    return Address(
+        recipient=recipient,
+        line1=line1,
+        line2=line2,
+        city=city,
+        region=region,
+        postal_code=postal_code,
+        country=country.upper() if country else None,
+    )

@@ -1,0 +1,212 @@
+"""Canonical models -> NetSuite REST Record API request bodies.
+
+Bodies are keyed by ``externalId`` (see :func:`~canonical.mappings._common.external_key`), so a
+redelivered message upserts the same record (``PUT /record/v1/<type>/eid:<externalId>``). Reference
+fields are written as ``{"externalId": ...}``, NetSuite's documented alternative to an internal id;
+the account gives lookup records external ids once: currencies their ISO code, terms ``net-30`` /
+``due-on-receipt``, items their SKU, and a discount item ``interlock-discount``. Amounts are JSON
+numbers (NetSuite's own type); tax is computed by NetSuite (SuiteTax), so no tax amounts are sent.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from canonical.errors import MappingError
+from canonical.mappings._common import external_key
+from canonical.models import (
+    Address,
+    Customer,
+    CustomerStatus,
+    Invoice,
+    Order,
+    OrderStatus,
+    PricedDocument,
+)
+from canonical.models._base import _Referenced
+
+DISCOUNT_ITEM = "interlock-discount"
+
+
+def _num(value: Decimal) -> float | int:
+    """A JSON number for NetSuite (which stores doubles); integral values stay ints."""
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _ref(record: _Referenced, path: str) -> dict[str, str]:
+    own = record.ref("netsuite")
+    return {"id": own} if own else {"externalId": external_key(record, path)}
+
+
+def _address_body(address: Address) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "addressee": address.recipient,
+        "addr1": address.line1,
+        "addr2": address.line2,
+        "city": address.city,
+        "state": address.region,
+        "zip": address.postal_code,
+        "country": {"id": address.country} if address.country else None,
+    }
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def netsuite_customer_from_canonical(customer: Customer) -> dict[str, Any]:
+    """Body for ``PUT /record/v1/customer/eid:<externalId>`` (an upsert).
+
+    Raises:
+        MappingError: The customer has no external refs to key on.
+    """
+    contact = customer.primary_contact
+    body: dict[str, Any] = {
+        "externalId": external_key(customer, "customer"),
+        "isPerson": False,
+        "companyName": customer.legal_name,
+        "entityId": customer.display_name,
+        "isInactive": customer.status is CustomerStatus.INACTIVE,
+        "creditHoldOverride": "ON" if customer.status is CustomerStatus.ON_HOLD else "AUTO",
+    }
+    if contact is not None:
+        body |= {k: v for k, v in (("email", contact.email), ("phone", contact.phone)) if v}
+    if customer.website:
+        body["url"] = customer.website
+    if customer.currency:
+        body["currency"] = {"externalId": customer.currency}
+    if customer.payment_terms is not None:
+        terms = customer.payment_terms
+        key = f"net-{terms.days}" if terms.kind == "net" else "due-on-receipt"
+        body["terms"] = {"externalId": key}
+    book = []
+    if customer.billing_address is not None:
+        same = customer.shipping_address in (None, customer.billing_address)
+        book.append(
+            {
+                "defaultBilling": True,
+                "defaultShipping": same and customer.shipping_address is not None,
+                "label": "Billing",
+                "addressBookAddress": _address_body(customer.billing_address),
+            }
+        )
+    if (
+        customer.shipping_address is not None
+        and customer.shipping_address != customer.billing_address
+    ):
+        book.append(
+            {
+                "defaultBilling": False,
+                "defaultShipping": True,
+                "label": "Shipping",
+                "addressBookAddress": _address_body(customer.shipping_address),
+            }
+        )
+    if book:
+        body["addressBook"] = {"items": book}
+    return body
+
+
+def _item_lines(doc: PricedDocument) -> dict[str, Any]:
+    items = []
+    for i, line in enumerate(doc.lines):
+        if line.sku:
+            item: dict[str, str] = {"externalId": line.sku}
+        elif line.product is not None and line.product.external_refs:
+            item = _ref(line.product, f"lines[{i}].product")
+        else:
+            raise MappingError(f"lines[{i}]", "a NetSuite line needs a sku or a product ref")
+        entry: dict[str, Any] = {
+            "item": item,
+            "quantity": _num(line.quantity),
+            "amount": _num(line.amount.amount),
+        }
+        if line.unit_price is not None:
+            entry["rate"] = _num(line.unit_price.amount)
+        if line.description:
+            entry["description"] = line.description
+        items.append(entry)
+    return {"items": items}
+
+
+def _document(doc: PricedDocument, path: str) -> dict[str, Any]:
+    if doc.customer is None:
+        raise MappingError(f"{path}.customer", "a NetSuite transaction needs a customer")
+    body: dict[str, Any] = {
+        "externalId": external_key(doc, path),
+        "entity": _ref(doc.customer, f"{path}.customer"),
+        "currency": {"externalId": doc.currency},
+        "item": _item_lines(doc),
+    }
+    if doc.number:
+        body["tranId"] = doc.number
+    if doc.memo:
+        body["memo"] = doc.memo
+    if doc.discount_total.amount:
+        body["discountItem"] = {"externalId": DISCOUNT_ITEM}
+        body["discountRate"] = _num(-doc.discount_total.amount)
+    if doc.shipping_total is not None and doc.shipping_total.amount:
+        body["shippingCost"] = _num(doc.shipping_total.amount)
+    return body
+
+
+def netsuite_sales_order_from_order(order: Order) -> dict[str, Any]:
+    """Body for ``PUT /record/v1/salesOrder/eid:<externalId>``.
+
+    A confirmed order is sent as Pending Fulfillment (``B``), anything earlier as Pending Approval
+    (``A``).
+
+    Raises:
+        MappingError: No customer, no key, or a line with neither SKU nor product ref.
+    """
+    body = _document(order, "order")
+    confirmed = order.status not in (OrderStatus.DRAFT, OrderStatus.SUBMITTED)
+    body["orderStatus"] = {"id": "B" if confirmed else "A"}
+    if order.order_date or order.ordered_at:
+        day = order.order_date or (order.ordered_at.date() if order.ordered_at else None)
+        body["tranDate"] = day.isoformat() if day else None
+    if order.shipping_address is not None:
+        body["shippingAddress"] = _address_body(order.shipping_address)
+    if order.billing_address is not None:
+        body["billingAddress"] = _address_body(order.billing_address)
+    return body
+
+
+def netsuite_invoice_from_invoice(invoice: Invoice) -> dict[str, Any]:
+    """Body for ``PUT /record/v1/invoice/eid:<externalId>``.
+
+    Raises:
+        MappingError: No customer, no key, or a line with neither SKU nor product ref.
+    """
+    body = _document(invoice, "invoice")
+    if invoice.issued_on:
+        body["tranDate"] = invoice.issued_on.isoformat()
+    if invoice.due_date:
+        body["dueDate"] = invoice.due_date.isoformat()
+    return body
+
+
+def netsuite_payment_from_invoice(invoice: Invoice) -> dict[str, Any]:
+    """Body for ``PUT /record/v1/customerPayment/eid:<externalId>`` recording an invoice's payment.
+
+    The payment is applied to the invoice through its own upsert key, so the invoice must have
+    been sent with :func:`netsuite_invoice_from_invoice` first (or carry a ``netsuite`` ref).
+
+    Raises:
+        MappingError: Nothing has been paid, or there is no customer or key.
+    """
+    if invoice.amount_paid.amount <= 0:
+        raise MappingError("amount_paid", "the invoice has no payment to record")
+    if invoice.customer is None:
+        raise MappingError("customer", "a NetSuite payment needs a customer")
+    paid = _num(invoice.amount_paid.amount)
+    body: dict[str, Any] = {
+        "externalId": f"{external_key(invoice, 'invoice')}-payment",
+        "customer": _ref(invoice.customer, "customer"),
+        "currency": {"externalId": invoice.currency},
+        "payment": paid,
+        "memo": f"Payment of invoice {invoice.number or external_key(invoice, 'invoice')}",
+        "apply": {"items": [{"doc": _ref(invoice, "invoice"), "apply": True, "amount": paid}]},
+    }
+    when = invoice.paid_at.date() if invoice.paid_at else invoice.issued_on
+    if when is not None:
+        body["tranDate"] = when.isoformat()
+    return body

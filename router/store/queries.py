@@ -1,0 +1,293 @@
+"""Read-only queries over the journal, for the admin API and for the CLI on a stopped router.
+
+Nothing here writes. Each call opens one short read transaction (several for a detail view) and
+scans at most :data:`SCAN_BUDGET` records, so a selective filter over a large journal returns a
+short page with a cursor instead of holding a reader open. Message ids are time-ordered, so a time
+range is a seek to the id prefix of its first millisecond, and pages follow id order.
+
+The result models are frozen pydantic models: they are also the admin API's OpenAPI schemas.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from router import codec
+from router.envelope import Envelope
+from router.ids import decode_id, encode_id
+from router.store.journal import Journal
+from router.store.query_models import (
+    DeadLetter,
+    DeliveryInfo,
+    DeliveryStatus,
+    MessageDetail,
+    MessageStatus,
+    MessageSummary,
+    TimelineEntry,
+)
+from router.store.records import DeliveryState
+
+SCAN_BUDGET = 20_000
+MAX_MS = (1 << 48) - 1
+__all__ = [
+    "DeadLetter",
+    "DeliveryInfo",
+    "MessageDetail",
+    "MessageSummary",
+    "TimelineEntry",
+    "dead_letters_of",
+    "list_dead_letters",
+    "message_detail",
+    "pending_by_route",
+    "search_messages",
+]
+
+
+def _ms_key(seconds: float) -> bytes:
+    ms = int(seconds * 1000)
+    if not 0 <= ms <= MAX_MS:
+        raise ValueError("time out of range")
+    return ms.to_bytes(6, "big")
+
+
+def _until_ms(until: float | None) -> int:
+    return MAX_MS if until is None else int.from_bytes(_ms_key(until), "big")
+
+
+def _start(since: float | None, cursor_key: bytes | None) -> bytes:
+    start = _ms_key(since) + bytes(10) if since is not None else b""
+    return max(start, cursor_key) if cursor_key is not None else start
+
+
+def _statuses(txn: Any, journal: Journal, message_id: bytes) -> dict[str, DeliveryStatus]:
+    out: dict[str, DeliveryStatus] = {}
+    with txn.cursor(db=journal._db["dlv"]) as cur:
+        if cur.set_range(message_id):
+            for key, value in cur:
+                if not key.startswith(message_id):
+                    break
+                out[key[16:].decode()] = codec.unpack(value)["s"]
+    return out
+
+
+def search_messages(
+    journal: Journal,
+    *,
+    status: MessageStatus | None = None,
+    route: str | None = None,
+    source: str | None = None,
+    since: float | None = None,
+    until: float | None = None,
+    correlation_id: str | None = None,
+    limit: int = 100,
+    cursor: str | None = None,
+) -> tuple[list[MessageSummary], str | None]:
+    """Messages in arrival order that match every given filter, and the next page's cursor.
+
+    ``since``/``until`` are Unix seconds, inclusive, at millisecond precision. ``status`` matches a
+    message with at least one delivery (on ``route``, when given) in that state, or ``unrouted``.
+    The cursor is the last id returned (or scanned, when the scan budget ran out); None at the end.
+    """
+    after = decode_id(cursor) if cursor is not None else None
+    until_ms = _until_ms(until)
+    items: list[MessageSummary] = []
+    db = journal._db
+    with journal.env.begin() as txn, txn.cursor(db=db["msg"]) as cur:
+        if not cur.set_range(_start(since, after)):
+            return [], None
+        scanned = 0
+        for key, value in cur:
+            if int.from_bytes(key[:6], "big") > until_ms:
+                return items, None
+            if key == after:
+                continue
+            scanned += 1
+            env = Envelope.from_record(key, value)
+            routes = _statuses(txn, journal, key) if status or route else {}
+            unrouted = txn.get(key, db=db["unrouted"]) is not None
+            if _matches(env, routes, unrouted, status, route, source, correlation_id):
+                routes = routes or _statuses(txn, journal, key)
+                items.append(_summary(env, routes, unrouted))
+                if len(items) >= limit:
+                    return items, encode_id(key)
+            if scanned >= SCAN_BUDGET:
+                return items, encode_id(key)
+    return items, None
+
+
+def _matches(
+    env: Envelope,
+    routes: dict[str, DeliveryStatus],
+    unrouted: bool,
+    status: MessageStatus | None,
+    route: str | None,
+    source: str | None,
+    correlation_id: str | None,
+) -> bool:
+    if source is not None and env.source != source:
+        return False
+    if correlation_id is not None and env.correlation_id != correlation_id:
+        return False
+    if route is not None and route not in routes:
+        return False
+    if status == "unrouted":
+        return unrouted
+    if status is not None:
+        wanted = [routes[route]] if route is not None else list(routes.values())
+        return status in wanted
+    return True
+
+
+def _summary(env: Envelope, routes: dict[str, DeliveryStatus], unrouted: bool) -> MessageSummary:
+    return MessageSummary(
+        id=encode_id(env.id),
+        source=env.source,
+        type=env.type,
+        received_at=env.received_at,
+        correlation_id=env.correlation_id,
+        trace_id=env.trace_id,
+        unrouted=unrouted,
+        routes=routes,
+    )
+
+
+def message_detail(journal: Journal, message_id: bytes) -> MessageDetail | None:
+    """The message's metadata, kept headers, body, deliveries and timeline; None when unknown."""
+    env = journal.message(message_id)
+    if env is None:
+        return None
+    states = journal.deliveries(message_id)
+    events = journal.timeline(message_id)
+    db = journal._db
+    with journal.env.begin() as txn:
+        unrouted = txn.get(message_id, db=db["unrouted"]) is not None
+        dead = {r for r in states if txn.get(message_id + r.encode(), db=db["dlq"]) is not None}
+    try:
+        body: Any = orjson.loads(env.body)
+        is_json = True
+    except orjson.JSONDecodeError:
+        body, is_json = None, False
+    return MessageDetail(
+        id=encode_id(message_id),
+        source=env.source,
+        type=env.type,
+        idempotency_key=env.idempotency_key,
+        correlation_id=env.correlation_id,
+        traceparent=env.traceparent,
+        trace_id=env.trace_id,
+        received_at=env.received_at,
+        headers=env.headers,
+        body_size=len(env.body),
+        body_is_json=is_json,
+        body=body,
+        unrouted=unrouted,
+        deliveries=[_delivery(route, s, route in dead) for route, s in states.items()],
+        timeline=[
+            TimelineEntry(at=e.at, kind=e.kind, route=e.route, detail=e.detail, attempt=e.attempt)
+            for e in events
+        ],
+    )
+
+
+def _delivery(route: str, state: DeliveryState, dead_letter: bool) -> DeliveryInfo:
+    return DeliveryInfo(
+        route=route,
+        status=state.status.value,
+        attempts=state.attempts,
+        ordering_key=state.ordering_key,
+        last_error=state.last_error,
+        next_at=state.next_at or None,
+        first_attempt_at=state.first_attempt_at or None,
+        updated_at=state.updated_at,
+        dead_letter=dead_letter,
+    )
+
+
+def _dead_letter(message_id: bytes, record: dict[str, Any], env: Envelope | None) -> DeadLetter:
+    return DeadLetter(
+        id=encode_id(message_id),
+        route=record["route"],
+        reason=record["reason"],
+        attempts=record["attempts"],
+        last_error=record["last_error"],
+        trace_id=record["trace_id"],
+        at=record["at"],
+        source=env.source if env else "",
+        type=env.type if env else "",
+        correlation_id=env.correlation_id if env else "",
+        received_at=env.received_at if env else 0.0,
+    )
+
+
+def parse_dead_letter_cursor(cursor: str) -> bytes:
+    """``ID:route`` (as returned in ``next_cursor``) -> the dead-letter key; ValueError if not."""
+    text, sep, route = cursor.partition(":")
+    if not sep or not route:
+        raise ValueError("a dead-letter cursor is 'ID:route'")
+    return decode_id(text) + route.encode()
+
+
+def list_dead_letters(
+    journal: Journal,
+    *,
+    route: str | None = None,
+    source: str | None = None,
+    since: float | None = None,
+    until: float | None = None,
+    limit: int = 100,
+    cursor: str | None = None,
+) -> tuple[list[DeadLetter], str | None]:
+    """Dead letters in message arrival order (``since``/``until`` bound the message's receipt)."""
+    after = parse_dead_letter_cursor(cursor) if cursor is not None else None
+    until_ms = _until_ms(until)
+    items: list[DeadLetter] = []
+    db = journal._db
+    with journal.env.begin() as txn, txn.cursor(db=db["dlq"]) as cur:
+        if not cur.set_range(_start(since, after)):
+            return [], None
+        scanned = 0
+        for key, value in cur:
+            if int.from_bytes(key[:6], "big") > until_ms:
+                return items, None
+            if key == after:
+                continue
+            scanned += 1
+            message_id, record = key[:16], codec.unpack(value)
+            raw = txn.get(message_id, db=db["msg"])
+            env = Envelope.from_record(message_id, raw) if raw is not None else None
+            if (route is None or record["route"] == route) and (
+                source is None or (env is not None and env.source == source)
+            ):
+                items.append(_dead_letter(message_id, record, env))
+                if len(items) >= limit:
+                    return items, f"{encode_id(message_id)}:{record['route']}"
+            if scanned >= SCAN_BUDGET:
+                return items, f"{encode_id(message_id)}:{key[16:].decode()}"
+    return items, None
+
+
+def dead_letters_of(journal: Journal, message_id: bytes) -> list[DeadLetter]:
+    """Every dead-lettered delivery of one message (empty when it has none)."""
+    db = journal._db
+    out = []
+    with journal.env.begin() as txn, txn.cursor(db=db["dlq"]) as cur:
+        raw = txn.get(message_id, db=db["msg"])
+        env = Envelope.from_record(message_id, raw) if raw is not None else None
+        if cur.set_range(message_id):
+            for key, value in cur:
+                if not key.startswith(message_id):
+                    break
+                out.append(_dead_letter(message_id, codec.unpack(value), env))
+    return out
+
+
+def pending_by_route(journal: Journal) -> dict[str, int]:
+    """Deliveries not yet terminal (pending or waiting for a retry), per route."""
+    counts: dict[str, int] = {}
+    with journal.env.begin() as txn, txn.cursor(db=journal._db["pending"]) as cur:
+        for key in cur.iternext(values=False):
+            route = key[16:].decode()
+            counts[route] = counts.get(route, 0) + 1
+    return counts
