@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated
 
@@ -16,12 +17,17 @@ def parse_duration(value: object) -> float:
     if isinstance(value, bool):
         # ValueError, not TypeError: pydantic reports only ValueError as a field error.
         raise ValueError("a duration is a number of seconds or a string like '500ms', '1s'")  # noqa: TRY004
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str) and (match := _PATTERN.match(value)):
-        seconds = float(match.group(1)) * _UNITS[match.group(2) or "s"]
-    else:
-        raise ValueError(f"invalid duration {value!r}: use e.g. '500ms', '1s', '10m', '2h', '3d'")
+    try:
+        if isinstance(value, int | float):
+            seconds = float(value)
+        elif isinstance(value, str) and (match := _PATTERN.match(value)):
+            seconds = float(match.group(1)) * _UNITS[match.group(2) or "s"]
+        else:
+            raise ValueError(f"invalid duration {value!r}: use e.g. '500ms', '1s', '10m', '3d'")
+    except OverflowError:
+        raise ValueError("a duration must be a finite number of seconds") from None
+    if not math.isfinite(seconds):
+        raise ValueError("a duration must be a finite number of seconds")
     if seconds < 0:
         raise ValueError("a duration cannot be negative")
     return seconds

@@ -41,7 +41,7 @@ from router.runtime.bridge import LoopBridge
 from router.runtime.connector_actor import ConnectorActor
 from router.runtime.credit import Credit
 from router.runtime.journal_actor import JournalActor
-from router.runtime.messages import Delivery, NewDeliveries, Purge, Replay, Sweep
+from router.runtime.messages import Delivery, NewDeliveries, Purge, Record, Replay, Sweep
 from router.runtime.route_actor import RouteActor
 from router.runtime.supervision import tell_safely
 from router.settings import Settings
@@ -85,7 +85,6 @@ class Engine:
         self.journal = Journal(
             s.data_dir / "journal",
             map_size_mb=s.map_size_mb,
-            max_map_size_mb=s.max_map_size_mb,
             sync=s.sync,
         )
         self._journal_ref = JournalActor.start(
@@ -157,7 +156,7 @@ class Engine:
         return count
 
     def _dead_letter_orphans(self, orphans: list[Any]) -> None:
-        assert self.journal is not None
+        """Deliveries for routes no longer configured: dead-letter them, via the single writer."""
         now = time.time()
         records = []
         for p in orphans:
@@ -173,7 +172,7 @@ class Engine:
                     p.envelope.trace_id,
                 )
             )
-        self.journal.record(records)
+        tell_safely(self._journal_ref, Record(records))
         log.warning("orphan_deliveries_dead_lettered", count=len(records))
 
     def _schedule_sweep(self) -> None:

@@ -41,8 +41,8 @@ def encode_id(raw: bytes) -> str:
 
 def decode_id(text: str) -> bytes:
     """Inverse of :func:`encode_id`; raises ValueError on anything else."""
-    if len(text) != 26:
-        raise ValueError("a message id has 26 characters")
+    if len(text) != 26 or not text.isascii():
+        raise ValueError("a message id has 26 ASCII characters")
     number = 0
     for char in text.upper():
         index = _CROCKFORD.find(char)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 _MISSING = object()
+_INDEX = re.compile(r"^(0|[1-9][0-9]*)$", re.ASCII)
 
 
 class Pointer:
@@ -26,7 +28,7 @@ class Pointer:
         for part in self.parts:
             if isinstance(node, dict):
                 node = node.get(part, _MISSING)
-            elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            elif isinstance(node, list) and _INDEX.match(part) and int(part) < len(node):
                 node = node[int(part)]
             else:
                 return default

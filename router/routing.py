@@ -26,9 +26,18 @@ class _CompiledPredicate:
         value = self.pointer.resolve(payload, _ABSENT)
         if self.spec.exists is not None:
             return (value is not _ABSENT) == self.spec.exists
+        if value is _ABSENT:
+            return False
         if self.spec.in_ is not None:
-            return value is not _ABSENT and value in self.spec.in_
-        return value is not _ABSENT and value == self.spec.equals
+            return any(_same(value, option) for option in self.spec.in_)
+        return _same(value, self.spec.equals)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """JSON equality: unlike Python's, ``true`` is not ``1`` (bool is an int subclass)."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    return bool(a == b)
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,9 +34,8 @@ class Settings(BaseSettings):
         "is written to DATA_DIR/admin.token (mode 0600) at start",
     )
 
-    map_size_mb: int = Field(default=1024, ge=1, description="Initial LMDB map size (sparse file)")
-    max_map_size_mb: int = Field(
-        default=65536, ge=1, description="The map grows up to this on full"
+    map_size_mb: int = Field(
+        default=65536, ge=1, description="LMDB map size: the journal's ceiling (a sparse file)"
     )
     sync: bool = Field(default=True, description="fsync every journal commit (the 2xx promise)")
 

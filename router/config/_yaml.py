@@ -42,10 +42,13 @@ class LineIndex:
 def _expand(text: str, index: LineIndex, loc: Loc, env: Mapping[str, str]) -> str:
     def substitute(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
-        if name in env:
-            return env[name]
-        if default is not None:
+        value = env.get(name)
+        if value:
+            return value
+        if default is not None:  # as in the shell: unset *or empty* takes the default
             return default
+        if value is not None:
+            return value
         raise index.error(loc, f"environment variable {name} is not set (write ${{{name}:-x}})")
 
     return _PLACEHOLDER.sub(substitute, text)
@@ -56,9 +59,29 @@ def _scalar(node: yaml.Node) -> Any:
     return yaml.SafeLoader("").construct_object(node, deep=True)
 
 
-def _build(node: yaml.Node, index: LineIndex, loc: Loc, env: Mapping[str, str]) -> Any:
+MAX_NODES = 100_000  # a YAML alias bomb expands exponentially; no route file comes near this
+
+
+class _Walk:
+    """Per-file state of one build: nodes on the current path (cycles) and nodes built (bombs)."""
+
+    def __init__(self, index: LineIndex, env: Mapping[str, str]) -> None:
+        self.index = index
+        self.env = env
+        self.path: set[int] = set()
+        self.built = 0
+
+
+def _build(node: yaml.Node, walk: _Walk, loc: Loc) -> Any:
+    index = walk.index
+    walk.built += 1
+    if walk.built > MAX_NODES:
+        raise index.error(loc, f"document too large (over {MAX_NODES} values; an alias bomb?)")
+    if id(node) in walk.path:
+        raise index.error(loc, "recursive YAML alias")
     index.lines.setdefault(loc, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
+        walk.path.add(id(node))
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             key = _scalar(key_node)
@@ -69,16 +92,21 @@ def _build(node: yaml.Node, index: LineIndex, loc: Loc, env: Mapping[str, str]) 
                     f"duplicate key {key!r}",
                     file=str(index.file),
                     line=key_node.start_mark.line + 1,
+                    field=".".join(str(p) for p in (*loc, key)),
                 )
             child_loc = (*loc, key if isinstance(key, str | int) else str(key))
             index.lines[child_loc] = key_node.start_mark.line + 1
-            result[key] = _build(value_node, index, child_loc, env)
+            result[key] = _build(value_node, walk, child_loc)
+        walk.path.discard(id(node))
         return result
     if isinstance(node, yaml.SequenceNode):
-        return [_build(item, index, (*loc, i), env) for i, item in enumerate(node.value)]
+        walk.path.add(id(node))
+        items = [_build(item, walk, (*loc, i)) for i, item in enumerate(node.value)]
+        walk.path.discard(id(node))
+        return items
     value = _scalar(node)
     if isinstance(value, str) and "${" in value:
-        return _expand(value, index, loc, env)
+        return _expand(value, index, loc, walk.env)
     return value
 
 
@@ -98,4 +126,4 @@ def read_yaml(file: Path, env: Mapping[str, str] | None = None) -> tuple[Any, Li
         raise ConfigError(f"YAML error: {exc}", file=str(file), line=1) from exc
     if node is None:
         return None, index
-    return _build(node, index, (), os.environ if env is None else env), index
+    return _build(node, _Walk(index, os.environ if env is None else env), ()), index

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from router import registry
 from router.config._yaml import LineIndex, read_yaml
-from router.config.models import ConnectorSpec, RouteSpec, SourceSpec
+from router.config.models import STEP_TAGS, ConnectorSpec, RouteSpec, SourceSpec
 from router.config.typecheck import chain_problems
 from router.errors import ConfigError
 
@@ -58,6 +58,7 @@ class RouterConfig:
     connectors: dict[str, ConnectorConfig] = field(default_factory=dict)
     routes: dict[str, RouteSpec] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    invalid: set[str] = field(default_factory=set)  # defined but broken: no cascade of errors
 
 
 def _validation_errors(
@@ -65,7 +66,7 @@ def _validation_errors(
 ) -> list[ConfigError]:
     out = []
     for err in exc.errors(include_url=False):
-        loc = (*prefix, *(p for p in err["loc"] if p != "function-after"))
+        loc = (*prefix, *(p for p in err["loc"] if p not in STEP_TAGS and p != "function-after"))
         out.append(index.error(tuple(loc), err["msg"]))
     return out
 
@@ -109,6 +110,7 @@ def _load_sources(
     verifiers = registry.verifiers()
     for name, raw in data.items():
         assert index is not None
+        config.invalid.add(f"source:{name}")  # until it validates completely
         spec = _validate(SourceSpec, raw, index, (name,), errors)
         if spec is None:
             continue
@@ -140,6 +142,7 @@ def _load_sources(
             if settings is None:
                 continue
         config.sources[name] = SourceConfig(name, spec, settings)
+        config.invalid.discard(f"source:{name}")
 
 
 def _load_connectors(
@@ -149,6 +152,7 @@ def _load_connectors(
     kinds = registry.connectors()
     for name, raw in data.items():
         assert index is not None
+        config.invalid.add(f"connector:{name}")  # until it validates completely
         spec = _validate(ConnectorSpec, raw, index, (name,), errors)
         if spec is None:
             continue
@@ -164,12 +168,14 @@ def _load_connectors(
         settings = _validate(kinds[spec.kind].config_model, fields, index, (name,), errors)
         if settings is not None:
             config.connectors[name] = ConnectorConfig(name, spec.kind, settings)
+            config.invalid.discard(f"connector:{name}")
 
 
 def _check_route(
     route: RouteSpec, index: LineIndex, config: RouterConfig, errors: list[ConfigError]
 ) -> None:
-    if route.from_.source not in config.sources:
+    source = route.from_.source
+    if source not in config.sources and f"source:{source}" not in config.invalid:
         errors.append(index.error(("from", "source"), f"unknown source {route.from_.source!r}"))
     known = registry.transforms()
     transform_steps = [(i, s) for i, s in enumerate(route.steps) if hasattr(s, "transform")]
@@ -184,7 +190,7 @@ def _check_route(
             step_index = transform_steps[i][0]
             errors.append(index.error(("steps", step_index, "transform"), problem))
     target = route.target.connector
-    if target not in config.connectors:
+    if target not in config.connectors and f"connector:{target}" not in config.invalid:
         errors.append(
             index.error(
                 ("steps", len(route.steps) - 1, "to", "connector"), f"unknown connector {target!r}"
@@ -201,6 +207,10 @@ def load_config(base: Path | str, env: Mapping[str, str] | None = None) -> Route
     config = RouterConfig(base=base)
     _load_sources(base, env, errors, config)
     _load_connectors(base, env, errors, config)
+    for path in sorted(base.glob("*.yml")):
+        errors.append(
+            ConfigError("route files end in .yaml; this file is ignored", file=str(path), line=1)
+        )
     for path in sorted(base.glob("*.yaml")):
         if path.name in RESERVED:
             continue

@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 from router.durations import Duration
 from router.pointer import Pointer
@@ -107,7 +115,9 @@ class Predicate(Frozen):
 
 class FromSpec(Frozen):
     source: str = Field(description="A source name from sources.yaml")
-    type: str | list[str] = Field(description="Event type(s) to match; '*' matches any")
+    type: str | list[str] = Field(
+        min_length=1, description="Event type(s) to match; '*' matches any"
+    )
     when: list[Predicate] = Field(default_factory=list, description="Extra conditions (all)")
 
 
@@ -126,7 +136,22 @@ class ToStep(Frozen):
     to: ToSpec
 
 
-Step = TransformStep | ToStep
+def _step_kind(value: Any) -> str | None:
+    if isinstance(value, dict):
+        return "transform-step" if "transform" in value else "to-step" if "to" in value else None
+    return "transform-step" if isinstance(value, TransformStep) else "to-step"
+
+
+# Discriminated, so that an error inside a step is reported at that step's own key and line.
+Step = Annotated[
+    Annotated[TransformStep, Tag("transform-step")] | Annotated[ToStep, Tag("to-step")],
+    Discriminator(
+        _step_kind,
+        custom_error_type="step_kind",
+        custom_error_message="a step is either `transform: NAME` or `to: {connector: ...}`",
+    ),
+]
+STEP_TAGS = frozenset({"transform-step", "to-step"})
 
 
 class RetryPolicy(Frozen):
@@ -137,6 +162,13 @@ class RetryPolicy(Frozen):
     initial: Duration = Field(default=1.0, description="First backoff ceiling")
     max: Duration = Field(default=600.0, description="Largest backoff ceiling")
     max_age: Duration = Field(default=3 * 86400.0, description="Dead-letter once this old")
+
+    @model_validator(mode="after")
+    def _initial_within_max(self) -> RetryPolicy:
+        if self.initial > self.max:
+            raise ValueError("`initial` must not exceed `max`")
+        return self
+
     jitter: Literal["full", "none"] = Field(
         default="full", description="full: wait uniform(0, ceiling); none: the ceiling"
     )
@@ -158,12 +190,13 @@ class RouteSpec(Frozen):
 
     _check_key = field_validator("key")(lambda v: None if v is None else Pointer(v).text)
 
-    @model_validator(mode="after")
-    def _ends_in_one_delivery(self) -> RouteSpec:
-        targets = [i for i, step in enumerate(self.steps) if isinstance(step, ToStep)]
-        if targets != [len(self.steps) - 1]:
+    @field_validator("steps")
+    @classmethod
+    def _ends_in_one_delivery(cls, steps: list[Step]) -> list[Step]:
+        targets = [i for i, step in enumerate(steps) if isinstance(step, ToStep)]
+        if targets != [len(steps) - 1]:
             raise ValueError("steps must end with exactly one `to:` step, after the transforms")
-        return self
+        return steps
 
     @property
     def transforms(self) -> list[str]:

@@ -14,8 +14,20 @@ from typing import Any
 
 from router.registry import TransformSpec
 
+_UNIONS = (typing.Union, types.UnionType)
+
 
 def _name(tp: Any) -> str:
+    """A readable type: ``dict[str, Any]``, ``Order | None``, unqualified class names."""
+    if tp is type(None) or tp is None:
+        return "None"
+    if tp is Any:
+        return "Any"
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in _UNIONS:
+        return " | ".join(_name(a) for a in args)
+    if origin is not None:
+        return f"{_name(origin)}[{', '.join(_name(a) for a in args)}]"
     return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
 
 
@@ -23,10 +35,12 @@ def accepts(param: Any, value: Any) -> bool:
     """True when a value of type ``value`` may be passed where ``param`` is expected."""
     if param is Any or value is Any or param is object:
         return True
-    if typing.get_origin(param) in (typing.Union, types.UnionType):
-        return any(accepts(member, value) for member in typing.get_args(param))
-    if typing.get_origin(value) in (typing.Union, types.UnionType):
+    if typing.get_origin(value) in _UNIONS:  # every member must fit (checked first: unions nest)
         return all(accepts(param, member) for member in typing.get_args(value))
+    if typing.get_origin(param) in _UNIONS:
+        return any(accepts(member, value) for member in typing.get_args(param))
+    if param is float and value is int:  # the numeric tower, as type checkers allow
+        return True
     param_origin = typing.get_origin(param) or param
     value_origin = typing.get_origin(value) or value
     if isinstance(param_origin, type) and isinstance(value_origin, type):

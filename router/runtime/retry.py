@@ -12,7 +12,7 @@ def backoff_delay(
 ) -> float:
     """Seconds to wait before attempt ``attempts + 1``; a server's Retry-After is a lower bound."""
     if policy.backoff == "fixed":
-        ceiling = policy.initial
+        ceiling = min(policy.initial, policy.max)
     else:
         ceiling = min(policy.max, policy.initial * (2 ** max(0, attempts - 1)))
     delay = rng.uniform(0, ceiling) if policy.jitter == "full" else ceiling

@@ -61,20 +61,23 @@ def _event_key(message_id: bytes) -> bytes:
 
 
 class Journal:
-    """Durable message journal, idempotency store, delivery states, timeline and dead letters."""
+    """Durable message journal, idempotency store, delivery states, timeline and dead letters.
+
+    The map is opened at its full size once: the file is sparse, so this reserves address space,
+    not disk. Growing it later (``set_mapsize``) would invalidate read transactions that other
+    threads hold open (recovery, admin queries), so it is never resized while open.
+    """
 
     def __init__(
         self,
         path: Path,
         *,
-        map_size_mb: int = 1024,
-        max_map_size_mb: int = 65536,
+        map_size_mb: int = 65536,
         sync: bool = True,
         readonly: bool = False,
     ) -> None:
         path.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.max_map_size = max_map_size_mb * MB
         self.env = lmdb.open(
             str(path),
             map_size=map_size_mb * MB,
@@ -93,25 +96,16 @@ class Journal:
 
     # -- writes (journal actor thread only) ---------------------------------------------------
 
-    def _grow(self) -> bool:
-        current = self.env.info()["map_size"]
-        if current >= self.max_map_size:
-            return False
-        self.env.set_mapsize(min(self.max_map_size, current * 2))
-        return True
-
     def _write(self, work: Any) -> Any:
-        """Run ``work(txn)`` in one write transaction; on a full map grow once, then give up."""
-        for attempt in range(2):
-            try:
-                with self.env.begin(write=True) as txn:
-                    return work(txn)
-            except lmdb.MapFullError:
-                if attempt == 1 or not self._grow():
-                    raise StorageFullError(
-                        "journal storage is full; raise INTERLOCK_MAX_MAP_SIZE_MB", retry_after=30
-                    ) from None
-        raise AssertionError("unreachable")
+        """Run ``work(txn)`` in one write transaction; a full map fails only that transaction."""
+        try:
+            with self.env.begin(write=True) as txn:
+                return work(txn)
+        except lmdb.MapFullError:
+            raise StorageFullError(
+                "journal storage is full; raise INTERLOCK_MAP_SIZE_MB or shorten the retention",
+                retry_after=30,
+            ) from None
 
     def append(self, batch: list[Envelope], retention_s: float) -> list[AppendResult]:
         """Make a batch durable in one transaction with the idempotency check-and-set."""

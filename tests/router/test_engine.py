@@ -288,3 +288,29 @@ async def test_replay_redelivers_a_dead_letter_once_and_purge_removes_it(
         await engine.purge([(decode_id(third.id), "orders"), (decode_id(second.id), "orders")]) == 1
     )
     assert engine.journal.dead_letters() == []
+
+
+async def test_a_pending_delivery_for_a_removed_route_is_dead_lettered_on_start(
+    tmp_path: Path, sink: Sink, make_engine: EngineFactory
+) -> None:
+    routes = write_routes(tmp_path / "routes", sink.url)
+    sink.stall()
+    engine = await make_engine(routes, tmp_path / "data")
+    ack = await engine.submit("shop", order("o-1"))
+    await engine.stop()
+    sink.release()
+    (routes / "orders.yaml").unlink()
+    (routes / "other.yaml").write_text(
+        "id: other\nfrom: {source: shop, type: other}\nsteps:\n  - to: {connector: sink}\n"
+    )
+    restarted = await make_engine(routes, tmp_path / "data")
+    assert restarted.recovered == 0
+    journal = restarted.journal
+    assert journal is not None
+    for _ in range(200):
+        if journal.dead_letters():
+            break
+        await asyncio.sleep(0.01)
+    [(message_id, dead)] = journal.dead_letters()
+    assert message_id == decode_id(ack.id)
+    assert dead["reason"] == "route removed from config"

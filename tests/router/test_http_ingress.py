@@ -108,9 +108,7 @@ async def test_not_ready_answers_503_with_retry_after(
 async def test_full_journal_answers_503_turns_readiness_off_and_does_not_crash(
     tmp_path: Path, sink: Sink, make_engine: EngineFactory
 ) -> None:
-    engine: Engine = await make_engine(
-        write_routes(tmp_path / "routes", sink.url), map_size_mb=1, max_map_size_mb=1
-    )
+    engine: Engine = await make_engine(write_routes(tmp_path / "routes", sink.url), map_size_mb=1)
     async with TestClient(TestServer(create_app(engine))) as client:
         statuses = []
         for i in range(40):

@@ -1,0 +1,147 @@
+"""The admin CLI's data access: the admin API over urllib, or a journal opened read-only.
+
+Errors become :class:`CliError` with the exit code to use (1 error, 2 usage).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NoReturn
+
+DEFAULT_URL = "http://127.0.0.1:8081"
+TIMEOUT_S = 15.0
+_AGO = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    raise CliError(message, code)
+
+
+class Api:
+    """A tiny urllib client for the admin API; errors become :class:`CliError`."""
+
+    def __init__(self, url: str | None, token: str | None) -> None:
+        self.url = (url or _default_url()).rstrip("/")
+        self.token = _token(token)
+
+    def call(
+        self, method: str, path: str, params: dict[str, Any] | None = None, body: Any = None
+    ) -> Any:
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        url = self.url + path + ("?" + urllib.parse.urlencode(query) if query else "")
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(url, data=data, method=method)  # noqa: S310 - operator URL
+        request.add_header("Authorization", f"Bearer {self.token}")
+        request.add_header("Accept", "application/json")
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:  # noqa: S310
+                return json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            fail(_problem_text(exc), 2 if exc.code == 400 else 1)
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", exc)
+            fail(f"cannot reach the admin API at {self.url}: {reason}")
+
+
+def _problem_text(exc: urllib.error.HTTPError) -> str:
+    try:
+        body = json.loads(exc.read())
+        text = f"{body.get('title', exc.reason)}: {body.get('detail', '')}".rstrip(": ")
+    except (ValueError, AttributeError, OSError):
+        text = str(exc.reason)
+    hint = " (check --token or INTERLOCK_ADMIN_TOKEN)" if exc.code == 401 else ""
+    return f"admin API answered {exc.code}: {text}{hint}"
+
+
+def _settings() -> Any:
+    from router.settings import Settings  # noqa: PLC0415 - keeps `interlock --help` fast
+
+    try:
+        return Settings()
+    except ValueError as exc:
+        fail(f"invalid INTERLOCK_ settings: {exc}")
+
+
+def _default_url() -> str:
+    settings = _settings()
+    host = settings.admin_host
+    host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - a client default
+    return f"http://{host}:{settings.admin_port}"
+
+
+def _token(token: str | None) -> str:
+    from router.http.admin_auth import TOKEN_FILE, split_tokens  # noqa: PLC0415 - lazy
+
+    if token and (tokens := split_tokens(token)):
+        return tokens[0]
+    path = _settings().data_dir / TOKEN_FILE
+    try:
+        tokens = split_tokens(path.read_text())
+    except OSError:
+        tokens = []
+    if not tokens:
+        fail(f"no admin token: pass --token, set INTERLOCK_ADMIN_TOKEN, or make {path} readable")
+    return tokens[0]
+
+
+def open_local(data_dir: Path) -> Any:
+    """The read-only journal of a router's data directory (closed by the caller)."""
+    from router.store.journal import Journal  # noqa: PLC0415 - lmdb only on this path
+
+    path = data_dir / "journal"
+    if not (path / "data.mdb").is_file():
+        fail(f"{path}: no journal here", 2)
+    return Journal(path, readonly=True)
+
+
+def parse_id(text: str) -> bytes:
+    from router.ids import decode_id  # noqa: PLC0415 - lazy
+
+    try:
+        return decode_id(text)
+    except ValueError as exc:
+        fail(f"invalid message id {text!r}: {exc}", 2)
+
+
+def parse_when(text: str | None, option: str) -> float | None:
+    if text is None:
+        return None
+    if match := _AGO.match(text):
+        return datetime.now(UTC).timestamp() - float(match.group(1)) * _UNITS[match.group(2)]
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        fail(f"{option}: use Unix seconds, ISO 8601 or an age like 15m (got {text!r})", 2)
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def local_page(data_dir: Path, query: Any, params: dict[str, Any]) -> dict[str, Any]:
+    if params.get("cursor") is not None and ":" not in params["cursor"]:
+        parse_id(params["cursor"])
+    journal = open_local(data_dir)
+    try:
+        items, cursor = query(journal, **params)
+    except ValueError as exc:
+        fail(str(exc), 2)
+    finally:
+        journal.close()
+    return {"items": [i.model_dump(mode="json") for i in items], "next_cursor": cursor}

@@ -1,0 +1,304 @@
+"""``interlock trace | messages | dlq``: the admin API from a terminal, or a stopped journal.
+
+Against a running router every command calls the admin API (``--url``, ``--token``). With
+``--data-dir DIR`` the reads open ``DIR/journal`` read-only instead (the router may be stopped);
+replay and purge change state, so they need the API. Output is a plain table, or ``--json`` (the
+API's own JSON) for scripts. Exit codes: 0 ok, 1 error (unreachable, 401, unknown id), 2 usage.
+
+Heavy modules (lmdb, pydantic models) are imported only on the read-only path, so ``interlock``
+starts fast.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from router._admin_client import (
+    DEFAULT_URL,
+    Api,
+    CliError,
+    fail,
+    local_page,
+    open_local,
+    parse_id,
+    parse_when,
+)
+from router._admin_render import emit, render_dead, render_messages, render_trace
+
+
+class StatusChoice(StrEnum):
+    pending = "pending"
+    retry = "retry"
+    delivered = "delivered"
+    dead = "dead"
+    unrouted = "unrouted"
+
+
+Url = Annotated[
+    str | None,
+    typer.Option(help=f"Admin API base URL [default: from settings, {DEFAULT_URL}]"),
+]
+Token = Annotated[
+    str | None,
+    typer.Option(
+        envvar="INTERLOCK_ADMIN_TOKEN",
+        show_default=False,
+        help="Admin bearer token [default: $INTERLOCK_ADMIN_TOKEN, else DATA_DIR/admin.token]",
+    ),
+]
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Read this (stopped) router's DATA_DIR, read-only"),
+]
+AsJson = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")]
+Route = Annotated[str | None, typer.Option(help="Route id")]
+Source = Annotated[str | None, typer.Option(help="Source name")]
+Since = Annotated[
+    str | None,
+    typer.Option(help="Received at or after: Unix seconds, ISO 8601, or an age like 15m, 2h"),
+]
+Until = Annotated[str | None, typer.Option(help="Received at or before (same forms as --since)")]
+Cursor = Annotated[str | None, typer.Option(help="next_cursor of the previous page")]
+MessageId = Annotated[str, typer.Argument(help="Message id (26 characters)", show_default=False)]
+
+
+def _run(work: Any) -> None:
+    """Run ``work()`` and turn a :class:`CliError` into its message and exit code."""
+    try:
+        work()
+    except CliError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(exc.code) from None
+
+
+# -- commands ------------------------------------------------------------------------------------
+
+
+def trace(
+    message_id: MessageId,
+    url: Url = None,
+    token: Token = None,
+    data_dir: DataDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """Show one message: metadata, deliveries and every timeline event."""
+
+    def work() -> None:
+        raw = parse_id(message_id)
+        if data_dir is None:
+            data = Api(url, token).call("GET", f"/messages/{message_id}")
+        else:
+            from router.store.queries import message_detail  # noqa: PLC0415 - lazy
+
+            journal = open_local(data_dir)
+            try:
+                found = message_detail(journal, raw)
+            finally:
+                journal.close()
+            if found is None:
+                fail(f"no message {message_id}")
+            data = found.model_dump(mode="json")
+        emit(data, as_json, render_trace)
+
+    _run(work)
+
+
+def messages(
+    status: Annotated[StatusChoice | None, typer.Option(help="Delivery status")] = None,
+    route: Route = None,
+    source: Source = None,
+    since: Since = None,
+    until: Until = None,
+    correlation_id: Annotated[str | None, typer.Option(help="Exact correlation id")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Page size")] = 50,
+    cursor: Cursor = None,
+    url: Url = None,
+    token: Token = None,
+    data_dir: DataDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """Search messages, oldest first (filters combine)."""
+
+    def work() -> None:
+        params: dict[str, Any] = {
+            "status": status.value if status else None,
+            "route": route,
+            "source": source,
+            "since": parse_when(since, "--since"),
+            "until": parse_when(until, "--until"),
+            "correlation_id": correlation_id,
+            "limit": limit,
+            "cursor": cursor,
+        }
+        if data_dir is None:
+            data = Api(url, token).call("GET", "/messages", params)
+        else:
+            from router.store.queries import search_messages  # noqa: PLC0415 - lazy
+
+            data = local_page(data_dir, search_messages, params)
+        emit(data, as_json, render_messages)
+
+    _run(work)
+
+
+# -- dead letters --------------------------------------------------------------------------------
+
+dlq = typer.Typer(no_args_is_help=True, help="Dead letters: list, show, replay, purge.")
+OptionalId = Annotated[
+    str | None,
+    typer.Argument(help="Message id; omitted: use the filter options", show_default=False),
+]
+All = Annotated[bool, typer.Option("--all", help="With no id and no filter: every dead letter")]
+Limit = Annotated[int, typer.Option(min=1, max=10000, help="At most this many")]
+
+
+@dlq.command("list")
+def dlq_list(
+    route: Route = None,
+    source: Source = None,
+    since: Since = None,
+    until: Until = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="Page size")] = 50,
+    cursor: Cursor = None,
+    url: Url = None,
+    token: Token = None,
+    data_dir: DataDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """List dead letters, oldest message first."""
+
+    def work() -> None:
+        params: dict[str, Any] = {
+            "route": route,
+            "source": source,
+            "since": parse_when(since, "--since"),
+            "until": parse_when(until, "--until"),
+            "limit": limit,
+            "cursor": cursor,
+        }
+        if data_dir is None:
+            data = Api(url, token).call("GET", "/dead-letters", params)
+        else:
+            from router.store.queries import list_dead_letters  # noqa: PLC0415 - lazy
+
+            data = local_page(data_dir, list_dead_letters, params)
+        emit(data, as_json, render_dead)
+
+    _run(work)
+
+
+@dlq.command("show")
+def dlq_show(
+    message_id: MessageId,
+    url: Url = None,
+    token: Token = None,
+    data_dir: DataDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """Show the dead letters of one message."""
+
+    def work() -> None:
+        raw = parse_id(message_id)
+        if data_dir is None:
+            data = Api(url, token).call("GET", f"/dead-letters/{message_id}")
+        else:
+            from router.store.queries import dead_letters_of  # noqa: PLC0415 - lazy
+
+            journal = open_local(data_dir)
+            try:
+                found = dead_letters_of(journal, raw)
+            finally:
+                journal.close()
+            if not found:
+                fail(f"no dead letter for message {message_id}")
+            data = {"id": message_id, "items": [d.model_dump(mode="json") for d in found]}
+        emit(data, as_json, render_dead)
+
+    _run(work)
+
+
+def _change(
+    action: str,
+    message_id: str | None,
+    filters: dict[str, Any],
+    everything: bool,
+    api: tuple[str | None, str | None],
+    data_dir: Path | None,
+    as_json: bool,
+) -> None:
+    if data_dir is not None:
+        fail(
+            f"{action} changes the journal: it needs the running router's admin API, not --data-dir"
+        )
+    given = {k: v for k, v in filters.items() if v is not None and k != "limit"}
+    if message_id is not None:
+        if set(given) - {"route"}:
+            fail("with an id, only --route narrows the choice", 2)
+        parse_id(message_id)
+        client = Api(*api)
+        if action == "replay":
+            data = client.call("POST", f"/dead-letters/{message_id}/replay", given)
+        else:
+            data = client.call("DELETE", f"/dead-letters/{message_id}", given)
+    else:
+        if not given and not everything:
+            fail(
+                f"{action} what? give an id, a filter (--route, --source, --since, --until) or --all",
+                2,
+            )
+        body = {**given, "limit": filters["limit"]}
+        body.update({k: parse_when(body.get(k), f"--{k}") for k in ("since", "until") if k in body})
+        data = Api(*api).call("POST", f"/dead-letters/{action}", body=body)
+    done = data.get("replayed", data.get("purged", 0))
+    emit(data, as_json, lambda d: f"{action}: {d['matched']} matched, {done} {action}d")
+
+
+@dlq.command("replay")
+def dlq_replay(
+    message_id: OptionalId = None,
+    route: Route = None,
+    source: Source = None,
+    since: Since = None,
+    until: Until = None,
+    limit: Limit = 1000,
+    everything: All = False,
+    url: Url = None,
+    token: Token = None,
+    data_dir: DataDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """Re-deliver dead letters (one message's, or those matching a filter); safe to repeat."""
+    filters = {"route": route, "source": source, "since": since, "until": until, "limit": limit}
+    _run(
+        lambda: _change("replay", message_id, filters, everything, (url, token), data_dir, as_json)
+    )
+
+
+@dlq.command("purge")
+def dlq_purge(
+    message_id: OptionalId = None,
+    route: Route = None,
+    source: Source = None,
+    since: Since = None,
+    until: Until = None,
+    limit: Limit = 1000,
+    everything: All = False,
+    url: Url = None,
+    token: Token = None,
+    data_dir: DataDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """Delete dead letters for good (one message's, or those matching a filter)."""
+    filters = {"route": route, "source": source, "since": since, "until": until, "limit": limit}
+    _run(lambda: _change("purge", message_id, filters, everything, (url, token), data_dir, as_json))
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``trace``, ``messages`` and the ``dlq`` group to the ``interlock`` app."""
+    app.command("trace")(trace)
+    app.command("messages")(messages)
+    app.add_typer(dlq, name="dlq")

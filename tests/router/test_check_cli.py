@@ -1,0 +1,141 @@
+"""The real ``interlock`` console script as a subprocess: five runs, started together."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+EXIT_USAGE = 2
+EXIT_CONFIG = 78
+
+
+def interlock() -> str:
+    beside = Path(sys.executable).parent / "interlock"
+    found = str(beside) if beside.exists() else shutil.which("interlock")
+    if found is None:
+        pytest.fail("the interlock console script is not installed (pip install -e .)")
+    return found
+
+
+@dataclass(frozen=True)
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@dataclass(frozen=True)
+class Runs:
+    """The outcome of every invocation this module makes, started together to share the wait."""
+
+    valid_routes: Path
+    broken_routes: Path
+    missing: Path
+    results: dict[str, Result]
+
+
+def valid_folder(base: Path) -> Path:
+    base.mkdir(parents=True)
+    # `shop` has no verify: block, which `check` accepts with a warning.
+    (base / "sources.yaml").write_text("shop:\n  type: /type\n  idempotency_key: /id\n")
+    (base / "connectors.yaml").write_text("sink:\n  kind: http\n  base_url: http://127.0.0.1:9\n")
+    (base / "orders.yaml").write_text(
+        "id: orders\nfrom: {source: shop, type: order.created}\nsteps:\n"
+        "  - to: {connector: sink, path: /orders}\n"
+    )
+    return base
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
+    base = tmp_path_factory.mktemp("cli")
+    valid = valid_folder(base / "valid")
+    broken = valid_folder(base / "broken")
+    (broken / "refunds.yaml").write_text(
+        "id: refunds\nfrom: {source: shop, type: refund.created}\nsteps:\n"
+        "  - to: {connector: nowhere}\n"
+    )
+    missing = base / "nope"
+    commands = {
+        "check valid": ["check", str(valid)],
+        "check broken": ["check", str(broken)],
+        "check missing": ["check", str(missing)],
+        "schema route": ["schema", "route"],
+        "schema nope": ["schema", "nope"],
+    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INTERLOCK_")}
+    script = interlock()
+    started = {
+        name: subprocess.Popen(
+            [script, *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for name, args in commands.items()
+    }
+    results = {}
+    try:
+        for name, process in started.items():
+            stdout, stderr = process.communicate(timeout=60)
+            results[name] = Result(process.returncode, stdout, stderr)
+    finally:
+        for process in started.values():
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
+    return Runs(valid, broken, missing, results)
+
+
+def test_check_accepts_a_valid_folder_and_warns_about_unverified_sources(runs: Runs) -> None:
+    result = runs.results["check valid"]
+    routes = runs.valid_routes
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"{routes}: ok (1 sources, 1 connectors, 1 routes)"
+    assert result.stderr.splitlines() == [
+        f"warning: {routes / 'sources.yaml'}:1: source 'shop' has no `verify:`;"
+        " use only on loopback"
+    ]
+
+
+def test_check_rejects_a_broken_route_with_file_and_line(runs: Runs) -> None:
+    result = runs.results["check broken"]
+    assert result.returncode == EXIT_CONFIG
+    assert result.stdout == ""
+    assert result.stderr.splitlines() == [
+        f"{runs.broken_routes / 'refunds.yaml'}:4: steps.0.to.connector:"
+        " unknown connector 'nowhere'"
+    ]
+
+
+def test_check_on_a_missing_path_is_a_usage_error(runs: Runs) -> None:
+    result = runs.results["check missing"]
+    assert result.returncode == EXIT_USAGE
+    assert result.stderr.strip() == f"{runs.missing}: no such file or directory"
+    assert result.stdout == ""
+
+
+def test_schema_route_is_json_schema_with_the_from_property(runs: Runs) -> None:
+    result = runs.results["schema route"]
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert {"id", "from", "steps"} <= set(document["properties"])
+    assert "from_" not in document["properties"]
+    assert {"id", "from", "steps"} <= set(document["required"])
+    assert document["additionalProperties"] is False
+
+
+def test_schema_of_an_unknown_kind_is_a_usage_error(runs: Runs) -> None:
+    result = runs.results["schema nope"]
+    assert result.returncode == EXIT_USAGE
+    assert "unknown schema 'nope'" in result.stderr
+    assert result.stdout == ""
