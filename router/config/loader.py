@@ -207,10 +207,10 @@ def load_config(base: Path | str, env: Mapping[str, str] | None = None) -> Route
     config = RouterConfig(base=base)
     _load_sources(base, env, errors, config)
     _load_connectors(base, env, errors, config)
-    for path in sorted(base.glob("*.yml")):
-        errors.append(
-            ConfigError("route files end in .yaml; this file is ignored", file=str(path), line=1)
-        )
+    errors.extend(
+        ConfigError("route files end in .yaml; this file is ignored", file=str(path), line=1)
+        for path in sorted(base.glob("*.yml"))
+    )
     for path in sorted(base.glob("*.yaml")):
         if path.name in RESERVED:
             continue
