@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PORT ?= 8080
 
-.PHONY: install run test check lint typecheck fmt bench bench-smoke clean
+.PHONY: install run test check lint typecheck fmt fuzz bench bench-smoke clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -27,6 +27,9 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/pytest -q
+
+fuzz: $(STAMP)  ## 10,000 hypothesis examples per ingress type (make test runs a smaller share)
+	INTERLOCK_FUZZ_EXAMPLES=10000 $(BIN)/pytest -q tests/router/test_ingress_fuzz.py
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check .

@@ -246,15 +246,13 @@ def _change(
             data = client.call("DELETE", f"/dead-letters/{message_id}", given)
     else:
         if not given and not everything:
-            fail(
-                f"{action} what? give an id, a filter (--route, --source, --since, --until) or --all",
-                2,
-            )
+            wanted = "an id, a filter (--route, --source, --since, --until) or --all"
+            fail(f"{action} what? give {wanted}", 2)
         body = {**given, "limit": filters["limit"]}
         body.update({k: parse_when(body.get(k), f"--{k}") for k in ("since", "until") if k in body})
         data = Api(*api).call("POST", f"/dead-letters/{action}", body=body)
-    done = data.get("replayed", data.get("purged", 0))
-    emit(data, as_json, lambda d: f"{action}: {d['matched']} matched, {done} {action}d")
+    past = {"replay": "replayed", "purge": "purged"}[action]
+    emit(data, as_json, lambda d: f"{action}: {d['matched']} matched, {d[past]} {past}")
 
 
 @dlq.command("replay")

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from router.store.query_models import DeadLetter, MessageStatus, MessageSummary
@@ -61,14 +61,24 @@ class RouteQuery(_Frozen):
     route: str | None = Field(default=None, description="Only this route; all when omitted")
 
 
+def _whole(value: object) -> object:
+    """JSON Schema counts ``5.0`` as an integer; strict validation does not, so convert it."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 class DeadLetterFilter(_Frozen):
-    """Which dead letters to replay or purge; every given field must match (``{}``: all)."""
+    """Which dead letters to replay or purge; every given field must match (``{}``: all).
+
+    Validated strictly (a JSON string is not a number here), unlike query strings.
+    """
 
     route: str | None = None
     source: str | None = None
     since: float | None = _Since
     until: float | None = _Until
-    limit: int = Field(default=1000, ge=1, le=10000, description="At most this many")
+    limit: Annotated[int, BeforeValidator(_whole)] = Field(
+        default=1000, ge=1, le=10000, description="At most this many"
+    )
 
 
 # -- responses -----------------------------------------------------------------------------------

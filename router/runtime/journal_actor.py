@@ -14,9 +14,10 @@ from router.runtime.credit import Credit
 from router.runtime.messages import Append, Delivery, Purge, Record, Replay, Sweep
 from router.runtime.supervision import SupervisedActor
 from router.store.journal import Journal
-from router.store.records import AppendOutcome, DeliveryState
+from router.store.records import AppendOutcome, DeliveryState, OutcomeRecord
 
 log = get_logger("interlock.journal")
+MAX_HELD_OUTCOMES = 2048
 Deliver = Callable[[list[Delivery]], None]
 
 
@@ -39,41 +40,66 @@ class JournalActor(SupervisedActor):
         self.deliver = deliver
         self.retention_s = retention_s
         self._acked = False
+        self._outcomes: list[OutcomeRecord] = []
+        self._release = 0
 
     def handle(self, message: object) -> None:
         match message:
             case Append(batch, on_done):
                 self._append(batch, on_done)
             case Record(outcomes, release):
-                try:
-                    self.journal.record(outcomes)
-                except StorageFullError:
-                    # The deliveries stay `pending` in the journal, so a restart redelivers them
-                    # (idempotently); the live lanes carry on meanwhile.
-                    log.warning("journal_full_recording_outcomes", count=len(outcomes))
-                finally:
-                    self.credit.release(release)
+                # Held until the inbox is empty (or the next Append carries them), so that a
+                # busy router journals many outcomes per fsync.
+                self._outcomes.extend(outcomes)
+                self._release += release
+                if len(self._outcomes) >= MAX_HELD_OUTCOMES:
+                    self._flush_outcomes()
             case Replay(items, on_done):
+                self._flush_outcomes()
                 replayed = self.journal.requeue(items)
                 self.credit.force_acquire(len(replayed))
                 self.deliver([Delivery(p.envelope, p.route, p.state) for p in replayed])
                 self.bridge.call(on_done, len(replayed), None)
             case Purge(items, on_done):
+                self._flush_outcomes()
                 self.bridge.call(on_done, self.journal.purge(items), None)
             case Sweep(now):
                 removed = self.journal.sweep(now, self.retention_s)
                 self.metrics.journal_bytes.set(self.journal.size_bytes())
                 if removed:
                     log.info("journal_swept", removed=removed)
+        if self._outcomes and self.actor_inbox.empty():
+            self._flush_outcomes()
+
+    def _flush_outcomes(self) -> None:
+        outcomes, self._outcomes = self._outcomes, []
+        release, self._release = self._release, 0
+        try:
+            if outcomes:
+                self.journal.record(outcomes)
+        except StorageFullError:
+            # The deliveries stay `pending` in the journal, so a restart redelivers them
+            # (idempotently); the live lanes carry on meanwhile.
+            log.warning("journal_full_recording_outcomes", count=len(outcomes))
+        finally:
+            self.credit.release(release)
 
     def _append(self, batch: list[Envelope], on_done: Callable[..., None]) -> None:
         self._acked = False
         started = time.perf_counter()
+        outcomes, self._outcomes = self._outcomes, []
+        release, self._release = self._release, 0
         try:
-            results = self.journal.append(batch, self.retention_s)
+            results = self.journal.append(batch, self.retention_s, outcomes)
         except StorageFullError as exc:
+            self._outcomes, self._release = outcomes, release  # retried alone, below
             self.bridge.call(on_done, None, exc)
+            self._flush_outcomes()
             return
+        except BaseException:
+            self._outcomes, self._release = outcomes + self._outcomes, release + self._release
+            raise
+        self.credit.release(release)
         self.metrics.commit_seconds.observe(time.perf_counter() - started)
         self.metrics.commit_batch.observe(len(batch))
         # One hop back to the loop resolves every waiting request of the batch.

@@ -107,9 +107,21 @@ class Journal:
                 retry_after=30,
             ) from None
 
-    def append(self, batch: list[Envelope], retention_s: float) -> list[AppendResult]:
-        """Make a batch durable in one transaction with the idempotency check-and-set."""
-        return self._write(lambda txn: self._append(txn, batch, retention_s))  # type: ignore[no-any-return]
+    def append(
+        self, batch: list[Envelope], retention_s: float, outcomes: list[OutcomeRecord] | None = None
+    ) -> list[AppendResult]:
+        """Make a batch durable in one transaction with the idempotency check-and-set.
+
+        ``outcomes`` waiting to be journaled ride along in the same transaction: one fsync for
+        both, which roughly halves the commits of a busy router.
+        """
+
+        def work(txn: lmdb.Transaction) -> list[AppendResult]:
+            if outcomes:
+                self._record(txn, outcomes)
+            return self._append(txn, batch, retention_s)
+
+        return self._write(work)  # type: ignore[no-any-return]
 
     def _append(
         self, txn: lmdb.Transaction, batch: list[Envelope], retention_s: float
@@ -140,17 +152,15 @@ class Journal:
                 continue
             txn.put(idem_key, codec.pack([env.id, digest, expires]), db=db["idem"])
             txn.put(expires.to_bytes(8, "big") + idem_key, b"", db=db["idem_exp"])
+            # "received" and "routed" timeline events are derived from this record on read.
             txn.put(env.id, record, db=db["msg"])
-            self._event(txn, env.id, "received", detail=f"{env.source} {env.type}")
             if not env.routes:
                 txn.put(env.id, b"", db=db["unrouted"])
-                self._event(txn, env.id, "unrouted", detail="no route matched")
             for route, key in env.routes:
                 dk = delivery_key(env.id, route)
                 state = DeliveryState(ordering_key=key, updated_at=now)
                 txn.put(dk, codec.pack(state.pack()), db=db["dlv"])
                 txn.put(dk, b"", db=db["pending"])
-                self._event(txn, env.id, "routed", route=route, detail=f"key={key}")
             results.append(AppendResult(AppendOutcome.ACCEPTED, env.id))
         return results
 
@@ -323,23 +333,37 @@ class Journal:
             return out
 
     def timeline(self, message_id: bytes) -> list[TimelineEvent]:
-        with self.env.begin() as txn, txn.cursor(db=self._db["ev"]) as cur:
-            events = []
-            if cur.set_range(message_id):
-                for key, value in cur:
-                    if not key.startswith(message_id):
-                        break
-                    rec = codec.unpack(value)
-                    events.append(
-                        TimelineEvent(
-                            rec["at"],
-                            rec["kind"],
-                            rec["route"],
-                            rec["detail"],
-                            rec["attempt"],
-                            rec["extra"],
+        """Every event of a message in order: received, routed (or unrouted), then outcomes."""
+        with self.env.begin() as txn:
+            record = txn.get(message_id, db=self._db["msg"])
+            if record is None:
+                return []
+            envelope = Envelope.from_record(message_id, _b(record))
+            events = [
+                TimelineEvent(
+                    envelope.received_at, "received", "", f"{envelope.source} {envelope.type}"
+                )
+            ]
+            events += [
+                TimelineEvent(envelope.received_at, "routed", route, f"key={key}")
+                for route, key in envelope.routes
+            ] or [TimelineEvent(envelope.received_at, "unrouted", "", "no route matched")]
+            with txn.cursor(db=self._db["ev"]) as cur:
+                if cur.set_range(message_id):
+                    for key, value in cur:
+                        if not _b(key).startswith(message_id):
+                            break
+                        rec = codec.unpack(_b(value))
+                        events.append(
+                            TimelineEvent(
+                                rec["at"],
+                                rec["kind"],
+                                rec["route"],
+                                rec["detail"],
+                                rec["attempt"],
+                                rec["extra"],
+                            )
                         )
-                    )
             return events
 
     def dead_letters(self, limit: int = 1000) -> list[tuple[bytes, dict[str, Any]]]:
