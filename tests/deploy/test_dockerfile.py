@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -92,6 +93,14 @@ def test_image_command_handles_sigterm_as_pid_1(tmp_path: Path) -> None:
             time.sleep(0.1)
         else:
             pytest.fail("router never became ready")
+        # The shipped routes serve the README's quickstart event.
+        demo = urllib.request.Request(
+            f"http://127.0.0.1:{port}/webhooks/demo",
+            data=b'{"id": "evt-1", "type": "order.created", "customer": "cus-1", "total": 42}',
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(demo, timeout=5) as response:
+            assert response.status == 202
         [child] = _children(outer.pid)
         nspid = next(
             line
