@@ -6,6 +6,7 @@ Errors become :class:`CliError` with the exit code to use (1 error, 2 usage).
 from __future__ import annotations
 
 import json
+import math
 import re
 import urllib.error
 import urllib.parse
@@ -13,6 +14,10 @@ import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
+
+from router.ids import decode_id
+from router.settings import Settings
+from router.store.journal import Journal
 
 DEFAULT_URL = "http://127.0.0.1:8081"
 TIMEOUT_S = 15.0
@@ -68,9 +73,7 @@ def _problem_text(exc: urllib.error.HTTPError) -> str:
     return f"admin API answered {exc.code}: {text}{hint}"
 
 
-def _settings() -> Any:
-    from router.settings import Settings  # noqa: PLC0415 - keeps `interlock --help` fast
-
+def _settings() -> Settings:
     try:
         return Settings()
     except ValueError as exc:
@@ -85,7 +88,8 @@ def _default_url() -> str:
 
 
 def _token(token: str | None) -> str:
-    from router.http.admin_auth import TOKEN_FILE, split_tokens  # noqa: PLC0415 - lazy
+    # Imported here: admin_auth pulls in aiohttp, which the other commands never need.
+    from router.http.admin_auth import TOKEN_FILE, split_tokens  # noqa: PLC0415
 
     if token and (tokens := split_tokens(token)):
         return tokens[0]
@@ -99,19 +103,18 @@ def _token(token: str | None) -> str:
     return tokens[0]
 
 
-def open_local(data_dir: Path) -> Any:
+def open_local(data_dir: Path) -> Journal:
     """The read-only journal of a router's data directory (closed by the caller)."""
-    from router.store.journal import Journal  # noqa: PLC0415 - lmdb only on this path
-
     path = data_dir / "journal"
     if not (path / "data.mdb").is_file():
         fail(f"{path}: no journal here", 2)
-    return Journal(path, readonly=True)
+    try:
+        return Journal(path, readonly=True)
+    except Exception as exc:  # noqa: BLE001 - lmdb's errors (only journal.py imports lmdb)
+        fail(f"{path}: cannot open the journal read-only: {exc}")
 
 
 def parse_id(text: str) -> bytes:
-    from router.ids import decode_id  # noqa: PLC0415 - lazy
-
     try:
         return decode_id(text)
     except ValueError as exc:
@@ -124,9 +127,13 @@ def parse_when(text: str | None, option: str) -> float | None:
     if match := _AGO.match(text):
         return datetime.now(UTC).timestamp() - float(match.group(1)) * _UNITS[match.group(2)]
     try:
-        return float(text)
+        seconds = float(text)
     except ValueError:
         pass
+    else:
+        if not math.isfinite(seconds) or seconds < 0:
+            fail(f"{option}: {text!r} is not a time", 2)
+        return seconds
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,8 +21,14 @@ def _cut(text: str, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def _safe(text: str) -> str:
+    """Senders choose types, ids and errors: never print their control characters (ANSI escapes)."""
+    return "".join(c if c.isprintable() else "\ufffd" for c in text)
+
+
 def table(headers: list[str], rows: list[list[str]]) -> str:
     """Plain aligned columns, two spaces apart."""
+    rows = [[_safe(c) for c in r] for r in rows]
     widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
     lines = [headers, *rows]
     return "\n".join(
@@ -29,7 +36,7 @@ def table(headers: list[str], rows: list[list[str]]) -> str:
     )
 
 
-def emit(data: Any, as_json: bool, render: Any) -> None:
+def emit(data: Any, as_json: bool, render: Callable[[Any], str]) -> None:
     typer.echo(json.dumps(data, indent=2, ensure_ascii=False) if as_json else render(data))
 
 
@@ -66,7 +73,7 @@ def render_trace(d: dict[str, Any]) -> str:
         ("idempotency key", d["idempotency_key"]),
         ("body", f"{d['body_size']} bytes{' JSON' if d['body_is_json'] else ''}"),
     ]
-    out = [f"{k + ':':<17}{v}" for k, v in fields]
+    out = [f"{k + ':':<17}{_safe(v)}" for k, v in fields]
     if d["unrouted"]:
         out.append(f"{'routes:':<17}none matched (unrouted)")
     if d["deliveries"]:

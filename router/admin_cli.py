@@ -4,13 +4,11 @@ Against a running router every command calls the admin API (``--url``, ``--token
 ``--data-dir DIR`` the reads open ``DIR/journal`` read-only instead (the router may be stopped);
 replay and purge change state, so they need the API. Output is a plain table, or ``--json`` (the
 API's own JSON) for scripts. Exit codes: 0 ok, 1 error (unreachable, 401, unknown id), 2 usage.
-
-Heavy modules (lmdb, pydantic models) are imported only on the read-only path, so ``interlock``
-starts fast.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,6 +26,12 @@ from router._admin_client import (
     parse_when,
 )
 from router._admin_render import emit, render_dead, render_messages, render_trace
+from router.store.queries import (
+    dead_letters_of,
+    list_dead_letters,
+    message_detail,
+    search_messages,
+)
 
 
 class StatusChoice(StrEnum):
@@ -66,7 +70,7 @@ Cursor = Annotated[str | None, typer.Option(help="next_cursor of the previous pa
 MessageId = Annotated[str, typer.Argument(help="Message id (26 characters)", show_default=False)]
 
 
-def _run(work: Any) -> None:
+def _run(work: Callable[[], None]) -> None:
     """Run ``work()`` and turn a :class:`CliError` into its message and exit code."""
     try:
         work()
@@ -92,8 +96,6 @@ def trace(
         if data_dir is None:
             data = Api(url, token).call("GET", f"/messages/{message_id}")
         else:
-            from router.store.queries import message_detail  # noqa: PLC0415 - lazy
-
             journal = open_local(data_dir)
             try:
                 found = message_detail(journal, raw)
@@ -137,8 +139,6 @@ def messages(
         if data_dir is None:
             data = Api(url, token).call("GET", "/messages", params)
         else:
-            from router.store.queries import search_messages  # noqa: PLC0415 - lazy
-
             data = local_page(data_dir, search_messages, params)
         emit(data, as_json, render_messages)
 
@@ -183,8 +183,6 @@ def dlq_list(
         if data_dir is None:
             data = Api(url, token).call("GET", "/dead-letters", params)
         else:
-            from router.store.queries import list_dead_letters  # noqa: PLC0415 - lazy
-
             data = local_page(data_dir, list_dead_letters, params)
         emit(data, as_json, render_dead)
 
@@ -206,8 +204,6 @@ def dlq_show(
         if data_dir is None:
             data = Api(url, token).call("GET", f"/dead-letters/{message_id}")
         else:
-            from router.store.queries import dead_letters_of  # noqa: PLC0415 - lazy
-
             journal = open_local(data_dir)
             try:
                 found = dead_letters_of(journal, raw)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +20,7 @@ from router.config import SourceConfig
 from router.config.models import HEADER_PREFIX
 from router.envelope import Envelope
 from router.errors import BadRequestError, IngressError, SignatureError
-from router.ids import new_id_bytes, new_traceparent, parse_traceparent
+from router.ids import encode_id, new_id_bytes, new_traceparent, parse_traceparent
 from router.pointer import Pointer
 from router.verify import Verified, Verifier
 
@@ -126,12 +125,13 @@ class SourceHandler:
             (v for h in CORRELATION_HEADERS if (v := headers.get(h)) and _SAFE_ID.match(v)), None
         )
         valid_trace = parse_traceparent(traceparent) is not None
+        message_id = new_id_bytes()
         envelope = Envelope(
-            id=new_id_bytes(),
+            id=message_id,
             source=self.name,
             type=event_type,
             idempotency_key=key,
-            correlation_id=correlation or uuid.uuid4().hex,
+            correlation_id=correlation or encode_id(message_id),  # none given: the message id
             traceparent=traceparent.strip().lower()
             if traceparent and valid_trace
             else new_traceparent(),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import math
 import re
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
@@ -59,7 +60,8 @@ def _middleware(auth: BearerAuth) -> Any:
         except ApiError as exc:
             return problem(exc.status, exc.title, exc.detail, **exc.extra)
         except UnavailableError as exc:
-            return problem(503, exc.title, exc.detail, headers={"Retry-After": "1"})
+            retry_after = str(max(1, math.ceil(exc.retry_after)))
+            return problem(503, exc.title, exc.detail, headers={"Retry-After": retry_after})
 
     return middleware
 
@@ -114,7 +116,7 @@ async def _body(request: web.Request, model: type[M]) -> M:
 
 def _message_id(request: web.Request) -> bytes:
     text = request.match_info["id"]
-    if not _ID.match(text):
+    if not _ID.fullmatch(text):
         raise ApiError(400, "Bad Request", "a message id has 26 Crockford base32 characters")
     return decode_id(text)
 
@@ -283,6 +285,7 @@ async def readiness(request: web.Request) -> web.Response:
         api.Readiness(
             ready=engine.is_ready,
             started=engine.started,
+            draining=engine.draining,
             storage_full=engine.storage_full,
             recovered=engine.recovered,
             credit_in_use=engine.credit.in_use,
@@ -347,5 +350,8 @@ def create_admin_app(engine: Engine, tokens: list[str]) -> web.Application:
     app[ENGINE] = engine
     app[OPENAPI] = api.build_openapi(OPERATIONS, title="Interlock admin API", version=_version())
     for op in OPERATIONS:
-        app.router.add_route(op.method, op.path.replace("{id}", _ROUTE_ID), op.handler)
+        path = op.path
+        if path.startswith("/dead-letters/{id}"):
+            path = path.replace("{id}", _ROUTE_ID)
+        app.router.add_route(op.method, path, op.handler)
     return app

@@ -153,8 +153,9 @@ class PurgeResult(_Frozen):
 
 
 class Readiness(_Frozen):
-    ready: bool
+    ready: bool = Field(description="Accepting traffic: started, not draining, storage not full")
     started: bool
+    draining: bool = Field(description="SIGTERM received: /readyz answers 503")
     storage_full: bool
     recovered: int = Field(description="Deliveries reloaded from the journal at start")
     credit_in_use: int

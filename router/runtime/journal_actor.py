@@ -90,7 +90,7 @@ class JournalActor(SupervisedActor):
         outcomes, self._outcomes = self._outcomes, []
         release, self._release = self._release, 0
         try:
-            results = self.journal.append(batch, self.retention_s, outcomes)
+            results = self.journal.append(batch, outcomes)
         except StorageFullError as exc:
             self._outcomes, self._release = outcomes, release  # retried alone, below
             self.bridge.call(on_done, None, exc)

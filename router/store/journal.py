@@ -4,12 +4,16 @@ One environment per process; every write happens on the journal actor's thread, 
 writer is never contended. Readers (recovery, the admin API, the CLI on a stopped router) use short
 read transactions. Databases::
 
-    msg        message id (16 B)            -> envelope record
-    idem       source \\0 key               -> [message id, body digest, expires_ms]
-    idem_exp   expires_ms (8 B) + idem key  -> ''   (sweeper index)
-    dlv        message id + route           -> delivery state
+    msg        message id (16 B)            -> envelope record (time-ordered: the sweeper's index)
+    idem       source \\0 key               -> [message id, body digest]
+    dlv        message id + route           -> delivery state, once it has one beyond "new"
     pending    message id + route           -> ''   (recovery index: not yet terminal)
-    ev         message id + ns + seq        -> timeline event
+    ev         message id + ns + seq        -> timeline event (failures, replays, conflicts)
+
+Every LMDB call releases and re-takes the GIL, which beside a busy event loop costs up to a switch
+interval each; so the hot path writes as little as it can: 2 + routes puts per accepted message,
+and a delete plus one put per delivered route. What can be derived is derived on read instead
+(the "received", "routed" and "delivered" timeline events, a new delivery's state).
     dlq        message id + route           -> dead-letter record
     unrouted   message id                   -> ''
 """
@@ -40,7 +44,7 @@ from router.store.records import (
     idempotency_db_key,
 )
 
-_DBS = ("msg", "idem", "idem_exp", "dlv", "pending", "ev", "dlq", "unrouted")
+_DBS = ("msg", "idem", "dlv", "pending", "ev", "dlq", "unrouted")
 _seq = itertools.count()
 MB = 1024 * 1024
 
@@ -108,7 +112,7 @@ class Journal:
             ) from None
 
     def append(
-        self, batch: list[Envelope], retention_s: float, outcomes: list[OutcomeRecord] | None = None
+        self, batch: list[Envelope], outcomes: list[OutcomeRecord] | None = None
     ) -> list[AppendResult]:
         """Make a batch durable in one transaction with the idempotency check-and-set.
 
@@ -119,17 +123,14 @@ class Journal:
         def work(txn: lmdb.Transaction) -> list[AppendResult]:
             if outcomes:
                 self._record(txn, outcomes)
-            return self._append(txn, batch, retention_s)
+            return self._append(txn, batch)
 
         return self._write(work)  # type: ignore[no-any-return]
 
-    def _append(
-        self, txn: lmdb.Transaction, batch: list[Envelope], retention_s: float
-    ) -> list[AppendResult]:
+    def _append(self, txn: lmdb.Transaction, batch: list[Envelope]) -> list[AppendResult]:
         db = self._db
         results = []
         now = time.time()
-        expires = int((now + retention_s) * 1000)
         for env in batch:
             try:
                 record = env.to_record()
@@ -141,7 +142,7 @@ class Journal:
             digest = body_digest(env.body)
             seen = txn.get(idem_key, db=db["idem"])
             if seen is not None:
-                first_id, first_digest, _ = codec.unpack(_b(seen))
+                first_id, first_digest = codec.unpack(_b(seen))[:2]
                 same = first_digest == digest
                 outcome = AppendOutcome.DUPLICATE if same else AppendOutcome.CONFLICT
                 results.append(AppendResult(outcome, first_id))
@@ -150,17 +151,14 @@ class Journal:
                         txn, first_id, "conflict", detail=f"same key, different body at {now:.3f}"
                     )
                 continue
-            txn.put(idem_key, codec.pack([env.id, digest, expires]), db=db["idem"])
-            txn.put(expires.to_bytes(8, "big") + idem_key, b"", db=db["idem_exp"])
+            txn.put(idem_key, codec.pack([env.id, digest]), db=db["idem"])
             # "received" and "routed" timeline events are derived from this record on read.
             txn.put(env.id, record, db=db["msg"])
             if not env.routes:
                 txn.put(env.id, b"", db=db["unrouted"])
-            for route, key in env.routes:
-                dk = delivery_key(env.id, route)
-                state = DeliveryState(ordering_key=key, updated_at=now)
-                txn.put(dk, codec.pack(state.pack()), db=db["dlv"])
-                txn.put(dk, b"", db=db["pending"])
+            for route, _key in env.routes:
+                # No `dlv` record yet: a new delivery's state is derived from the message record.
+                txn.put(delivery_key(env.id, route), b"", db=db["pending"])
             results.append(AppendResult(AppendOutcome.ACCEPTED, env.id))
         return results
 
@@ -206,6 +204,8 @@ class Journal:
                     "at": state.updated_at,
                 }
                 txn.put(dk, codec.pack(dead), db=db["dlq"])
+            if out.event == "delivered":
+                continue  # derived on read from the delivered state (one put less per message)
             self._event(
                 txn,
                 out.message_id,
@@ -220,29 +220,27 @@ class Journal:
         return self._write(lambda txn: self._sweep(txn, now, retention_s, limit))  # type: ignore[no-any-return]
 
     def _sweep(self, txn: lmdb.Transaction, now: float, retention_s: float, limit: int) -> int:
+        """Walk messages older than the retention (ids are time-ordered): expire each one's
+        idempotency key, and remove the message itself once nothing is pending or dead."""
         db = self._db
-        removed = 0
-        now_ms = int(now * 1000)
-        with txn.cursor(db=db["idem_exp"]) as cur:
-            while removed < limit and cur.first():
-                key = cur.key()
-                if int.from_bytes(key[:8], "big") > now_ms:
-                    break
-                txn.delete(key[8:], db=db["idem"])
-                cur.delete()
-                removed += 1
         horizon_ms = int((now - retention_s) * 1000)
+        expired: list[tuple[bytes, bytes]] = []
         with txn.cursor(db=db["msg"]) as cur:
-            stale: list[bytes] = []
-            for raw_key in cur.iternext(values=False):
+            for raw_key, raw_value in cur:
                 key = _b(raw_key)
-                if len(stale) + removed >= limit or int.from_bytes(key[:6], "big") > horizon_ms:
+                if len(expired) >= limit or int.from_bytes(key[:6], "big") > horizon_ms:
                     break
-                if not self._has_prefix(txn, "pending", key) and not self._has_prefix(
-                    txn, "dlq", key
-                ):
-                    stale.append(key)
-        for key in stale:
+                expired.append((key, _b(raw_value)))
+        removed = 0
+        for key, value in expired:
+            envelope = Envelope.from_record(key, value)
+            idem_key = idempotency_db_key(envelope.source, envelope.idempotency_key)
+            seen = txn.get(idem_key, db=db["idem"])
+            if seen is not None and codec.unpack(_b(seen))[0] == key:
+                txn.delete(idem_key, db=db["idem"])
+                removed += 1
+            if self._has_prefix(txn, "pending", key) or self._has_prefix(txn, "dlq", key):
+                continue  # unfinished or dead-lettered: kept for the operator
             txn.delete(key, db=db["msg"])
             txn.delete(key, db=db["unrouted"])
             for name in ("dlv", "ev"):
@@ -314,8 +312,16 @@ class Journal:
                         message_id, _b(txn.get(message_id, db=self._db["msg"]))
                     )
                     cache[message_id] = envelope
-                state = DeliveryState.unpack(codec.unpack(_b(txn.get(dk, db=self._db["dlv"]))))
-                yield PendingDelivery(envelope, route, state)
+                yield PendingDelivery(envelope, route, self._state(txn, dk, envelope, route))
+
+    def _state(
+        self, txn: lmdb.Transaction, dk: bytes, envelope: Envelope, route: str
+    ) -> DeliveryState:
+        data = txn.get(dk, db=self._db["dlv"])
+        if data is not None:
+            return DeliveryState.unpack(codec.unpack(_b(data)))
+        key = next((k for r, k in envelope.routes if r == route), "")
+        return DeliveryState(ordering_key=key, updated_at=envelope.received_at)
 
     def message(self, message_id: bytes) -> Envelope | None:
         with self.env.begin() as txn:
@@ -323,14 +329,16 @@ class Journal:
             return None if data is None else Envelope.from_record(message_id, data)
 
     def deliveries(self, message_id: bytes) -> dict[str, DeliveryState]:
-        with self.env.begin() as txn, txn.cursor(db=self._db["dlv"]) as cur:
-            out = {}
-            if cur.set_range(message_id):
-                for key, value in cur:
-                    if not key.startswith(message_id):
-                        break
-                    out[key[16:].decode()] = DeliveryState.unpack(codec.unpack(value))
-            return out
+        """Each route's delivery state (derived for a delivery not attempted yet)."""
+        with self.env.begin() as txn:
+            record = txn.get(message_id, db=self._db["msg"])
+            if record is None:
+                return {}
+            envelope = Envelope.from_record(message_id, _b(record))
+            return {
+                route: self._state(txn, delivery_key(message_id, route), envelope, route)
+                for route, _ in envelope.routes
+            }
 
     def timeline(self, message_id: bytes) -> list[TimelineEvent]:
         """Every event of a message in order: received, routed (or unrouted), then outcomes."""
@@ -348,13 +356,21 @@ class Journal:
                 TimelineEvent(envelope.received_at, "routed", route, f"key={key}")
                 for route, key in envelope.routes
             ] or [TimelineEvent(envelope.received_at, "unrouted", "", "no route matched")]
+            stored: list[TimelineEvent] = []
+            for route, _ in envelope.routes:
+                state = self._state(txn, delivery_key(message_id, route), envelope, route)
+                if state.status is Status.DELIVERED:
+                    detail = f"attempt {state.attempts}"
+                    stored.append(
+                        TimelineEvent(state.updated_at, "delivered", route, detail, state.attempts)
+                    )
             with txn.cursor(db=self._db["ev"]) as cur:
                 if cur.set_range(message_id):
                     for key, value in cur:
                         if not _b(key).startswith(message_id):
                             break
                         rec = codec.unpack(_b(value))
-                        events.append(
+                        stored.append(
                             TimelineEvent(
                                 rec["at"],
                                 rec["kind"],
@@ -364,7 +380,7 @@ class Journal:
                                 rec["extra"],
                             )
                         )
-            return events
+            return events + sorted(stored, key=lambda event: event.at)
 
     def dead_letters(self, limit: int = 1000) -> list[tuple[bytes, dict[str, Any]]]:
         with self.env.begin() as txn, txn.cursor(db=self._db["dlq"]) as cur:

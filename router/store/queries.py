@@ -61,14 +61,12 @@ def _start(since: float | None, cursor_key: bytes | None) -> bytes:
     return max(start, cursor_key) if cursor_key is not None else start
 
 
-def _statuses(txn: Any, journal: Journal, message_id: bytes) -> dict[str, DeliveryStatus]:
+def _statuses(txn: Any, journal: Journal, env: Envelope) -> dict[str, DeliveryStatus]:
+    """Each route's status; a delivery with no ``dlv`` record yet has not left "pending"."""
     out: dict[str, DeliveryStatus] = {}
-    with txn.cursor(db=journal._db["dlv"]) as cur:
-        if cur.set_range(message_id):
-            for key, value in cur:
-                if not key.startswith(message_id):
-                    break
-                out[key[16:].decode()] = codec.unpack(value)["s"]
+    for route, _ in env.routes:
+        data = txn.get(env.id + route.encode(), db=journal._db["dlv"])
+        out[route] = "pending" if data is None else codec.unpack(data)["s"]
     return out
 
 
@@ -105,11 +103,9 @@ def search_messages(
                 continue
             scanned += 1
             env = Envelope.from_record(key, value)
-            routes = _statuses(txn, journal, key) if status or route else {}
-            unrouted = txn.get(key, db=db["unrouted"]) is not None
-            if _matches(env, routes, unrouted, status, route, source, correlation_id):
-                routes = routes or _statuses(txn, journal, key)
-                items.append(_summary(env, routes, unrouted))
+            unrouted = not env.routes
+            if _matches(env, unrouted, status, route, source, correlation_id, txn, journal):
+                items.append(_summary(env, _statuses(txn, journal, env), unrouted))
                 if len(items) >= limit:
                     return items, encode_id(key)
             if scanned >= SCAN_BUDGET:
@@ -119,24 +115,25 @@ def search_messages(
 
 def _matches(
     env: Envelope,
-    routes: dict[str, DeliveryStatus],
     unrouted: bool,
     status: MessageStatus | None,
     route: str | None,
     source: str | None,
     correlation_id: str | None,
+    txn: Any,
+    journal: Journal,
 ) -> bool:
     if source is not None and env.source != source:
         return False
     if correlation_id is not None and env.correlation_id != correlation_id:
         return False
-    if route is not None and route not in routes:
+    if route is not None and all(r != route for r, _ in env.routes):
         return False
     if status == "unrouted":
         return unrouted
     if status is not None:
-        wanted = [routes[route]] if route is not None else list(routes.values())
-        return status in wanted
+        routes = _statuses(txn, journal, env)
+        return status in ([routes[route]] if route is not None else routes.values())
     return True
 
 
@@ -162,7 +159,6 @@ def message_detail(journal: Journal, message_id: bytes) -> MessageDetail | None:
     events = journal.timeline(message_id)
     db = journal._db
     with journal.env.begin() as txn:
-        unrouted = txn.get(message_id, db=db["unrouted"]) is not None
         dead = {r for r in states if txn.get(message_id + r.encode(), db=db["dlq"]) is not None}
     try:
         body: Any = orjson.loads(env.body)
@@ -182,7 +178,7 @@ def message_detail(journal: Journal, message_id: bytes) -> MessageDetail | None:
         body_size=len(env.body),
         body_is_json=is_json,
         body=body,
-        unrouted=unrouted,
+        unrouted=not env.routes,
         deliveries=[_delivery(route, s, route in dead) for route, s in states.items()],
         timeline=[
             TimelineEntry(at=e.at, kind=e.kind, route=e.route, detail=e.detail, attempt=e.attempt)
