@@ -1,0 +1,1 @@
+"""Baseline servers the router is compared against."""

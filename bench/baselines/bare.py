@@ -1,0 +1,61 @@
+"""The baseline: a bare aiohttp server that answers any POST with ``202 {"id": ...}``.
+
+It reads the body (as any real handler must) and does nothing else: no parsing, no journal. It
+runs on the same event loop implementation as ``interlock run`` (uvloop when installed), so the
+ratio against it isolates what durable ingest costs on top of aiohttp itself.
+
+Usage: ``python -m bench.baselines.bare --port P [--host H] [--no-uvloop]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import uuid
+
+from aiohttp import web
+
+
+async def _accept(request: web.Request) -> web.Response:
+    await request.read()
+    return web.json_response({"id": uuid.uuid4().hex}, status=202)
+
+
+async def _ready(_: web.Request) -> web.Response:
+    return web.json_response({"status": "ready"})
+
+
+def app() -> web.Application:
+    """The baseline application: ``POST /webhooks/{source}`` and ``GET /readyz``."""
+    application = web.Application()
+    application.router.add_post("/webhooks/{source}", _accept)
+    application.router.add_get("/readyz", _ready)
+    return application
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--no-uvloop", action="store_true", help="use the asyncio event loop")
+    args = parser.parse_args(argv)
+    loop = None
+    if not args.no_uvloop:
+        try:
+            import uvloop
+
+            loop = uvloop.new_event_loop()
+        except ImportError:
+            pass
+    web.run_app(
+        app(),
+        host=args.host,
+        port=args.port,
+        access_log=None,
+        print=None,
+        shutdown_timeout=2.0,
+        loop=loop,
+    )
+
+
+if __name__ == "__main__":
+    main()

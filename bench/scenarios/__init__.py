@@ -1,0 +1,1 @@
+"""The benchmark scenarios: the in-process pipeline and HTTP durable ingest."""

@@ -1,0 +1,258 @@
+"""HTTP durable ingest (``interlock run``) against a bare aiohttp handler, same load, same run.
+
+For each target: an open-loop throughput search (offered rate stepped up; a step *passes* when
+nothing failed, p99 from the intended send time is within the bound and the answered rate is at
+least 95 % of the offered rate), then a bisection between the last passing and the first failing
+rate, then one closed-loop maximum-throughput measure. The load generator runs in its own
+process; each step is one ``python -m bench.loadgen`` subprocess. Steps alternate between the
+targets at each rate so slow drift of the machine affects both alike.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bench import servers
+from bench.loadgen import LoadSpec
+from bench.machine import REPO
+
+ROUTES_HTTP = REPO / "bench" / "routes_http"
+DISTURBED_CORES = 0.25  # other processes using more than this during a step make it suspect
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class IngestPlan:
+    ladder: tuple[int, ...] = (500, 1000, 2000, 4000, 8000, 16000)
+    bisections: int = 3
+    step_s: float = 5.0
+    warmup_s: float = 1.0
+    p99_bound_ms: float = 50.0
+    open_connections: int = 32
+    closed_connections: int = 16
+    closed_s: float = 5.0
+    settle: bool = True  # let a server go quiet after a failed step and before the closed loop
+
+
+SMOKE_PLAN = IngestPlan(
+    ladder=(200,), bisections=0, step_s=0.5, warmup_s=0.2, closed_s=0.5, settle=False
+)
+
+
+def _busy_cpu_seconds() -> float:
+    """CPU seconds all processes on the machine have used (``/proc/stat``); 0 if unknown."""
+    try:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except (OSError, ValueError):
+        return 0.0
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / servers.TICKS
+
+
+def _children_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_step(server: servers.Server, spec: LoadSpec) -> dict[str, Any]:
+    """One load step in a fresh load-generator process, plus the server's CPU per request.
+
+    ``background_cpu_cores``: what other processes on the machine used meanwhile (all busy CPU
+    minus the server and the load generator), to flag steps disturbed by something else.
+    """
+    cpu_before, busy_before = server.cpu_seconds(), _busy_cpu_seconds()
+    children_before, started = _children_cpu_seconds(), time.monotonic()
+    argv = [sys.executable, "-m", "bench.loadgen", orjson.dumps(dataclasses.asdict(spec)).decode()]
+    timeout = spec.warmup_s + spec.duration_s + spec.drain_s + 30
+    done = subprocess.run(argv, cwd=REPO, capture_output=True, timeout=timeout, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"load generator failed: {done.stderr.decode(errors='replace')[-2000:]}")
+    result: dict[str, Any] = orjson.loads(done.stdout)
+    cpu = server.cpu_seconds() - cpu_before
+    loadgen_cpu = _children_cpu_seconds() - children_before
+    elapsed = time.monotonic() - started
+    background = (_busy_cpu_seconds() - busy_before - cpu - loadgen_cpu) / elapsed
+    result["background_cpu_cores"] = round(max(0.0, background), 2)
+    answered = result["answered_total"]
+    result["server_cpu_us_per_request"] = round(cpu / answered * 1e6, 1) if answered else None
+    return result
+
+
+def passed(step: dict[str, Any], plan: IngestPlan) -> bool:
+    offered = step["offered_rate"]
+    return bool(
+        step["errors"] == 0
+        and step["latency_ms"]["p99"] <= plan.p99_bound_ms
+        and step["throughput"] >= 0.95 * offered
+    )
+
+
+class _Search:
+    def __init__(self, server: servers.Server, plan: IngestPlan) -> None:
+        self.server = server
+        self.plan = plan
+        self.steps: list[dict[str, Any]] = []
+        self.best = 0
+        self.first_fail: int | None = None
+        self.fail_step: dict[str, Any] | None = None
+
+    def _attempt(self, rate: int) -> dict[str, Any]:
+        spec = LoadSpec(
+            port=self.server.port,
+            rate=float(rate),
+            duration_s=self.plan.step_s,
+            warmup_s=self.plan.warmup_s,
+            connections=self.plan.open_connections,
+            prefix=f"{self.server.name[0]}{len(self.steps):03d}",
+        )
+        result = run_step(self.server, spec)
+        result["passed"] = passed(result, self.plan)
+        self.steps.append(result)
+        disturbed = result["background_cpu_cores"] > DISTURBED_CORES
+        notes = "pass" if result["passed"] else "FAIL"
+        if result["loadgen"]["limited"]:
+            notes += "  (load generator saturated)"
+        if disturbed:
+            notes += f"  (other processes used {result['background_cpu_cores']} cores)"
+        print(
+            f"  {self.server.name:<9} {rate:>6}/s  p99 {result['latency_ms']['p99']:>9.2f} ms"
+            f"  errors {result['errors']:<5} {notes}",
+            flush=True,
+        )
+        return result
+
+    def step(self, rate: int) -> bool:
+        """Run ``rate``; a failure while the machine was disturbed is retried once."""
+        result = self._attempt(rate)
+        suspect = result["loadgen"]["limited"] or result["background_cpu_cores"] > DISTURBED_CORES
+        if not result["passed"] and suspect and self.plan.settle:
+            self.server.wait_quiet()
+            result["superseded"] = True
+            result = self._attempt(rate)
+        ok = bool(result["passed"])
+        if ok:
+            self.best = max(self.best, rate)
+        elif self.first_fail is None or rate < self.first_fail:
+            self.first_fail = rate
+            self.fail_step = result
+        if not ok and self.plan.settle:
+            self.server.wait_quiet()
+        return ok
+
+    def next_bisection(self) -> int | None:
+        if self.first_fail is None:
+            return None
+        mid = round((self.best + self.first_fail) / 2 / 50) * 50
+        return mid if self.best < mid < self.first_fail else None
+
+    def summary(self) -> dict[str, Any]:
+        best_step = next(
+            (s for s in self.steps if s["passed"] and s["offered_rate"] == self.best), None
+        )
+        retried = sum(1 for s in self.steps if s.get("superseded"))
+        limited = bool(self.fail_step and self.fail_step["loadgen"]["limited"])
+        return {
+            "sustained_rate": self.best,
+            "first_failed_rate": self.first_fail,
+            "at_sustained": best_step,
+            "limited_by_loadgen": limited,
+            "retried_steps": retried,
+            "steps": self.steps,
+        }
+
+
+def _closed(server: servers.Server, plan: IngestPlan) -> dict[str, Any]:
+    spec = LoadSpec(
+        port=server.port,
+        mode="closed",
+        duration_s=plan.closed_s,
+        warmup_s=plan.warmup_s,
+        connections=plan.closed_connections,
+        prefix=f"{server.name[0]}max",
+    )
+    result = run_step(server, spec)
+    print(f"  {server.name:<9} closed loop: {result['throughput']:.0f}/s", flush=True)
+    return result
+
+
+def compare(targets: list[servers.Server], plan: IngestPlan) -> dict[str, dict[str, Any]]:
+    """Run the search and the closed-loop measure against every (ready) target."""
+    searches = {t.name: _Search(t, plan) for t in targets}
+    for rate in plan.ladder:
+        for search in searches.values():
+            if search.first_fail is None:
+                search.step(rate)
+    for _ in range(plan.bisections):
+        for search in searches.values():
+            middle = search.next_bisection()
+            if middle is not None:
+                search.step(middle)
+    out: dict[str, dict[str, Any]] = {}
+    for target in targets:
+        if plan.settle:
+            target.wait_quiet()
+        out[target.name] = searches[target.name].summary()
+        out[target.name]["closed_loop"] = _closed(target, plan)
+    return out
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 3) if a and b else None
+
+
+def _start_interlock(workdir: Path, result: dict[str, Any]) -> servers.Server | None:
+    try:
+        return servers.start_interlock(workdir, ROUTES_HTTP)
+    except OSError as exc:
+        result["interlock_unavailable"] = str(exc)
+        return None
+
+
+def _ready_interlock(interlock: servers.Server, result: dict[str, Any]) -> servers.Server | None:
+    try:
+        interlock.wait_ready()
+    except RuntimeError as exc:
+        interlock.stop()
+        result["interlock_unavailable"] = str(exc)[-2000:]
+        return None
+    return interlock
+
+
+def run(plan: IngestPlan, with_interlock: bool = True) -> dict[str, Any]:
+    """Start the servers, compare them, stop them; ``interlock`` is skipped if it cannot start."""
+    result: dict[str, Any] = {"plan": dataclasses.asdict(plan), "targets": {}, "exit_codes": {}}
+    with tempfile.TemporaryDirectory(prefix="interlock-bench-") as tmp:
+        workdir = Path(tmp)
+        spawned: list[servers.Server] = []
+        try:
+            bare = servers.start_bare(workdir)
+            spawned.append(bare)
+            interlock = _start_interlock(workdir, result) if with_interlock else None
+            if interlock is not None:
+                spawned.append(interlock)
+            bare.wait_ready()  # both start meanwhile
+            ready = [bare]
+            if interlock is not None and _ready_interlock(interlock, result) is not None:
+                ready.append(interlock)
+            result["targets"] = compare(ready, plan)
+        finally:
+            for server in spawned:
+                result["exit_codes"][server.name] = server.stop()
+                if server.name == "interlock" and "interlock_unavailable" not in result:
+                    result["interlock_log_tail"] = server.tail(15)
+    targets = result["targets"]
+    if "interlock" in targets and "bare" in targets:
+        i, b = targets["interlock"], targets["bare"]
+        result["ratio_sustained"] = _ratio(i["sustained_rate"], b["sustained_rate"])
+        result["ratio_closed_loop"] = _ratio(
+            i["closed_loop"]["throughput"], b["closed_loop"]["throughput"]
+        )
+    return result

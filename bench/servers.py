@@ -1,0 +1,132 @@
+"""Servers under test, each in its own process: the bare aiohttp baseline and ``interlock run``."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.machine import REPO
+
+TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class Server:
+    """A server subprocess; its output goes to ``log``."""
+
+    name: str
+    port: int
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the process (all its threads) so far; 0 if unknown."""
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / TICKS
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        """Poll ``GET /readyz`` until it answers 200; raise with the log tail if it never does."""
+        deadline = time.monotonic() + timeout
+        url = f"http://127.0.0.1:{self.port}/readyz"
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}: {self.tail()}")
+            with (
+                contextlib.suppress(OSError, urllib.error.URLError),
+                urllib.request.urlopen(url, timeout=1.0) as response,
+            ):
+                if response.status == 200:
+                    return
+            time.sleep(0.1)
+        raise RuntimeError(f"{self.name} not ready after {timeout:.0f} s: {self.tail()}")
+
+    def wait_quiet(self, limit: float = 0.2, timeout: float = 10.0) -> None:
+        """Wait until the server uses less than ``limit`` of a core (backlog drained)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            before = self.cpu_seconds()
+            time.sleep(0.5)
+            if (self.cpu_seconds() - before) / 0.5 < limit:
+                return
+
+    def tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        """SIGTERM, then SIGKILL after ``timeout``; returns the exit code."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        return self.proc.returncode
+
+
+def _spawn(name: str, argv: list[str], port: int, log: Path) -> Server:
+    with log.open("wb") as out:
+        proc = subprocess.Popen(argv, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+    return Server(name=name, port=port, proc=proc, log=log)
+
+
+def start_bare(workdir: Path) -> Server:
+    """Start the bare aiohttp baseline on a free port."""
+    port = free_port()
+    argv = [sys.executable, "-m", "bench.baselines.bare", "--port", str(port)]
+    return _spawn("bare", argv, port, workdir / "bare.log")
+
+
+def interlock_command() -> str:
+    """The ``interlock`` console script of this interpreter's environment."""
+    script = Path(sys.executable).parent / "interlock"
+    if script.exists():
+        return str(script)
+    found = shutil.which("interlock")
+    if found is None:
+        raise FileNotFoundError("the interlock console script is not installed")
+    return found
+
+
+def start_interlock(workdir: Path, routes: Path) -> Server:
+    """Start ``interlock run`` with ``routes`` and a fresh data dir on a free port."""
+    port = free_port()
+    data = workdir / "interlock-data"
+    data.mkdir(exist_ok=True)
+    argv = [
+        interlock_command(),
+        "run",
+        "--routes",
+        str(routes),
+        "--data-dir",
+        str(data),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    return _spawn("interlock", argv, port, workdir / "interlock.log")

@@ -1,0 +1,76 @@
+"""``python -m bench --smoke`` runs end to end and writes a complete JSON result.
+
+Timings and ratios are never asserted: they depend on the machine. Only the shape of the result
+and that every measured figure is positive.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _positive(mapping: dict[str, Any], *keys: str) -> None:
+    for key in keys:
+        assert mapping[key] > 0, f"{key} = {mapping[key]!r}"
+
+
+def test_smoke_run_writes_json(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--smoke", "--output-dir", str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Interlock benchmark (smoke)" in done.stdout
+    written = sorted(p.name for p in tmp_path.glob("smoke-*.json"))
+    assert "smoke-latest.json" in written
+    assert len(written) == 2  # latest plus the timestamped copy
+    result = json.loads((tmp_path / "smoke-latest.json").read_text())
+
+    assert result["smoke"] is True
+    machine = result["machine"]
+    _positive(machine, "cores", "memory_bytes")
+    assert machine["python"].startswith("3.")
+    assert machine["platform"]
+    assert machine["git_commit"]
+
+    parts = result["parts"]
+    assert parts["status"] == "ok", parts
+    _positive(
+        parts,
+        "orjson_parse_us",
+        "pydantic_validate_us",
+        "msgpack_pack_us",
+        "lmdb_put_batched_us",
+        "sum_us",
+    )
+
+    pipeline = result["pipeline"]
+    assert pipeline["status"] == "ok", pipeline
+    _positive(pipeline, "msgs_per_s", "us_per_msg", "messages")
+    assert result["cost_ratio"] > 0
+
+    assert result["mapping_cost"]["status"] in {"ok", "absent"}, result["mapping_cost"]
+
+    ingest = result["ingest"]
+    assert ingest["status"] == "ok", ingest
+    assert set(ingest["targets"]) == {"bare", "interlock"}, ingest.get("interlock_unavailable")
+    for target in ingest["targets"].values():
+        assert target["steps"], target
+        step = target["steps"][0]
+        assert step["mode"] == "open"
+        assert step["ok"] > 0
+        _positive(step["latency_ms"], "p50", "p99", "p999")
+        closed = target["closed_loop"]
+        assert closed["mode"] == "closed"
+        _positive(closed, "throughput", "ok")
+    assert ingest["ratio_closed_loop"] > 0
