@@ -88,9 +88,13 @@ class Server:
         return self.proc.returncode
 
 
-def _spawn(name: str, argv: list[str], port: int, log: Path) -> Server:
+def _spawn(
+    name: str, argv: list[str], port: int, log: Path, env: dict[str, str] | None = None
+) -> Server:
     with log.open("wb") as out:
-        proc = subprocess.Popen(argv, cwd=REPO, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            argv, cwd=REPO, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}
+        )
     return Server(name=name, port=port, proc=proc, log=log)
 
 
@@ -129,4 +133,5 @@ def start_interlock(workdir: Path, routes: Path) -> Server:
         "--port",
         str(port),
     ]
-    return _spawn("interlock", argv, port, workdir / "interlock.log")
+    admin = {"INTERLOCK_ADMIN_PORT": str(free_port())}  # never collide with a running router
+    return _spawn("interlock", argv, port, workdir / "interlock.log", admin)

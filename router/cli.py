@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
+from router.admin_cli import register as register_admin
 from router.config import ConfigErrors, RouterConfig, load_config
 from router.errors import ConfigError
 
@@ -94,7 +95,11 @@ def run(
         uvloop.install()
     except ImportError:  # pragma: no cover - uvloop is a default dependency on Linux
         pass
-    asyncio.run(serve(config, settings))
+    try:
+        asyncio.run(serve(config, settings))
+    except ConfigError as exc:  # e.g. an empty admin token file
+        typer.echo(exc.render(), err=True)
+        raise typer.Exit(EXIT_CONFIG) from None
 
 
 @app.command()
@@ -118,6 +123,9 @@ def healthcheck(
     if not ok:
         raise typer.Exit(1)
     typer.echo("healthy")
+
+
+register_admin(app)
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from router.config import RouterConfig
 from router.engine import Engine, configure_interpreter
+from router.http.admin import create_admin_app, resolve_admin_tokens
 from router.http.ingress import create_app
 from router.http.server import HardenedAppRunner
 from router.logs import get_logger
@@ -35,11 +36,22 @@ async def serve(config: RouterConfig, settings: Settings) -> None:
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, backlog=1024)
     await site.start()  # /livez answers while recovery runs; /readyz waits for the engine
+    admin_runner = HardenedAppRunner(
+        create_admin_app(engine, resolve_admin_tokens(settings)),
+        handle_signals=False,
+        shutdown_timeout=settings.shutdown_grace_s,
+        max_connections=64,
+        header_timeout_s=settings.header_timeout_s,
+    )
+    await admin_runner.setup()
+    admin_site = web.TCPSite(admin_runner, settings.admin_host, settings.admin_port)
+    await admin_site.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     log.info("listening", host=settings.host, port=settings.port, routes=str(settings.routes))
+    log.info("admin_listening", host=settings.admin_host, port=admin_site.port)
     try:
         await engine.start()
         await stop.wait()
@@ -48,5 +60,6 @@ async def serve(config: RouterConfig, settings: Settings) -> None:
         engine.draining = True  # /readyz answers 503 from now on; requests are still accepted
         await asyncio.sleep(settings.drain_grace_s)  # let load balancers notice
         await runner.cleanup()  # stop listening; in-flight requests finish and get their acks
+        await admin_runner.cleanup()  # before engine.stop(): replays go through the engine
         await engine.stop()
         log.info("stopped")

@@ -7,6 +7,7 @@ retry) holds back only its own lane. Every decision is journaled before the lane
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 from collections import deque
@@ -177,7 +178,7 @@ class RouteActor(SupervisedActor):
         return OutcomeRecord(
             message_id=delivery.envelope.id,
             route=self.route.id,
-            state=delivery.state,
+            state=dataclasses.replace(delivery.state),  # a snapshot: the live state moves on
             event=event,
             detail=detail,
             trace_id=delivery.envelope.trace_id,

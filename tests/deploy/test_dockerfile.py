@@ -78,7 +78,12 @@ def test_image_command_handles_sigterm_as_pid_1(tmp_path: Path) -> None:
     cmd = [str(routes) if part == "/etc/interlock/routes" else part for part in cmd]
     cmd = [str(tmp_path / "data") if part == "/var/lib/interlock" else part for part in cmd]
     port = free_port()
-    env = {"PATH": "/usr/bin:/bin", "INTERLOCK_PORT": str(port), "HOME": str(tmp_path)}
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "INTERLOCK_PORT": str(port),
+        "INTERLOCK_ADMIN_PORT": str(free_port()),
+        "HOME": str(tmp_path),
+    }
     outer = subprocess.Popen(
         ["unshare", "--pid", "--fork", "--mount-proc", *cmd],
         env=env,

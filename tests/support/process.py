@@ -32,7 +32,9 @@ class RouterProcess:
         self.routes = routes
         self.data_dir = data_dir
         self.port = port or free_port()
-        self.env = {**os.environ, **(env or {})}
+        # Each router gets its own admin port, so routers in parallel tests never collide.
+        self.admin_port = free_port()
+        self.env = {**os.environ, "INTERLOCK_ADMIN_PORT": str(self.admin_port), **(env or {})}
         self.prefix = prefix or []
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = data_dir.parent / f"router-{self.port}.log"
