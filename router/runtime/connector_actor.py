@@ -32,17 +32,24 @@ class ConnectorActor(SupervisedActor):
         self._limit: asyncio.Semaphore | None = None
         self._outbox: dict[int, tuple[Any, list[tuple[Delivery, DeliveryError | None]]]] = {}
         self._flush_scheduled = False
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def handle(self, message: object) -> None:
         match message:
             case Send(deliveries, reply_to):
-                for delivery in deliveries:
-                    self.bridge.spawn(self._deliver(delivery, reply_to))
+                # One hop onto the loop per batch, not per delivery (each hop is a wake-up).
+                self.bridge.spawn(self._start_batch(deliveries, reply_to))
 
     def on_crash(self, message: object, exc: Exception) -> None:
         if isinstance(message, Send):
             error = TransientError(f"connector actor restarted after {type(exc).__name__}: {exc}")
             tell_safely(message.reply_to, Outcomes([(d, error) for d in message.deliveries]))
+
+    async def _start_batch(self, deliveries: list[Delivery], reply_to: Any) -> None:
+        for delivery in deliveries:
+            task = asyncio.create_task(self._deliver(delivery, reply_to))
+            self._tasks.add(task)  # a strong reference until done (the loop keeps only weak ones)
+            task.add_done_callback(self._tasks.discard)
 
     async def _deliver(self, delivery: Delivery, reply_to: Any) -> None:
         if self._limit is None:
