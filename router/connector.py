@@ -26,6 +26,7 @@ class OutboundRequest:
     attempt: int
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
+    operation: str | None = None  # a vendor connector's operation, when the route names one
 
 
 class Connector(Protocol):

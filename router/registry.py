@@ -43,6 +43,7 @@ class ComponentSpec(Generic[ConfigT]):
     kind: str
     config_model: type[ConfigT]
     factory: Callable[..., Any]
+    operations: frozenset[str] = frozenset()  # empty: plain method + path calls only
 
 
 _transforms: dict[str, TransformSpec] = {}
@@ -80,9 +81,18 @@ def transform(name: str) -> Callable[[_F], _F]:
     return decorate
 
 
-def register_connector(kind: str, config_model: type[ConfigT], factory: Callable[..., Any]) -> None:
-    """Register an outbound connector kind (``http``, ``log``, ``netsuite`` ...)."""
-    _connectors[kind] = ComponentSpec(kind, config_model, factory)
+def register_connector(
+    kind: str,
+    config_model: type[ConfigT],
+    factory: Callable[..., Any],
+    operations: frozenset[str] | set[str] = frozenset(),
+) -> None:
+    """Register an outbound connector kind (``http``, ``log``, ``netsuite`` ...).
+
+    ``operations`` names what routes may ask of it with ``to: {operation: ...}``; ``check``
+    refuses any other name.
+    """
+    _connectors[kind] = ComponentSpec(kind, config_model, factory, frozenset(operations))
 
 
 def register_verifier(

@@ -190,12 +190,16 @@ def _check_route(
             step_index = transform_steps[i][0]
             errors.append(index.error(("steps", step_index, "transform"), problem))
     target = route.target.connector
+    to_loc = ("steps", len(route.steps) - 1, "to")
     if target not in config.connectors and f"connector:{target}" not in config.invalid:
-        errors.append(
-            index.error(
-                ("steps", len(route.steps) - 1, "to", "connector"), f"unknown connector {target!r}"
-            )
-        )
+        errors.append(index.error((*to_loc, "connector"), f"unknown connector {target!r}"))
+    operation = route.target.operation
+    if operation is not None and target in config.connectors:
+        offered = registry.connectors()[config.connectors[target].kind].operations
+        if operation not in offered:
+            names = ", ".join(sorted(offered)) or "none: it takes method and path"
+            message = f"connector {target!r} has no operation {operation!r} (it offers: {names})"
+            errors.append(index.error((*to_loc, "operation"), message))
 
 
 def load_config(base: Path | str, env: Mapping[str, str] | None = None) -> RouterConfig:

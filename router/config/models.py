@@ -127,8 +127,17 @@ class TransformStep(Frozen):
 
 class ToSpec(Frozen):
     connector: str = Field(description="A connector name from connectors.yaml")
+    operation: str | None = Field(
+        default=None,
+        description="A vendor connector's operation (e.g. `upsert_customer`); it decides the "
+        "method and path. Omitted: a plain call with `method` and `path`",
+    )
     method: Literal["POST", "PUT", "PATCH", "DELETE", "GET"] = Field(default="POST")
-    path: str = Field(default="", description="Appended to the connector's base URL")
+    path: str = Field(
+        default="",
+        description="Appended to the connector's base URL; `{/pointer}` parts are read from the "
+        "transformed message and URL-encoded",
+    )
     headers: dict[str, str] = Field(default_factory=dict, description="Extra headers per route")
 
 

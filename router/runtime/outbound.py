@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import re
+import urllib.parse
 from decimal import Decimal
 from typing import Any
 
@@ -14,6 +16,7 @@ from router.connector import OutboundRequest
 from router.envelope import Envelope
 from router.errors import PermanentError
 from router.ids import encode_id, new_traceparent
+from router.pointer import Pointer
 from router.registry import TransformSpec
 
 
@@ -50,12 +53,32 @@ def run_chain(chain: list[TransformSpec], payload: Any) -> Any:
     return value
 
 
+_PATH_PART = re.compile(r"\{(/[^}]*)\}")
+
+
+def render_path(template: str, document: Any) -> str:
+    """Fill ``{/pointer}`` parts from the message, each URL-encoded as one path segment.
+
+    A missing or non-scalar value is a permanent failure: the message cannot say where it goes.
+    """
+
+    def fill(match: re.Match[str]) -> str:
+        value = Pointer(match.group(1)).resolve(document)
+        if value is None or isinstance(value, dict | list | bool):
+            raise PermanentError(f"path part {match.group(0)} has no scalar value in the message")
+        return urllib.parse.quote(str(value), safe="")
+
+    return _PATH_PART.sub(fill, template) if "{" in template else template
+
+
 def build_request(
     route: RouteSpec, chain: list[TransformSpec], envelope: Envelope, attempt: int
 ) -> OutboundRequest:
     """The request for one delivery; a failing transform raises :class:`PermanentError`."""
+    document: Any = envelope.payload
     if chain:
         output = run_chain(chain, envelope.payload)
+        document = output.model_dump(mode="json") if isinstance(output, BaseModel) else output
         try:
             body = orjson.dumps(output, default=_default)
         except TypeError as exc:
@@ -68,11 +91,12 @@ def build_request(
         message_id=encode_id(envelope.id),
         route=route.id,
         method=target.method,
-        path=target.path,
+        path=render_path(target.path, document),
         body=body,
         idempotency_key=outbound_idempotency_key(route.id, envelope),
         correlation_id=envelope.correlation_id,
         traceparent=new_traceparent(trace_id),
         attempt=attempt,
         headers=dict(target.headers),
+        operation=target.operation,
     )

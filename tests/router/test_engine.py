@@ -314,3 +314,19 @@ async def test_a_pending_delivery_for_a_removed_route_is_dead_lettered_on_start(
     [(message_id, dead)] = journal.dead_letters()
     assert message_id == decode_id(ack.id)
     assert dead["reason"] == "route removed from config"
+
+
+async def test_path_parts_come_from_the_transformed_message_url_encoded(
+    tmp_path: Path, sink: Sink, make_engine: EngineFactory
+) -> None:
+    routes = write_routes(tmp_path / "routes", sink.url, transform="test.order_to_ledger")
+    text = (
+        (routes / "orders.yaml")
+        .read_text()
+        .replace("path: /orders}", "path: '/ledger/{/reference}'}")
+    )
+    (routes / "orders.yaml").write_text(text)
+    engine = await make_engine(routes)
+    await engine.submit("shop", order("o 1", customer="c/1", amount=1))
+    await engine.wait_idle(10)
+    assert [c.raw_path for c in sink.snapshot()] == ["/ledger/c%2F1%2Fo%201"]

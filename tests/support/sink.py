@@ -24,6 +24,7 @@ class Call:
     headers: dict[str, str]
     body: bytes
     applied: bool
+    raw_path: str = ""  # as sent, percent-encoding intact
 
     def json(self) -> Any:
         return orjson.loads(self.body)
@@ -88,7 +89,14 @@ class Sink:
             if applied:
                 self.applied[key] = body
             self.calls.append(
-                Call(request.method, request.path, dict(request.headers), body, applied)
+                Call(
+                    request.method,
+                    request.path,
+                    dict(request.headers),
+                    body,
+                    applied,
+                    request.raw_path,
+                )
             )
         headers = answer[1] if answer else {}
         return web.Response(
