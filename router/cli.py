@@ -128,8 +128,16 @@ def healthcheck(
 register_admin(app)
 
 
+def _plugin_commands() -> None:
+    from router import registry
+
+    for add in registry.commands():
+        add(app)
+
+
 def main() -> None:
     # Python as PID 1 ignores SIGTERM unless a handler is set; `serve` installs loop handlers, and
     # this default covers the moments before the loop runs.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    _plugin_commands()  # e.g. `interlock simulate`, from the actors package
     app()

@@ -49,6 +49,7 @@ class ComponentSpec(Generic[ConfigT]):
 _transforms: dict[str, TransformSpec] = {}
 _connectors: dict[str, ComponentSpec[Any]] = {}
 _verifiers: dict[str, ComponentSpec[Any]] = {}
+_commands: list[Callable[[Any], None]] = []
 _plugins_loaded = False
 
 
@@ -100,6 +101,16 @@ def register_verifier(
 ) -> None:
     """Register an inbound signature-verification scheme (``stripe``, ``hmac``, ``none`` ...)."""
     _verifiers[scheme] = ComponentSpec(scheme, config_model, factory)
+
+
+def register_commands(add: Callable[[Any], None]) -> None:
+    """Let a plugin add ``interlock`` subcommands: ``add(app)`` is called with the typer app."""
+    _commands.append(add)
+
+
+def commands() -> list[Callable[[Any], None]]:
+    load_plugins()
+    return list(_commands)
 
 
 def load_plugins() -> None:
