@@ -69,5 +69,7 @@ class Settings(BaseSettings):
     retry_after_s: float = Field(default=1.0, gt=0, description="Retry-After sent with a 503")
     shutdown_grace_s: float = Field(default=20.0, gt=0)
     switch_interval_s: float = Field(
-        default=0.0005, gt=0, description="sys.setswitchinterval: lets the commit thread back in"
+        default=0.005,
+        gt=0,
+        description="sys.setswitchinterval; Python's 5 ms measured best end to end (docs/benchmarks.md)",
     )
