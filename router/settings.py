@@ -71,5 +71,5 @@ class Settings(BaseSettings):
     switch_interval_s: float = Field(
         default=0.005,
         gt=0,
-        description="sys.setswitchinterval; Python's 5 ms measured best end to end (docs/benchmarks.md)",
+        description="sys.setswitchinterval; Python's 5 ms measured best end to end",
     )
