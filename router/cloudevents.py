@@ -114,7 +114,11 @@ def _binary(body: bytes, headers: Mapping[str, str], content_type: str) -> Cloud
     for name, value in headers.items():
         lower = name.lower()
         if lower.startswith("ce-"):
+            if not _printable_ascii(value):
+                raise BadRequestError(f"header {name!r} must be printable ASCII")
             event[lower[3:]] = value
+    if content_type and not _printable_ascii(content_type):
+        raise BadRequestError("Content-Type must be printable ASCII")
     if content_type:
         event["datacontenttype"] = content_type
     if body:
@@ -126,9 +130,16 @@ def _binary(body: bytes, headers: Mapping[str, str], content_type: str) -> Cloud
         else:
             event["data_base64"] = base64.b64encode(body).decode()
     validate(event)
-    if "traceparent" in headers and "traceparent" not in event:
-        event["traceparent"] = headers["traceparent"]
+    traceparent = headers.get("traceparent")
+    if traceparent and "traceparent" not in event and _printable_ascii(traceparent):
+        event["traceparent"] = traceparent
     return CloudEvent(event, orjson.dumps(event))
+
+
+def _printable_ascii(value: str) -> bool:
+    # aiohttp decodes header bytes that are not UTF-8 into lone surrogates; they must not reach
+    # the journal (msgpack and orjson refuse them), so they are a client error here.
+    return value.isascii() and value.isprintable()
 
 
 def parse(body: bytes, headers: Mapping[str, str]) -> list[CloudEvent]:
@@ -149,7 +160,7 @@ def parse(body: bytes, headers: Mapping[str, str]) -> list[CloudEvent]:
         return [
             CloudEvent(validate(e, f"event {i}"), orjson.dumps(e)) for i, e in enumerate(events)
         ]
-    if any(name.lower() == "ce-specversion" for name in headers):
+    if any(name.lower().startswith("ce-") for name in headers):  # binary mode, even if incomplete
         return [_binary(body, headers, content_type)]
     if media.startswith("application/cloudevents"):
         raise UnsupportedMediaTypeError(f"unsupported CloudEvents format {media!r}")

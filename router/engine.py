@@ -254,6 +254,14 @@ class Engine:
         if handler.format != "cloudevents":
             raise UnknownSourceError(f"source {source!r} does not take CloudEvents")
         envelopes = handler.cloudevents(body, headers)
+        if len(envelopes) > 1 and self.journal is not None:
+            # A 409 must mean "nothing of this batch was taken": look before journaling any of it.
+            # (A conflicting event committed between this read and the append still gets its own
+            # 409 from the journal's check-and-set; only that narrow race is not all-or-nothing.)
+            taken = self.journal.conflicting(envelopes)
+            if taken:
+                self.metrics.conflicts.labels(source=source).inc(len(taken))
+                raise ConflictError(f"idempotency key {taken[0]!r} was used with a different body")
         results = await asyncio.gather(
             *(self._accept(e, started) for e in envelopes), return_exceptions=True
         )

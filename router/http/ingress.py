@@ -12,10 +12,12 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from aiohttp.web_protocol import RequestPayloadError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from router.engine import Engine
 from router.errors import (
+    BadRequestError,
     IngressError,
     PayloadTooLargeError,
     RequestTimeoutError,
@@ -42,6 +44,8 @@ async def _read_body(request: web.Request, settings: Settings) -> bytes:
             return await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise PayloadTooLargeError(f"body exceeds {settings.max_body_bytes} bytes") from None
+    except RequestPayloadError:
+        raise BadRequestError("the body could not be read or decompressed") from None
     except TimeoutError:
         raise RequestTimeoutError("the body did not arrive in time") from None
 

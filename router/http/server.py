@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import asyncio
 from http import HTTPStatus
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from aiohttp import web
-from aiohttp.web_protocol import RequestHandler
+from aiohttp.web_protocol import RequestHandler, RequestPayloadError
 from aiohttp.web_request import BaseRequest
 
 from router.http.problem import PROBLEM_TYPE, problem
@@ -50,12 +50,26 @@ class _Refuse(asyncio.Protocol):
     """Answers 503 and closes: a connection over the cap costs one write, no parser, no task."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        transport.write(_refusal())
-        transport.close()
+        # uvloop's TCPTransport does not subclass asyncio.Transport, but it writes all the same.
+        writer = cast(asyncio.WriteTransport, transport)
+        writer.write(_refusal())
+        writer.close()
 
 
 class ProblemRequestHandler(RequestHandler):
+    def log_exception(self, *args: Any, **kw: Any) -> None:
+        # A body that does not decompress is the sender's fault, also when aiohttp hits it while
+        # draining an unread body after answering: one info line, not an error traceback.
+        exc = kw.get("exc_info")
+        if isinstance(exc, RequestPayloadError) or (
+            isinstance(exc, tuple) and isinstance(exc[1], RequestPayloadError)
+        ):
+            log.info(
+                "http_payload_error", reason=str(exc if not isinstance(exc, tuple) else exc[1])
+            )
+            return
+        super().log_exception(*args, **kw)
+
     def handle_error(
         self,
         request: BaseRequest,

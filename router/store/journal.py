@@ -323,6 +323,18 @@ class Journal:
         key = next((k for r, k in envelope.routes if r == route), "")
         return DeliveryState(ordering_key=key, updated_at=envelope.received_at)
 
+    def conflicting(self, batch: list[Envelope]) -> list[str]:
+        """Idempotency keys of ``batch`` already taken by a different body (a read, no write)."""
+        with self.env.begin() as txn:
+            found = []
+            for env in batch:
+                seen = txn.get(
+                    idempotency_db_key(env.source, env.idempotency_key), db=self._db["idem"]
+                )
+                if seen is not None and codec.unpack(_b(seen))[1] != body_digest(env.body):
+                    found.append(env.idempotency_key)
+            return found
+
     def message(self, message_id: bytes) -> Envelope | None:
         with self.env.begin() as txn:
             data = txn.get(message_id, db=self._db["msg"])
