@@ -1,9 +1,9 @@
-"""Interlock's shipped components: inbound verifiers, transforms and outbound connectors.
+"""Interlock's shipped components: inbound verifiers, transforms, outbound connectors, simulators.
 
 Importing this package registers every component with :mod:`router.registry`; the router finds it
 through the ``interlock.plugins`` entry point.
 """
 
-from actors import connectors, sources, transforms
+from actors import connectors, simulators, sources, transforms
 
-__all__ = ["connectors", "sources", "transforms"]
+__all__ = ["connectors", "simulators", "sources", "transforms"]

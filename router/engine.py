@@ -107,6 +107,9 @@ class Engine:
         kinds = registry.connectors()
         for name, conn in self.config.connectors.items():
             connector: Connector = kinds[conn.kind].factory(name, conn.settings)
+            # A connector may keep its own metrics (calls, latency, circuit state, refreshes).
+            for collector in getattr(connector, "collectors", list)():
+                self.metrics.registry.register(collector)
             await connector.start()
             self._connectors[name] = connector
             self._connector_refs[name] = ConnectorActor.start(name, connector, bridge, self.metrics)

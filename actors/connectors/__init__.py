@@ -1,5 +1,37 @@
-"""Outbound connectors; importing this package registers them."""
+"""Outbound connectors; importing this package registers every kind.
 
-from actors.connectors import http, sinks
+Kinds: ``http`` (generic), ``log`` and ``null`` (sinks), and the vendor kinds ``netsuite``,
+``dynamics``, ``stripe``, ``salesforce``, ``zendesk`` and ``shopify``. All HTTP kinds share
+:class:`ClientConfig` (auth, rate limit, circuit breaker, timeout, SSRF guards); see
+``docs/connectors.md``.
+"""
 
-__all__ = ["http", "sinks"]
+from actors.connectors import dynamics, http, netsuite, salesforce, shopify, sinks, stripe, zendesk
+from actors.connectors._client import ClientConfig
+from actors.connectors._metrics import ConnectorMetrics
+
+KINDS = (
+    "http",
+    "log",
+    "null",
+    "netsuite",
+    "dynamics",
+    "stripe",
+    "salesforce",
+    "zendesk",
+    "shopify",
+)
+
+__all__ = [
+    "KINDS",
+    "ClientConfig",
+    "ConnectorMetrics",
+    "dynamics",
+    "http",
+    "netsuite",
+    "salesforce",
+    "shopify",
+    "sinks",
+    "stripe",
+    "zendesk",
+]

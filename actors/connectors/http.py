@@ -1,113 +1,118 @@
 """The generic outbound HTTP connector (``kind: http``).
 
-Calls run on the engine's event loop through one keep-alive ``ClientSession`` per connector.
-Redirects are never followed and the environment's proxy settings are ignored (``trust_env`` off),
-so a target cannot bounce a delivery somewhere the config did not name.
+Built on :class:`~actors.connectors._client.ResilientClient`: auth, rate limit, circuit breaker,
+timeout, SSRF guards and error classification come with it. The URL is ``base_url`` + the route's
+rendered ``path``; or, with ``url_from: /pointer``, a full URL read from the message body (webhook
+fan-out), which must then name a host in ``allow_hosts`` and pass the connect-time address check.
 """
 
 from __future__ import annotations
 
-import email.utils
-import time
+from typing import Any
 
-import aiohttp
-from pydantic import BaseModel, ConfigDict, Field
+import orjson
+from prometheus_client import CollectorRegistry
+from prometheus_client.registry import Collector
+from pydantic import Field, field_validator
+from yarl import URL
 
+from actors.connectors._client import ClientConfig, OutboundCall, ResilientClient
 from router.connector import OutboundRequest
-from router.durations import Duration
-from router.errors import PermanentError, TransientError
+from router.errors import PermanentError
+from router.pointer import Pointer
 from router.registry import register_connector
 
-TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
-ERROR_SNIPPET = 300
+__all__ = ["HttpConnector", "HttpConnectorConfig", "tracing_headers"]
+
+MAX_URL = 2048
 
 
-class HttpConnectorConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    base_url: str = Field(
-        pattern=r"^https?://", description="Scheme, host and port; paths come from routes"
+class HttpConnectorConfig(ClientConfig):
+    url_from: str | None = Field(
+        default=None,
+        description="JSON Pointer to a full target URL in the message (webhook fan-out); "
+        "its host:port must be in allow_hosts. The route's path is then ignored",
     )
-    timeout: Duration = Field(default=10.0, description="Per call, connect to last byte")
-    headers: dict[str, str] = Field(
-        default_factory=dict, description="Sent on every call (auth ...)"
-    )
-    concurrency: int = Field(default=64, ge=1, le=1024, description="Calls in flight at once")
+
+    @field_validator("url_from")
+    @classmethod
+    def _pointer(cls, value: str | None) -> str | None:
+        return None if value is None else Pointer(value).text
 
 
-def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
-    """Parse Retry-After as delta-seconds or an HTTP-date; None when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
+def tracing_headers(request: OutboundRequest) -> dict[str, str]:
+    """The headers every connector sends: idempotency key, correlation and trace ids, attempt."""
+    return {
+        "Idempotency-Key": request.idempotency_key,
+        "X-Correlation-ID": request.correlation_id,
+        "traceparent": request.traceparent,
+        "X-Interlock-Message-Id": request.message_id,
+        "X-Interlock-Attempt": str(request.attempt),
+    }
+
+
+def url_from_message(body: bytes, pointer: Pointer) -> URL:
+    """The target URL at ``pointer`` in a JSON body; a permanent error when absent or not a URL."""
     try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - (now if now is not None else time.time()))
-
-
-def classify(status: int, retry_after: str | None, body: str) -> None:
-    """Raise the DeliveryError a response status means; return for 2xx."""
-    if 200 <= status < 300:
-        return
-    snippet = body[:ERROR_SNIPPET]
-    if status in TRANSIENT_STATUS or status >= 502:
-        raise TransientError(
-            f"HTTP {status}: {snippet}", retry_after=retry_after_seconds(retry_after)
-        )
-    if 300 <= status < 400:
-        raise PermanentError(f"HTTP {status}: redirect not followed")
-    raise PermanentError(f"HTTP {status}: {snippet}")
+        document: Any = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise PermanentError("url_from: the message body is not JSON") from None
+    value = pointer.resolve(document)
+    if not isinstance(value, str) or not value or len(value) > MAX_URL:
+        raise PermanentError(f"url_from: no URL string at {pointer.text}")
+    try:
+        url = URL(value)
+    except (ValueError, TypeError):
+        raise PermanentError(f"url_from: the value at {pointer.text} is not a URL") from None
+    if not url.is_absolute():
+        raise PermanentError(f"url_from: the value at {pointer.text} is not an absolute URL")
+    return url.with_fragment(None)
 
 
 class HttpConnector:
-    def __init__(self, name: str, config: HttpConnectorConfig) -> None:
+    """POSTs (or any method) the message body to ``base_url + path`` or to a URL from it."""
+
+    def __init__(
+        self, name: str, config: HttpConnectorConfig, registry: CollectorRegistry | None = None
+    ) -> None:
         self.name = name
         self.config = config
-        self.timeout_s = config.timeout
+        self.client = ResilientClient(name, config, registry=registry)
+        self.timeout_s = self.client.timeout_s
         self.concurrency = config.concurrency
         self.base_url = config.base_url.rstrip("/")
-        self._session: aiohttp.ClientSession | None = None
+        self._url_from = Pointer(config.url_from) if config.url_from else None
 
     async def start(self) -> None:
-        connector = aiohttp.TCPConnector(limit=self.concurrency, keepalive_timeout=30)
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            trust_env=False,
-            timeout=aiohttp.ClientTimeout(total=self.timeout_s),
-            headers=self.config.headers,
-        )
-
-    async def send(self, request: OutboundRequest) -> None:
-        assert self._session is not None, "start() was not called"
-        headers = {
-            "Content-Type": request.content_type,
-            "Idempotency-Key": request.idempotency_key,
-            "X-Correlation-ID": request.correlation_id,
-            "traceparent": request.traceparent,
-            "X-Interlock-Message-Id": request.message_id,
-            "X-Interlock-Attempt": str(request.attempt),
-            **request.headers,
-        }
-        try:
-            async with self._session.request(
-                request.method,
-                self.base_url + request.path,
-                data=request.body,
-                headers=headers,
-                allow_redirects=False,
-            ) as response:
-                text = await response.text(errors="replace")
-                classify(response.status, response.headers.get("Retry-After"), text)
-        except aiohttp.ClientError as exc:
-            raise TransientError(f"connection error: {type(exc).__name__}: {exc}") from None
+        await self.client.start()
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        await self.client.close()
+
+    def collectors(self) -> list[Collector]:
+        """Metric collectors for the engine's registry (empty when it was given one)."""
+        return self.client.collectors()
+
+    def target(self, request: OutboundRequest) -> URL:
+        if self._url_from is not None:
+            return url_from_message(request.body, self._url_from)
+        try:
+            return URL(self.base_url + request.path)
+        except ValueError:
+            raise PermanentError("the rendered path does not make a valid URL") from None
+
+    async def send(self, request: OutboundRequest) -> None:
+        await self.client.call(
+            OutboundCall(
+                method=request.method,
+                url=self.target(request),
+                body=request.body,
+                operation=request.operation or request.method.lower(),
+                idempotency_key=request.idempotency_key,
+                content_type=request.content_type,
+                headers={**tracing_headers(request), **request.headers},
+            )
+        )
 
 
 register_connector("http", HttpConnectorConfig, HttpConnector)

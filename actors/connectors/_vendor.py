@@ -1,0 +1,134 @@
+"""What every vendor connector shares: a :class:`Plan` per operation, built by a pure function.
+
+A vendor kind maps each operation name to a builder ``(config, document, request) -> Plan``;
+the builders are plain functions, so request building is tested without a network. A route that
+names no operation gets a plain call with its own ``method`` and ``path`` (still authenticated,
+rate-limited and circuit-broken).
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Generic, TypeVar
+
+import orjson
+from prometheus_client import CollectorRegistry
+from prometheus_client.registry import Collector
+from yarl import URL
+
+from actors.connectors._client import ClientConfig, OutboundCall, ResilientClient
+from actors.connectors.http import tracing_headers
+from router.connector import OutboundRequest
+from router.errors import PermanentError
+
+__all__ = ["Builder", "Plan", "VendorConnector", "json_object", "require", "segment"]
+
+ConfigT = TypeVar("ConfigT", bound=ClientConfig)
+JSON = "application/json"
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """One vendor call: method, encoded path (query included) from the base URL, body, headers."""
+
+    method: str
+    path: str
+    body: bytes = b""
+    content_type: str | None = JSON
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+Builder = Callable[[ConfigT, dict[str, Any], OutboundRequest], Plan]
+
+
+def json_object(body: bytes, operation: str) -> dict[str, Any]:
+    """The request body as a JSON object; a permanent error otherwise (retrying cannot fix it)."""
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise PermanentError(f"{operation}: the message body is not JSON") from None
+    if not isinstance(document, dict):
+        raise PermanentError(f"{operation}: the message body is not a JSON object")
+    return document
+
+
+def require(document: Mapping[str, Any], name: str, operation: str) -> str:
+    """A scalar field the operation needs (an id or external id), as text."""
+    value = document.get(name)
+    if value is None or isinstance(value, dict | list | bool) or str(value) == "":
+        raise PermanentError(f"{operation}: the message has no `{name}`")
+    return str(value)
+
+
+def segment(value: str) -> str:
+    """``value`` percent-encoded as one path segment."""
+    return urllib.parse.quote(value, safe="")
+
+
+def dumps(document: Any) -> bytes:
+    return orjson.dumps(document)
+
+
+class VendorConnector(Generic[ConfigT]):
+    """A connector whose routes name operations; subclasses set ``OPERATIONS``."""
+
+    OPERATIONS: ClassVar[Mapping[str, Builder[Any]]] = {}
+
+    def __init__(
+        self, name: str, config: ConfigT, registry: CollectorRegistry | None = None
+    ) -> None:
+        self.name = name
+        self.config = config
+        self.client = ResilientClient(name, config, registry=registry)
+        self.timeout_s = self.client.timeout_s
+        self.concurrency = config.concurrency
+        self.base_url = config.base_url.rstrip("/")
+
+    async def start(self) -> None:
+        await self.client.start()
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    def collectors(self) -> list[Collector]:
+        """Metric collectors for the engine's registry (empty when it was given one)."""
+        return self.client.collectors()
+
+    def default_headers(self) -> dict[str, str]:
+        """Headers the vendor wants on every call (API version ...)."""
+        return {"Accept": JSON}
+
+    def plan(self, request: OutboundRequest) -> Plan:
+        """The call ``request`` asks for: its operation's, or a plain method + path call."""
+        if request.operation is None:
+            return Plan(request.method, request.path, request.body, request.content_type)
+        builder = self.OPERATIONS.get(request.operation)
+        if builder is None:
+            raise PermanentError(f"unknown operation {request.operation!r}")
+        return builder(self.config, json_object(request.body, request.operation), request)
+
+    async def send(self, request: OutboundRequest) -> None:
+        plan = self.plan(request)
+        try:
+            url = URL(self.base_url + plan.path, encoded=True)
+        except ValueError:
+            raise PermanentError("the request path does not make a valid URL") from None
+        headers = {
+            **tracing_headers(request),
+            **self.default_headers(),
+            **plan.headers,
+            **request.headers,
+        }
+        await self.client.call(
+            OutboundCall(
+                method=plan.method,
+                url=url,
+                body=plan.body,
+                operation=request.operation or plan.method.lower(),
+                idempotency_key=request.idempotency_key,
+                content_type=plan.content_type,
+                headers=headers,
+            )
+        )

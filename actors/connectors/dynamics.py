@@ -1,0 +1,112 @@
+"""Dynamics 365 / Dataverse Web API (``kind: dynamics``), usually with OAuth 2.0 client credentials.
+
+| operation           | call                                                             |
+|---------------------|------------------------------------------------------------------|
+| ``upsert_account``  | ``PATCH {api_path}/accounts({alternate_key}='{value}')``         |
+| ``create_salesorder`` | ``POST {api_path}/salesorders``                                |
+| ``query_inventory`` | ``GET {api_path}/{entity}?$filter=...&$select=...&$top=...``     |
+
+``upsert_account`` is idempotent by the alternate key; ``upsert_mode`` picks the OData semantics:
+``upsert`` (no precondition), ``create`` (``If-None-Match: *``: never overwrite, 412 if it exists)
+or ``update`` (``If-Match: *``: never create, 404 if missing). ``query_inventory`` takes
+``{"entity"?, "filter": {"field": value, ...} or "OData text", "select"?: [...], "top"?: n}``.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from typing import Any, Literal
+
+from pydantic import Field
+
+from actors.connectors._client import ClientConfig
+from actors.connectors._vendor import Builder, Plan, VendorConnector, dumps, require
+from router.connector import OutboundRequest
+from router.errors import PermanentError
+from router.registry import register_connector
+
+__all__ = ["DYNAMICS_OPERATIONS", "DynamicsConnector", "DynamicsConnectorConfig", "odata_literal"]
+
+
+class DynamicsConnectorConfig(ClientConfig):
+    api_path: str = Field(default="/api/data/v9.2", pattern=r"^/[A-Za-z0-9/._-]*$")
+    alternate_key: str = Field(
+        default="accountnumber", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="Account key"
+    )
+    upsert_mode: Literal["upsert", "create", "update"] = Field(
+        default="upsert", description="upsert; create: If-None-Match: *; update: If-Match: *"
+    )
+    inventory_entity: str = Field(
+        default="msdyn_inventoryonhands", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$"
+    )
+
+
+def odata_literal(value: Any) -> str:
+    """An OData literal: numbers bare, text single-quoted with quotes doubled."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def upsert_account(
+    config: DynamicsConnectorConfig, doc: dict[str, Any], request: OutboundRequest
+) -> Plan:
+    del request
+    key = config.alternate_key
+    require(doc, key, "upsert_account")
+    literal = urllib.parse.quote(odata_literal(doc[key]), safe="'")
+    headers = {"create": {"If-None-Match": "*"}, "update": {"If-Match": "*"}}.get(
+        config.upsert_mode, {}
+    )
+    path = f"{config.api_path}/accounts({key}={literal})"
+    return Plan("PATCH", path, dumps(doc), headers=headers)
+
+
+def create_salesorder(
+    config: DynamicsConnectorConfig, doc: dict[str, Any], request: OutboundRequest
+) -> Plan:
+    del request
+    return Plan("POST", f"{config.api_path}/salesorders", dumps(doc))
+
+
+def query_inventory(
+    config: DynamicsConnectorConfig, doc: dict[str, Any], request: OutboundRequest
+) -> Plan:
+    del request
+    entity = str(doc.get("entity") or config.inventory_entity)
+    if not entity.isidentifier():
+        raise PermanentError("query_inventory: `entity` must be an entity set name")
+    where = doc.get("filter")
+    if isinstance(where, dict):
+        where = " and ".join(f"{k} eq {odata_literal(v)}" for k, v in sorted(where.items()))
+    query: list[tuple[str, str]] = []
+    if where:
+        query.append(("$filter", str(where)))
+    if isinstance(doc.get("select"), list):
+        query.append(("$select", ",".join(map(str, doc["select"]))))
+    if doc.get("top") is not None:
+        query.append(("$top", str(int(doc["top"]))))
+    qs = urllib.parse.urlencode(query, quote_via=urllib.parse.quote, safe="$,'")
+    path = f"{config.api_path}/{entity}" + (f"?{qs}" if qs else "")
+    return Plan("GET", path, b"", None)
+
+
+DYNAMICS_OPERATIONS: dict[str, Builder[Any]] = {
+    "upsert_account": upsert_account,
+    "create_salesorder": create_salesorder,
+    "query_inventory": query_inventory,
+}
+
+
+class DynamicsConnector(VendorConnector[DynamicsConnectorConfig]):
+    OPERATIONS = DYNAMICS_OPERATIONS
+
+    def default_headers(self) -> dict[str, str]:
+        return {"Accept": "application/json", "OData-MaxVersion": "4.0", "OData-Version": "4.0"}
+
+
+register_connector(
+    "dynamics", DynamicsConnectorConfig, DynamicsConnector, operations=set(DYNAMICS_OPERATIONS)
+)

@@ -1,0 +1,102 @@
+"""NetSuite REST Record API v1 (``kind: netsuite``), usually with ``auth: {kind: netsuite-tba}``.
+
+Operations (paths under ``/services/rest/record/v1``):
+
+- ``upsert_customer``: ``PUT /customer/eid:{externalId}`` (idempotent by the external id)
+- ``upsert_sales_order``: ``PUT /salesOrder/eid:{externalId}``
+- ``create_sales_order``: ``POST /salesOrder`` with ``X-NetSuite-Idempotency-Key``
+- ``upsert_invoice``: ``PUT /invoice/eid:{externalId}``
+- ``create_customer_payment``: ``POST /customerPayment`` with ``X-NetSuite-Idempotency-Key``
+- ``get_record``: ``GET /{type}/{id}`` or ``GET /{type}/eid:{externalId}``
+
+The body is the record as JSON; an upsert takes ``externalId`` from it (and leaves it out of the
+body: the key is in the path). Prefer the upserts: a retried create is only safe as long as
+NetSuite remembers the idempotency key.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from pydantic import Field
+
+from actors.connectors._client import ClientConfig
+from actors.connectors._vendor import Builder, Plan, VendorConnector, dumps, require, segment
+from router.connector import OutboundRequest
+from router.errors import PermanentError
+from router.registry import register_connector
+
+__all__ = ["NETSUITE_OPERATIONS", "NetSuiteConnector", "NetSuiteConnectorConfig"]
+
+API = "/services/rest/record/v1"
+
+
+class NetSuiteConnectorConfig(ClientConfig):
+    base_url: str = Field(
+        pattern=r"^https?://[^/?#]+",
+        description="`https://<account>.suitetalk.api.netsuite.com` (no path)",
+    )
+
+
+def idempotency_uuid(key: str) -> str:
+    """NetSuite wants a UUID: derive one, stable per key, from the outbound idempotency key."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"interlock:{key}"))
+
+
+def _upsert(record_type: str, operation: str) -> Builder[NetSuiteConnectorConfig]:
+    def build(
+        config: NetSuiteConnectorConfig, doc: dict[str, Any], request: OutboundRequest
+    ) -> Plan:
+        del config, request
+        external_id = require(doc, "externalId", operation)
+        body = {k: v for k, v in doc.items() if k != "externalId"}
+        path = f"{API}/{record_type}/eid:{segment(external_id)}"
+        return Plan("PUT", path, dumps(body))
+
+    return build
+
+
+def _create(record_type: str) -> Builder[NetSuiteConnectorConfig]:
+    def build(
+        config: NetSuiteConnectorConfig, doc: dict[str, Any], request: OutboundRequest
+    ) -> Plan:
+        del config
+        headers = {"X-NetSuite-Idempotency-Key": idempotency_uuid(request.idempotency_key)}
+        return Plan("POST", f"{API}/{record_type}", dumps(doc), headers=headers)
+
+    return build
+
+
+def get_record(
+    config: NetSuiteConnectorConfig, doc: dict[str, Any], request: OutboundRequest
+) -> Plan:
+    """``{"type": "customer", "id": "42"}`` or ``{"type": ..., "externalId": ...}``."""
+    del config, request
+    record_type = require(doc, "type", "get_record")
+    if doc.get("id") is not None:
+        ref = segment(require(doc, "id", "get_record"))
+    elif doc.get("externalId") is not None:
+        ref = "eid:" + segment(require(doc, "externalId", "get_record"))
+    else:
+        raise PermanentError("get_record: the message has neither `id` nor `externalId`")
+    return Plan("GET", f"{API}/{segment(record_type)}/{ref}", b"", None)
+
+
+NETSUITE_OPERATIONS: dict[str, Builder[Any]] = {
+    "upsert_customer": _upsert("customer", "upsert_customer"),
+    "upsert_sales_order": _upsert("salesOrder", "upsert_sales_order"),
+    "create_sales_order": _create("salesOrder"),
+    "upsert_invoice": _upsert("invoice", "upsert_invoice"),
+    "create_customer_payment": _create("customerPayment"),
+    "get_record": get_record,
+}
+
+
+class NetSuiteConnector(VendorConnector[NetSuiteConnectorConfig]):
+    OPERATIONS = NETSUITE_OPERATIONS
+
+
+register_connector(
+    "netsuite", NetSuiteConnectorConfig, NetSuiteConnector, operations=set(NETSUITE_OPERATIONS)
+)

@@ -1,0 +1,102 @@
+"""Stripe (``kind: stripe``): form-encoded calls with ``Idempotency-Key``, auth ``bearer`` (sk_...).
+
+| operation             | call                          |
+|-----------------------|-------------------------------|
+| ``create_customer``   | ``POST /v1/customers``        |
+| ``update_customer``   | ``POST /v1/customers/{id}``   |
+| ``create_subscription`` | ``POST /v1/subscriptions``  |
+
+The message is JSON; it is sent form-encoded the way Stripe expects, nested objects and lists
+flattened into ``metadata[plan]=gold`` and ``items[0][price]=price_1`` keys. Stripe replays the
+first answer for a repeated ``Idempotency-Key`` (kept 24 h), so retries create one object.
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+from pydantic import Field
+
+from actors.connectors._client import ClientConfig
+from actors.connectors._vendor import Builder, Plan, VendorConnector, require, segment
+from router.connector import OutboundRequest
+from router.registry import register_connector
+
+__all__ = ["STRIPE_OPERATIONS", "StripeConnector", "StripeConnectorConfig", "form_encode"]
+
+FORM = "application/x-www-form-urlencoded"
+
+
+class StripeConnectorConfig(ClientConfig):
+    base_url: str = Field(default="https://api.stripe.com", pattern=r"^https?://[^/?#]+")
+    stripe_version: str | None = Field(default=None, description="`Stripe-Version` header")
+
+
+def _flatten(prefix: str, value: Any) -> Iterator[tuple[str, str]]:
+    if isinstance(value, dict):
+        if not value:
+            yield prefix, ""
+        for key, item in value.items():
+            yield from _flatten(f"{prefix}[{key}]" if prefix else str(key), item)
+    elif isinstance(value, list | tuple):
+        if not value:
+            yield prefix, ""
+        for index, item in enumerate(value):
+            yield from _flatten(f"{prefix}[{index}]", item)
+    elif isinstance(value, bool):
+        yield prefix, "true" if value else "false"
+    elif value is None:
+        yield prefix, ""
+    elif isinstance(value, float):
+        yield prefix, str(int(value)) if value.is_integer() else repr(value)
+    elif isinstance(value, Decimal):
+        yield prefix, format(value, "f")
+    else:
+        yield prefix, str(value)
+
+
+def form_encode(document: dict[str, Any]) -> bytes:
+    """Stripe's form encoding: ``a[b][0]=x`` for nested values, booleans as true/false."""
+    return urllib.parse.urlencode(list(_flatten("", document))).encode()
+
+
+def _post(path: str) -> Builder[StripeConnectorConfig]:
+    def build(config: StripeConnectorConfig, doc: dict[str, Any], request: OutboundRequest) -> Plan:
+        del config, request
+        return Plan("POST", path, form_encode(doc), FORM)
+
+    return build
+
+
+def update_customer(
+    config: StripeConnectorConfig, doc: dict[str, Any], request: OutboundRequest
+) -> Plan:
+    del config, request
+    customer = require(doc, "id", "update_customer")
+    body = {k: v for k, v in doc.items() if k != "id"}
+    return Plan("POST", f"/v1/customers/{segment(customer)}", form_encode(body), FORM)
+
+
+STRIPE_OPERATIONS: dict[str, Builder[Any]] = {
+    "create_customer": _post("/v1/customers"),
+    "update_customer": update_customer,
+    "create_subscription": _post("/v1/subscriptions"),
+}
+
+
+class StripeConnector(VendorConnector[StripeConnectorConfig]):
+    OPERATIONS = STRIPE_OPERATIONS
+
+    def default_headers(self) -> dict[str, str]:
+        headers = {"Accept": "application/json"}
+        if self.config.stripe_version:
+            headers["Stripe-Version"] = self.config.stripe_version
+        return headers
+
+
+register_connector(
+    "stripe", StripeConnectorConfig, StripeConnector, operations=set(STRIPE_OPERATIONS)
+)

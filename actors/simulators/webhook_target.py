@@ -1,0 +1,85 @@
+"""A generic webhook target: ``POST|PUT /{anything}`` stores the JSON body once per key.
+
+It stands in for an entitlement-provisioning service and a 3PL fulfilment API. A repeated
+``Idempotency-Key`` replays the first 2xx answer (``Idempotent-Replayed: true``) and never stores a
+second record, whatever the body. The answer status is configurable (``status=``, or at run time
+``POST /_sim/status {"status": 202}``). With a non-empty ``bearer_token`` the target requires
+``Authorization: Bearer <token>``. A record's type is its path (``entitlements``), its external id
+the body's ``external_id`` or ``id``, else the idempotency key; ``broken`` matches any of them and
+answers 422. Errors are ``{"error": {"code", "message"}}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import orjson
+from aiohttp import web
+from typing_extensions import override
+
+from actors.simulators._auth import bearer_token
+from actors.simulators._base import Simulator, json_response, read_json
+
+
+class WebhookTargetSimulator(Simulator):
+    """A JSON webhook receiver with ``Idempotency-Key`` dedupe and a configurable status."""
+
+    name = "webhook"
+    defaults: ClassVar[dict[str, str]] = {"bearer_token": ""}
+
+    def __init__(self, *, status: int = 200, **settings: Any) -> None:
+        super().__init__(**settings)
+        self.status = status
+
+    @override
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.post("/_sim/status", self._set_status),
+            web.post("/{path:.+}", self._receive),
+            web.put("/{path:.+}", self._receive),
+        ]
+
+    @override
+    def error(self, status: int, code: str, message: str, field: str | None = None) -> web.Response:
+        body: dict[str, Any] = {"code": code, "message": message}
+        if field is not None:
+            body["field"] = field
+        return json_response({"error": body}, status=status)
+
+    @override
+    async def authenticate(self, request: web.Request) -> web.Response | None:
+        expected = self.credentials["bearer_token"]
+        if not expected or bearer_token(request) == expected:
+            return None
+        return self.error(401, "unauthorized", "A valid bearer token is required")
+
+    async def _set_status(self, request: web.Request) -> web.Response:
+        body = await read_json(request)
+        status = body.get("status") if isinstance(body, dict) else None
+        if not isinstance(status, int) or not 200 <= status < 600:
+            return json_response({"error": "status must be an HTTP status code"}, status=400)
+        self.status = status
+        return json_response({"status": status})
+
+    async def _receive(self, request: web.Request) -> web.Response:
+        key = request.headers.get("Idempotency-Key")
+        payload = await read_json(request)
+        type_ = request.match_info["path"].strip("/")
+
+        async def run() -> web.Response:
+            if not isinstance(payload, dict):
+                return self.error(400, "invalid_json", "The body must be a JSON object")
+            ext = payload.get("external_id") or payload.get("id") or key
+            if self.is_broken(ext) or self.is_broken(key):
+                return self.error(422, "validation_error", f"Record {ext} was rejected", "id")
+            if self.status >= 300:
+                return self.error(self.status, "configured_failure", "Configured to fail")
+            stored = {"body": payload, "idempotency_key": key}
+            record = self.store.create(type_, stored, None if ext is None else str(ext))
+            return web.Response(
+                status=self.status,
+                body=orjson.dumps({"id": record.id, "received": True}),
+                content_type="application/json",
+            )
+
+        return await self.idempotent(key, "", run)
