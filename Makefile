@@ -18,11 +18,17 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
+# The router on routes/ plus the vendor simulators (ports 9100-9106) its shipped connectors use.
 run: $(STAMP)
-	@echo "Interlock on http://127.0.0.1:$(PORT) (routes/, journal in data/). Try, in another shell:"
+	@mkdir -p data
+	@echo "Interlock on http://127.0.0.1:$(PORT), simulators on 9100-9106 (log: data/simulators.log)."
+	@echo "Try, in another shell (the README explains each):"
 	@echo "  curl -i -X POST http://127.0.0.1:$(PORT)/webhooks/demo -H 'Content-Type: application/json' \\"
-	@echo "       -d '{\"id\": \"evt-1\", \"type\": \"order.created\", \"customer\": \"cus-1\", \"total\": 42}'"
-	@echo "  curl -s http://127.0.0.1:$(PORT)/metrics | grep interlock_deliveries_total"
+	@echo "       -d '{\"id\": \"evt-1\", \"type\": \"order.created\", \"customer\": \"cus-1\", \"forward\": true}'"
+	@echo "  curl -s http://127.0.0.1:9106/_sim/requests"
+	@echo "  curl -s -X POST http://127.0.0.1:$(PORT)/api/inventory-availability -H 'Content-Type: application/json' -d '{\"sku\": \"SKU-1\"}'"
+	@$(BIN)/interlock simulate --base-port 9100 --demo > data/simulators.log 2>&1 & sims=$$!; \
+	trap 'kill $$sims 2>/dev/null' EXIT INT TERM; \
 	$(BIN)/interlock run --routes routes --data-dir data --port $(PORT)
 
 test: $(STAMP)

@@ -49,7 +49,7 @@ def check(routes: Annotated[Path, typer.Argument(help="Routes folder")] = Path("
         typer.echo(f"warning: {warning}", err=True)
     typer.echo(
         f"{routes}: ok ({len(config.sources)} sources, {len(config.connectors)} connectors, "
-        f"{len(config.routes)} routes)"
+        f"{len(config.routes)} routes, {len(config.request_reply)} request/reply routes)"
     )
 
 

@@ -36,8 +36,9 @@ class Connector(Protocol):
     async def start(self) -> None:
         """Open pools; called once on the event loop before the first send."""
 
-    async def send(self, request: OutboundRequest) -> None:
-        """Deliver one request; return on success, raise a DeliveryError otherwise."""
+    async def send(self, request: OutboundRequest) -> bytes | None:
+        """Deliver one request; return the response body (or None) on success, raise a
+        DeliveryError otherwise. Request/reply routes answer their caller with that body."""
 
     async def close(self) -> None:
         """Release pools; called once on shutdown."""

@@ -13,7 +13,16 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from router.config.models import FromSpec, Predicate, RetryPolicy, RouteSpec, SourceSpec, ToSpec
+from router.config.models import (
+    CacheSpec,
+    FromSpec,
+    Predicate,
+    RequestReplySpec,
+    RetryPolicy,
+    RouteSpec,
+    SourceSpec,
+    ToSpec,
+)
 
 BEGIN = "<!-- BEGIN GENERATED: python -m router.docgen -->"
 END = "<!-- END GENERATED -->"
@@ -24,6 +33,8 @@ MODELS: list[tuple[str, type[BaseModel]]] = [
     ("`steps[].to:`", ToSpec),
     ("`retry:`", RetryPolicy),
     ("Source (`sources.yaml` entry)", SourceSpec),
+    ("Request/reply route (`kind: request-reply`)", RequestReplySpec),
+    ("`cache:` of a request/reply route", CacheSpec),
 ]
 
 

@@ -47,6 +47,7 @@ from router.runtime.supervision import tell_safely
 from router.settings import Settings
 from router.store.journal import Journal
 from router.store.records import AppendOutcome, OutcomeRecord, Status
+from router.sync import RequestReply
 
 log = get_logger("interlock.engine")
 RECOVERY_CHUNK = 1000
@@ -69,6 +70,7 @@ class Engine:
         self.draining = False
         self.journal: Journal | None = None
         self._connectors: dict[str, Connector] = {}
+        self.request_reply: dict[str, RequestReply] = {}
         self._connector_refs: dict[str, Any] = {}
         self._route_refs: dict[str, Any] = {}
         self._journal_ref: Any = None
@@ -114,6 +116,14 @@ class Engine:
             self._connectors[name] = connector
             self._connector_refs[name] = ConnectorActor.start(name, connector, bridge, self.metrics)
         transforms = registry.transforms()
+        for spec in self.config.request_reply.values():
+            self.request_reply[spec.id] = RequestReply(
+                spec,
+                [transforms[name] for name in spec.transforms],
+                [transforms[name] for name in spec.reply],
+                self._connectors[spec.target.connector],
+                self.metrics,
+            )
         for route in self.config.routes.values():
             chain = [transforms[name] for name in route.transforms]
             connector_ref = self._connector_refs[route.target.connector]

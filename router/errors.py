@@ -15,6 +15,8 @@ Every failure the router can name is one of these, so that callers match on a cl
     ├── UnavailableError         the router cannot accept now -> 503 + Retry-After
     │   ├── BackpressureError    credit for new work is exhausted
     │   └── StorageFullError     the LMDB map is full
+    ├── UpstreamError            a request/reply route's target failed -> 502
+    │   └── UpstreamTimeoutError no answer within the route's timeout -> 504
     └── DeliveryError            an outbound attempt failed
         ├── TransientError       retry later, honouring ``retry_after``
         └── PermanentError       dead-letter now; retrying cannot help
@@ -111,6 +113,22 @@ class BackpressureError(UnavailableError):
 
 class StorageFullError(UnavailableError):
     title = "Journal storage is full"
+
+
+class UpstreamError(InterlockError):
+    """A synchronous (request/reply) call failed; the caller gets ``status`` as problem+json."""
+
+    status = 502
+    title = "Bad Gateway"
+
+    def __init__(self, detail: str) -> None:
+        self.detail = detail
+        super().__init__(detail)
+
+
+class UpstreamTimeoutError(UpstreamError):
+    status = 504
+    title = "Gateway Timeout"
 
 
 class DeliveryError(InterlockError):

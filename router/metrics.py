@@ -92,6 +92,19 @@ class Metrics:
         self.journal_bytes = Gauge(
             "interlock_journal_size_bytes", "Used size of the LMDB map", registry=r
         )
+        self.sync_requests = Counter(
+            "interlock_sync_requests_total",
+            "Request/reply answers by outcome (miss, hit, stale, error)",
+            ["route", "outcome"],
+            registry=r,
+        )
+        self.sync_seconds = Histogram(
+            "interlock_sync_duration_seconds",
+            "Request/reply answer time",
+            ["route"],
+            buckets=_LATENCY,
+            registry=r,
+        )
         self.ready = Gauge("interlock_ready", "1 when the router accepts traffic", registry=r)
 
     def watch_mailbox(self, actor: str, depth: Callable[[], float]) -> None:

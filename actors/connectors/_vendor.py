@@ -109,7 +109,7 @@ class VendorConnector(Generic[ConfigT]):
             raise PermanentError(f"unknown operation {request.operation!r}")
         return builder(self.config, json_object(request.body, request.operation), request)
 
-    async def send(self, request: OutboundRequest) -> None:
+    async def send(self, request: OutboundRequest) -> bytes | None:
         plan = self.plan(request)
         try:
             url = URL(self.base_url + plan.path, encoded=True)
@@ -121,7 +121,7 @@ class VendorConnector(Generic[ConfigT]):
             **plan.headers,
             **request.headers,
         }
-        await self.client.call(
+        response = await self.client.call(
             OutboundCall(
                 method=plan.method,
                 url=url,
@@ -132,3 +132,4 @@ class VendorConnector(Generic[ConfigT]):
                 headers=headers,
             )
         )
+        return response.body

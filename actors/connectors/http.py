@@ -101,8 +101,8 @@ class HttpConnector:
         except ValueError:
             raise PermanentError("the rendered path does not make a valid URL") from None
 
-    async def send(self, request: OutboundRequest) -> None:
-        await self.client.call(
+    async def send(self, request: OutboundRequest) -> bytes | None:
+        response = await self.client.call(
             OutboundCall(
                 method=request.method,
                 url=self.target(request),
@@ -113,6 +113,7 @@ class HttpConnector:
                 headers={**tracing_headers(request), **request.headers},
             )
         )
+        return response.body
 
 
 register_connector("http", HttpConnectorConfig, HttpConnector)

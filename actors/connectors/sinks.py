@@ -29,7 +29,7 @@ class LogConnector:
     async def start(self) -> None:
         return None
 
-    async def send(self, request: OutboundRequest) -> None:
+    async def send(self, request: OutboundRequest) -> bytes | None:
         self.delivered += 1
         log.info(
             "dry_run_delivery",
@@ -40,6 +40,7 @@ class LogConnector:
             correlation_id=request.correlation_id,
             bytes=len(request.body),
         )
+        return None
 
     async def close(self) -> None:
         return None
@@ -48,8 +49,9 @@ class LogConnector:
 class NullConnector(LogConnector):
     """Accepts and counts; the benchmark's stand-in for an infinitely fast target."""
 
-    async def send(self, request: OutboundRequest) -> None:  # noqa: ARG002 - discards by design
+    async def send(self, request: OutboundRequest) -> bytes | None:  # noqa: ARG002 - discards by design
         self.delivered += 1
+        return None
 
 
 register_connector("log", SinkConfig, LogConnector)

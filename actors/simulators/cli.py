@@ -40,6 +40,7 @@ async def _serve(
     base_port: int,
     settings: dict[str, dict[str, Any]],
     exit_after: float | None,
+    demo: bool = False,
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -51,6 +52,8 @@ async def _serve(
     except (KeyError, TypeError, OSError) as exc:
         typer.echo(f"cannot start simulators: {exc}", err=True)
         raise typer.Exit(1) from None
+    if demo:
+        seed_demo(sims)
     try:
         for line in _describe(sims):
             typer.echo(line)
@@ -76,6 +79,9 @@ def simulate(
     exit_after: Annotated[
         float | None, typer.Option(hidden=True, help="Stop after SECONDS (for tests)")
     ] = None,
+    demo: Annotated[
+        bool, typer.Option(help="Preload demo data (inventory for the quickstart)")
+    ] = False,
 ) -> None:
     """Run local simulators of NetSuite, Dynamics 365, Stripe, Salesforce, Zendesk, Shopify and a
     generic webhook target, printing each URL and its demo credentials (see docs/simulators.md).
@@ -84,7 +90,24 @@ def simulate(
     if unknown:
         raise typer.BadParameter(f"unknown {unknown}; choose from {list(SIMULATORS)}")
     settings = _parse_settings(set_ or [])
-    asyncio.run(_serve(names or [], host, base_port, settings, exit_after))
+    asyncio.run(_serve(names or [], host, base_port, settings, exit_after, demo))
+
+
+DEMO_INVENTORY = [("SKU-1", "WH-EAST", 12), ("SKU-1", "WH-WEST", 3), ("SKU-2", "WH-EAST", 0)]
+
+
+def seed_demo(sims: SimulatorSet) -> None:
+    """The quickstart's data: on-hand stock the inventory-availability route reads from Dynamics."""
+    if "dynamics" not in sims.names:
+        return
+    store = sims.simulator("dynamics").store
+    for sku, warehouse, quantity in DEMO_INVENTORY:
+        data = {
+            "msdyn_itemnumber": sku,
+            "msdyn_warehouse": warehouse,
+            "msdyn_availablequantity": quantity,
+        }
+        store.upsert("msdyn_inventoryonhands", f"{sku}@{warehouse}", data)
 
 
 def add_cli(app: typer.Typer) -> None:

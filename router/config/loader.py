@@ -15,7 +15,13 @@ from pydantic import BaseModel, ValidationError
 
 from router import registry
 from router.config._yaml import LineIndex, read_yaml
-from router.config.models import STEP_TAGS, ConnectorSpec, RouteSpec, SourceSpec
+from router.config.models import (
+    STEP_TAGS,
+    ConnectorSpec,
+    RequestReplySpec,
+    RouteSpec,
+    SourceSpec,
+)
 from router.config.typecheck import chain_problems
 from router.errors import ConfigError
 
@@ -57,6 +63,7 @@ class RouterConfig:
     sources: dict[str, SourceConfig] = field(default_factory=dict)
     connectors: dict[str, ConnectorConfig] = field(default_factory=dict)
     routes: dict[str, RouteSpec] = field(default_factory=dict)
+    request_reply: dict[str, RequestReplySpec] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     invalid: set[str] = field(default_factory=set)  # defined but broken: no cascade of errors
 
@@ -172,12 +179,20 @@ def _load_connectors(
 
 
 def _check_route(
-    route: RouteSpec, index: LineIndex, config: RouterConfig, errors: list[ConfigError]
+    route: RouteSpec | RequestReplySpec,
+    index: LineIndex,
+    config: RouterConfig,
+    errors: list[ConfigError],
 ) -> None:
-    source = route.from_.source
-    if source not in config.sources and f"source:{source}" not in config.invalid:
-        errors.append(index.error(("from", "source"), f"unknown source {route.from_.source!r}"))
     known = registry.transforms()
+    if isinstance(route, RouteSpec):
+        source = route.from_.source
+        if source not in config.sources and f"source:{source}" not in config.invalid:
+            errors.append(index.error(("from", "source"), f"unknown source {source!r}"))
+    else:
+        for i, name in enumerate(route.reply):
+            if name not in known:
+                errors.append(index.error(("reply", i), f"unknown transform {name!r}"))
     transform_steps = [(i, s) for i, s in enumerate(route.steps) if hasattr(s, "transform")]
     missing = False
     for i, step in transform_steps:
@@ -223,7 +238,9 @@ def load_config(base: Path | str, env: Mapping[str, str] | None = None) -> Route
         except ConfigError as exc:
             errors.append(exc)
             continue
-        route = _validate(RouteSpec, data, index, (), errors)
+        synchronous = isinstance(data, dict) and data.get("kind") == "request-reply"
+        model: type[RouteSpec | RequestReplySpec] = RequestReplySpec if synchronous else RouteSpec
+        route = _validate(model, data, index, (), errors)
         if route is None:
             continue
         if route.id != path.stem:
@@ -234,7 +251,10 @@ def load_config(base: Path | str, env: Mapping[str, str] | None = None) -> Route
             )
             continue
         _check_route(route, index, config, errors)
-        config.routes[route.id] = route
+        if isinstance(route, RequestReplySpec):
+            config.request_reply[route.id] = route
+        else:
+            config.routes[route.id] = route
     if errors:
         raise ConfigErrors(errors)
     return config

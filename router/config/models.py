@@ -223,3 +223,50 @@ class ConnectorSpec(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
     kind: str = Field(description="A registered connector kind: http, log, null, ...")
+
+
+class CacheSpec(Frozen):
+    """A short answer cache for a request/reply route."""
+
+    ttl: Duration = Field(description="How long an answer is served from the cache")
+    key: str | None = Field(
+        default=None,
+        description="JSON Pointer into the request naming the cache key; omitted: the body",
+    )
+    stale_for: Duration = Field(
+        default=0.0,
+        description="On a timeout or a failed call, serve an expired answer up to this old",
+    )
+
+    _check_key = field_validator("key")(lambda v: None if v is None else Pointer(v).text)
+
+
+class RequestReplySpec(Frozen):
+    """A synchronous route, served at ``POST /api/{id}``: transform, call, answer in ``timeout``.
+
+    Nothing is journaled: the caller waits for the answer and retries itself if it must.
+    """
+
+    id: str = Field(pattern=ROUTE_ID_PATTERN, description="kebab-case; equals the file stem")
+    kind: Literal["request-reply"] = Field(description="Marks a synchronous route")
+    description: str = Field(default="", description="Free text for operators")
+    steps: list[Step] = Field(
+        min_length=1, description="`transform:` steps in order, then exactly one `to:` step"
+    )
+    reply: list[str] = Field(
+        default_factory=list, description="Transforms applied to the target's JSON answer"
+    )
+    timeout: Duration = Field(default=2.0, description="Answer within this, or 504")
+    cache: CacheSpec | None = Field(default=None, description="Optional answer cache")
+
+    _ends_in_one_delivery = field_validator("steps")(RouteSpec._ends_in_one_delivery.__func__)  # type: ignore[attr-defined]
+
+    @property
+    def transforms(self) -> list[str]:
+        return [s.transform for s in self.steps if isinstance(s, TransformStep)]
+
+    @property
+    def target(self) -> ToSpec:
+        last = self.steps[-1]
+        assert isinstance(last, ToStep)
+        return last.to

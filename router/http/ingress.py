@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -24,6 +25,7 @@ from router.errors import (
     UnavailableError,
     UnknownSourceError,
     UnsupportedMediaTypeError,
+    UpstreamError,
 )
 from router.http.problem import json_response, problem
 from router.logs import get_logger
@@ -32,6 +34,7 @@ from router.settings import Settings
 ENGINE = web.AppKey("engine", Engine)
 log = get_logger("interlock.ingress")
 Accept = Callable[[], Awaitable[web.Response]]
+_SAFE = re.compile(r"^[\x21-\x7e]{1,128}$")
 JSON_TYPES = frozenset({"", "application/json", "text/json", "text/plain"})
 
 
@@ -133,6 +136,35 @@ async def events_handshake(request: web.Request) -> web.Response:
     return web.Response(status=200, headers=headers)
 
 
+async def api(request: web.Request) -> web.Response:
+    """``POST /api/{route}``: a request/reply route answers now (no journal)."""
+    engine = request.app[ENGINE]
+    name = request.match_info["route"]
+
+    async def accept() -> web.Response:
+        handler = engine.request_reply.get(name)
+        if handler is None:
+            raise UnknownSourceError(f"no request/reply route named {name!r}")
+        if not engine.ready:
+            raise UnavailableError(
+                "the router is not ready", retry_after=engine.settings.retry_after_s
+            )
+        _check_json_content_type(request)
+        body = await _read_body(request, engine.settings)
+        correlation = request.headers.get("X-Correlation-ID", "")
+        try:
+            answer = await handler.answer(body, correlation if _SAFE.match(correlation) else "")
+        except UpstreamError as exc:
+            return problem(exc.status, exc.title, exc.detail)
+        return web.Response(
+            body=answer.body,
+            content_type="application/json",
+            headers={"X-Interlock-Cache": answer.cache},
+        )
+
+    return await _answer(engine, f"api:{name}", accept)
+
+
 async def livez(_request: web.Request) -> web.Response:
     return json_response({"status": "alive"})
 
@@ -182,6 +214,7 @@ def create_app(engine: Engine) -> web.Application:
     )
     app[ENGINE] = engine
     app.router.add_post("/webhooks/{source}", webhook)
+    app.router.add_post("/api/{route}", api)
     app.router.add_post("/events", events)
     app.router.add_post("/events/{source}", events)
     app.router.add_route("OPTIONS", "/events", events_handshake)

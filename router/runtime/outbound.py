@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel
 
-from router.config.models import RouteSpec
+from router.config.models import RequestReplySpec, RouteSpec
 from router.connector import OutboundRequest
 from router.envelope import Envelope
 from router.errors import PermanentError
@@ -28,6 +28,14 @@ def _default(obj: Any) -> Any:
     if isinstance(obj, set | frozenset | tuple):
         return list(obj)
     raise TypeError(f"cannot serialise {type(obj).__name__} as JSON")
+
+
+def to_json_bytes(value: Any) -> bytes:
+    """JSON for a transform's output; raises PermanentError when it has no JSON form."""
+    try:
+        return orjson.dumps(value, default=_default)
+    except TypeError as exc:
+        raise PermanentError(f"transform output is not JSON-serialisable: {exc}") from exc
 
 
 def outbound_idempotency_key(route: str, envelope: Envelope) -> str:
@@ -72,17 +80,17 @@ def render_path(template: str, document: Any) -> str:
 
 
 def build_request(
-    route: RouteSpec, chain: list[TransformSpec], envelope: Envelope, attempt: int
+    route: RouteSpec | RequestReplySpec,
+    chain: list[TransformSpec],
+    envelope: Envelope,
+    attempt: int,
 ) -> OutboundRequest:
     """The request for one delivery; a failing transform raises :class:`PermanentError`."""
     document: Any = envelope.payload
     if chain:
         output = run_chain(chain, envelope.payload)
         document = output.model_dump(mode="json") if isinstance(output, BaseModel) else output
-        try:
-            body = orjson.dumps(output, default=_default)
-        except TypeError as exc:
-            raise PermanentError(f"transform output is not JSON-serialisable: {exc}") from exc
+        body = to_json_bytes(output)
     else:
         body = envelope.body  # untouched bytes: what came in goes out
     target = route.target

@@ -17,7 +17,7 @@ from router import load_config, registry
 from router.envelope import Envelope
 from router.ids import new_id_bytes, new_traceparent
 from router.routing import RoutingTable
-from router.runtime.outbound import build_request
+from router.runtime.outbound import build_request, run_chain
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "routes"
@@ -25,8 +25,19 @@ CONFIG = load_config(ROOT / "routes", env={})
 TABLE = RoutingTable.from_config(CONFIG)
 
 
+def _golden(route_id: str, produced: object) -> None:
+    golden = FIXTURES / f"{route_id}.golden.json"
+    if os.environ.get("INTERLOCK_REGEN_GOLDEN") == "1":
+        golden.write_bytes(
+            orjson.dumps(produced, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
+        )
+    assert produced == orjson.loads(golden.read_bytes())
+
+
 def test_shipped_routes_validate_with_only_the_expected_warning() -> None:
-    assert set(CONFIG.routes) == {p.stem for p in (ROOT / "routes").glob("*.yaml")} - {
+    assert set(CONFIG.routes) | set(CONFIG.request_reply) == {
+        p.stem for p in (ROOT / "routes").glob("*.yaml")
+    } - {
         "sources",
         "connectors",
     }
@@ -55,12 +66,29 @@ def test_route_golden(route_id: str) -> None:
     )
     transforms = registry.transforms()
     request = build_request(route, [transforms[t] for t in route.transforms], envelope, attempt=1)
-    produced = orjson.loads(request.body)
-    golden = FIXTURES / f"{route_id}.golden.json"
-    if os.environ.get("INTERLOCK_REGEN_GOLDEN") == "1":
-        golden.write_bytes(
-            orjson.dumps(produced, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
-        )
-    assert produced == orjson.loads(golden.read_bytes())
+    _golden(route_id, orjson.loads(request.body))
     assert request.path == route.target.path
     assert request.idempotency_key and request.method == route.target.method
+
+
+@pytest.mark.parametrize("route_id", sorted(CONFIG.request_reply))
+def test_request_reply_route_golden(route_id: str) -> None:
+    """The question becomes the connector's request; a recorded answer becomes the reply."""
+    spec = CONFIG.request_reply[route_id]
+    question = (FIXTURES / f"{route_id}.input.json").read_bytes()
+    envelope = Envelope(
+        id=new_id_bytes(),
+        source="api",
+        type=route_id,
+        idempotency_key="golden",
+        correlation_id="golden",
+        traceparent=new_traceparent(),
+        received_at=0.0,
+        body=question,
+    )
+    transforms = registry.transforms()
+    request = build_request(spec, [transforms[t] for t in spec.transforms], envelope, attempt=1)
+    answer = orjson.loads((FIXTURES / f"{route_id}.answer.json").read_bytes())
+    reply = run_chain([transforms[t] for t in spec.reply], answer)
+    _golden(route_id, {"request": orjson.loads(request.body), "reply": reply})
+    assert request.operation == spec.target.operation
