@@ -36,6 +36,11 @@ class DynamicsConnectorConfig(ClientConfig):
     upsert_mode: Literal["upsert", "create", "update"] = Field(
         default="upsert", description="upsert; create: If-None-Match: *; update: If-Match: *"
     )
+    order_alternate_key: str = Field(
+        default="ilk_externalid",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="Sales order alternate key: orders carrying it are upserted (idempotent)",
+    )
     inventory_entity: str = Field(
         default="msdyn_inventoryonhands", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$"
     )
@@ -67,8 +72,15 @@ def upsert_account(
 def create_salesorder(
     config: DynamicsConnectorConfig, doc: dict[str, Any], request: OutboundRequest
 ) -> Plan:
+    """An order with an external id is upserted by that alternate key, so a redelivery after a lost
+    reply updates the same order instead of creating a second one (Dataverse has no
+    Idempotency-Key). Without one it is a plain create, which a redelivery could duplicate."""
     del request
-    return Plan("POST", f"{config.api_path}/salesorders", dumps(doc))
+    key = config.order_alternate_key
+    if doc.get(key) is None:
+        return Plan("POST", f"{config.api_path}/salesorders", dumps(doc))
+    literal = urllib.parse.quote(odata_literal(doc[key]), safe="'")
+    return Plan("PATCH", f"{config.api_path}/salesorders({key}={literal})", dumps(doc))
 
 
 def query_inventory(

@@ -238,3 +238,20 @@ async def test_a_held_request_times_out_as_transient(
             await connector.send(outbound(case.body("1008"), operation=case.operation, key="k8"))
     finally:
         sims.simulator(kind).release_held()
+
+
+async def test_a_dynamics_order_with_an_external_id_is_created_once(
+    sims: Any, open_connector: OpenConnector
+) -> None:
+    case = CASES["dynamics"]
+    connector = await connect(open_connector, case, sims)
+    await connector.send(outbound(case.body("acct-1"), operation="upsert_account", key="a1"))
+    order = {
+        "ilk_externalid": "sfdc-006-1",
+        "name": "Order 006-1",
+        "customerid_account@odata.bind": "/accounts(ilk_externalid='acct-1')",
+    }
+    for attempt in range(2):  # a redelivery after a lost reply
+        await connector.send(outbound(order, operation="create_salesorder", key=f"o{attempt}"))
+    orders = sims.simulator("dynamics").store.all("salesorders")
+    assert [o.external_id for o in orders] == ["sfdc-006-1"]
