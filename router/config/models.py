@@ -6,7 +6,7 @@ A routes folder holds ``sources.yaml`` (name -> :class:`SourceSpec`), ``connecto
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -183,7 +183,31 @@ class RetryPolicy(Frozen):
     )
 
 
-class RouteSpec(Frozen):
+class _StepsMixin:
+    """What both route kinds derive from their ``steps``: the transform names and the target."""
+
+    if TYPE_CHECKING:  # declared for the type checker only: each model declares the field itself
+        steps: list[Step]
+
+    @property
+    def transforms(self) -> list[str]:
+        return [s.transform for s in self.steps if isinstance(s, TransformStep)]
+
+    @property
+    def target(self) -> ToSpec:
+        last = self.steps[-1]
+        assert isinstance(last, ToStep)
+        return last.to
+
+
+def _one_delivery_last(steps: list[Step]) -> list[Step]:
+    targets = [i for i, step in enumerate(steps) if isinstance(step, ToStep)]
+    if targets != [len(steps) - 1]:
+        raise ValueError("steps must end with exactly one `to:` step, after the transforms")
+    return steps
+
+
+class RouteSpec(_StepsMixin, Frozen):
     """One route: match inbound messages, transform them, deliver them to one connector."""
 
     id: str = Field(pattern=ROUTE_ID_PATTERN, description="kebab-case; equals the file stem")
@@ -199,23 +223,7 @@ class RouteSpec(Frozen):
 
     _check_key = field_validator("key")(lambda v: None if v is None else Pointer(v).text)
 
-    @field_validator("steps")
-    @classmethod
-    def _ends_in_one_delivery(cls, steps: list[Step]) -> list[Step]:
-        targets = [i for i, step in enumerate(steps) if isinstance(step, ToStep)]
-        if targets != [len(steps) - 1]:
-            raise ValueError("steps must end with exactly one `to:` step, after the transforms")
-        return steps
-
-    @property
-    def transforms(self) -> list[str]:
-        return [s.transform for s in self.steps if isinstance(s, TransformStep)]
-
-    @property
-    def target(self) -> ToSpec:
-        last = self.steps[-1]
-        assert isinstance(last, ToStep)
-        return last.to
+    _ends_in_one_delivery = field_validator("steps")(_one_delivery_last)
 
 
 class ConnectorSpec(BaseModel):
@@ -241,7 +249,7 @@ class CacheSpec(Frozen):
     _check_key = field_validator("key")(lambda v: None if v is None else Pointer(v).text)
 
 
-class RequestReplySpec(Frozen):
+class RequestReplySpec(_StepsMixin, Frozen):
     """A synchronous route, served at ``POST /api/{id}``: transform, call, answer in ``timeout``.
 
     Nothing is journaled: the caller waits for the answer and retries itself if it must.
@@ -259,14 +267,4 @@ class RequestReplySpec(Frozen):
     timeout: Duration = Field(default=2.0, description="Answer within this, or 504")
     cache: CacheSpec | None = Field(default=None, description="Optional answer cache")
 
-    _ends_in_one_delivery = field_validator("steps")(RouteSpec._ends_in_one_delivery.__func__)  # type: ignore[attr-defined]
-
-    @property
-    def transforms(self) -> list[str]:
-        return [s.transform for s in self.steps if isinstance(s, TransformStep)]
-
-    @property
-    def target(self) -> ToSpec:
-        last = self.steps[-1]
-        assert isinstance(last, ToStep)
-        return last.to
+    _ends_in_one_delivery = field_validator("steps")(_one_delivery_last)
