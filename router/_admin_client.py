@@ -11,9 +11,10 @@ import re
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from router.ids import decode_id
 from router.settings import Settings
@@ -29,6 +30,9 @@ class CliError(Exception):
     def __init__(self, message: str, code: int = 1) -> None:
         super().__init__(message)
         self.code = code
+
+
+_T = TypeVar("_T")
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -114,6 +118,15 @@ def open_local(data_dir: Path) -> Journal:
         fail(f"{path}: cannot open the journal read-only: {exc}")
 
 
+def read_local(data_dir: Path, query: Callable[[Journal], _T]) -> _T:
+    """Run one read-only query against a data directory's journal, closing it after."""
+    journal = open_local(data_dir)
+    try:
+        return query(journal)
+    finally:
+        journal.close()
+
+
 def parse_id(text: str) -> bytes:
     try:
         return decode_id(text)
@@ -144,11 +157,8 @@ def parse_when(text: str | None, option: str) -> float | None:
 def local_page(data_dir: Path, query: Any, params: dict[str, Any]) -> dict[str, Any]:
     if params.get("cursor") is not None and ":" not in params["cursor"]:
         parse_id(params["cursor"])
-    journal = open_local(data_dir)
     try:
-        items, cursor = query(journal, **params)
+        items, cursor = read_local(data_dir, lambda journal: query(journal, **params))
     except ValueError as exc:
         fail(str(exc), 2)
-    finally:
-        journal.close()
     return {"items": [i.model_dump(mode="json") for i in items], "next_cursor": cursor}

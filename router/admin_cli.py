@@ -21,9 +21,9 @@ from router._admin_client import (
     CliError,
     fail,
     local_page,
-    open_local,
     parse_id,
     parse_when,
+    read_local,
 )
 from router._admin_render import emit, render_dead, render_messages, render_trace
 from router.store.queries import (
@@ -96,11 +96,7 @@ def trace(
         if data_dir is None:
             data = Api(url, token).call("GET", f"/messages/{message_id}")
         else:
-            journal = open_local(data_dir)
-            try:
-                found = message_detail(journal, raw)
-            finally:
-                journal.close()
+            found = read_local(data_dir, lambda journal: message_detail(journal, raw))
             if found is None:
                 fail(f"no message {message_id}")
             data = found.model_dump(mode="json")
@@ -204,11 +200,7 @@ def dlq_show(
         if data_dir is None:
             data = Api(url, token).call("GET", f"/dead-letters/{message_id}")
         else:
-            journal = open_local(data_dir)
-            try:
-                found = dead_letters_of(journal, raw)
-            finally:
-                journal.close()
+            found = read_local(data_dir, lambda journal: dead_letters_of(journal, raw))
             if not found:
                 fail(f"no dead letter for message {message_id}")
             data = {"id": message_id, "items": [d.model_dump(mode="json") for d in found]}
