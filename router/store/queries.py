@@ -10,7 +10,8 @@ The result models are frozen pydantic models: they are also the admin API's Open
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import orjson
 
@@ -30,6 +31,7 @@ from router.store.query_models import (
 from router.store.records import DeliveryState
 
 SCAN_BUDGET = 20_000
+_Item = TypeVar("_Item")
 MAX_MS = (1 << 48) - 1
 __all__ = [
     "DeadLetter",
@@ -88,11 +90,32 @@ def search_messages(
     message with at least one delivery (on ``route``, when given) in that state, or ``unrouted``.
     The cursor is the last id returned (or scanned, when the scan budget ran out); None at the end.
     """
+
+    def pick(txn: Any, key: bytes, value: bytes) -> MessageSummary | None:
+        env = Envelope.from_record(key, value)
+        unrouted = not env.routes
+        if not _matches(env, unrouted, status, route, source, correlation_id, txn, journal):
+            return None
+        return _summary(env, _statuses(txn, journal, env), unrouted)
+
     after = decode_id(cursor) if cursor is not None else None
+    return _page(journal, "msg", since, until, after, limit, pick, encode_id)
+
+
+def _page(
+    journal: Journal,
+    name: str,
+    since: float | None,
+    until: float | None,
+    after: bytes | None,
+    limit: int,
+    pick: Callable[[Any, bytes, bytes], _Item | None],
+    cursor_of: Callable[[bytes], str],
+) -> tuple[list[_Item], str | None]:
+    """One page of a time-ordered scan (keys start with a message id) within the scan budget."""
     until_ms = _until_ms(until)
-    items: list[MessageSummary] = []
-    db = journal._db
-    with journal.env.begin() as txn, txn.cursor(db=db["msg"]) as cur:
+    items: list[_Item] = []
+    with journal.env.begin() as txn, txn.cursor(db=journal._db[name]) as cur:
         if not cur.set_range(_start(since, after)):
             return [], None
         scanned = 0
@@ -102,14 +125,13 @@ def search_messages(
             if key == after:
                 continue
             scanned += 1
-            env = Envelope.from_record(key, value)
-            unrouted = not env.routes
-            if _matches(env, unrouted, status, route, source, correlation_id, txn, journal):
-                items.append(_summary(env, _statuses(txn, journal, env), unrouted))
+            item = pick(txn, key, value)
+            if item is not None:
+                items.append(item)
                 if len(items) >= limit:
-                    return items, encode_id(key)
+                    return items, cursor_of(key)
             if scanned >= SCAN_BUDGET:
-                return items, encode_id(key)
+                return items, cursor_of(key)
     return items, None
 
 
@@ -236,32 +258,23 @@ def list_dead_letters(
     cursor: str | None = None,
 ) -> tuple[list[DeadLetter], str | None]:
     """Dead letters in message arrival order (``since``/``until`` bound the message's receipt)."""
-    after = parse_dead_letter_cursor(cursor) if cursor is not None else None
-    until_ms = _until_ms(until)
-    items: list[DeadLetter] = []
     db = journal._db
-    with journal.env.begin() as txn, txn.cursor(db=db["dlq"]) as cur:
-        if not cur.set_range(_start(since, after)):
-            return [], None
-        scanned = 0
-        for key, value in cur:
-            if int.from_bytes(key[:6], "big") > until_ms:
-                return items, None
-            if key == after:
-                continue
-            scanned += 1
-            message_id, record = key[:16], codec.unpack(value)
-            raw = txn.get(message_id, db=db["msg"])
-            env = Envelope.from_record(message_id, raw) if raw is not None else None
-            if (route is None or record["route"] == route) and (
-                source is None or (env is not None and env.source == source)
-            ):
-                items.append(_dead_letter(message_id, record, env))
-                if len(items) >= limit:
-                    return items, f"{encode_id(message_id)}:{record['route']}"
-            if scanned >= SCAN_BUDGET:
-                return items, f"{encode_id(message_id)}:{key[16:].decode()}"
-    return items, None
+
+    def pick(txn: Any, key: bytes, value: bytes) -> DeadLetter | None:
+        message_id, record = key[:16], codec.unpack(value)
+        raw = txn.get(message_id, db=db["msg"])
+        env = Envelope.from_record(message_id, raw) if raw is not None else None
+        if route is not None and record["route"] != route:
+            return None
+        if source is not None and (env is None or env.source != source):
+            return None
+        return _dead_letter(message_id, record, env)
+
+    def cursor_of(key: bytes) -> str:
+        return f"{encode_id(key[:16])}:{key[16:].decode()}"
+
+    after = parse_dead_letter_cursor(cursor) if cursor is not None else None
+    return _page(journal, "dlq", since, until, after, limit, pick, cursor_of)
 
 
 def dead_letters_of(journal: Journal, message_id: bytes) -> list[DeadLetter]:
