@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PORT ?= 8080
 
-.PHONY: install run test check lint typecheck fmt fuzz bench bench-smoke clean
+.PHONY: install run test check lint typecheck fmt fuzz bench bench-peers bench-smoke clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -51,7 +51,12 @@ fmt: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 bench: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench
+
+# Node-RED, the low-code peer, into a git-ignored folder (the npm registry is reachable).
+bench-peers:
+	npm install --prefix bench/peers node-red@4.1.15
 
 bench-smoke: $(STAMP)
 	$(BIN)/python -m bench --smoke

@@ -1,4 +1,4 @@
-"""``python -m bench [--smoke] [--output-dir DIR] [--only pipeline|ingest]``.
+"""``python -m bench [--smoke] [--output-dir DIR] [--only pipeline|ingest|e2e]``.
 
 Runs every scenario, prints the table and writes ``latest.json`` plus a timestamped copy. A
 scenario that cannot run (the engine is not importable, ``interlock run`` does not start) is
@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import machine, report
-from bench.scenarios import ingest, parts, pipeline
+from bench.scenarios import end_to_end, ingest, parts, pipeline
+from bench.scenarios.ingest import IngestPlan
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -28,10 +29,17 @@ class Sizes:
     parts_messages: int
     mapping_messages: int
     ingest: ingest.IngestPlan
+    e2e: IngestPlan
+    e2e_targets: tuple[str, ...]
 
 
-FULL = Sizes(20_000, 2_000, 20_000, 5_000, ingest.IngestPlan())
-SMOKE = Sizes(300, 50, 300, 50, ingest.SMOKE_PLAN)
+FULL = Sizes(
+    20_000, 2_000, 20_000, 5_000, ingest.IngestPlan(), end_to_end.PLAN, end_to_end.ALL_TARGETS
+)
+# The smoke run never needs Celery or Node-RED: Interlock and the forwarder only.
+SMOKE = Sizes(
+    300, 50, 300, 50, ingest.SMOKE_PLAN, end_to_end.SMOKE_PLAN, ("interlock", "forwarder")
+)
 
 
 def _guarded(fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -83,6 +91,13 @@ def run(sizes: Sizes, only: str | None, smoke: bool) -> dict[str, Any]:
     if only in (None, "ingest"):
         print("HTTP ingest ...", flush=True)
         result["ingest"] = _guarded(lambda: ingest.run(sizes.ingest))
+    if only in (None, "e2e"):
+        print("end to end ...", flush=True)
+        result["end_to_end"] = _guarded(
+            lambda: end_to_end.run(
+                sizes.e2e, sizes.e2e_targets, 0.0 if smoke else end_to_end.WARM_S
+            )
+        )
     result["duration_s"] = round(time.monotonic() - started, 1)
     return result
 
@@ -91,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description="Interlock benchmarks")
     parser.add_argument("--smoke", action="store_true", help="tiny counts, a few seconds (CI)")
     parser.add_argument("--output-dir", type=Path, default=report.RESULTS)
-    parser.add_argument("--only", choices=("pipeline", "ingest"), default=None)
+    parser.add_argument("--only", choices=("pipeline", "ingest", "e2e"), default=None)
     args = parser.parse_args(argv)
     result = run(SMOKE if args.smoke else FULL, args.only, args.smoke)
     print()

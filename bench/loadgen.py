@@ -189,7 +189,10 @@ class Generator:
         cpu_at.append(time.process_time())
         for conn in self.free + list(self.busy):
             conn.close()
-        return self._result((cpu_at[1] - cpu_at[0]) if len(cpu_at) > 2 else 0.0)
+        result = self._result((cpu_at[1] - cpu_at[0]) if len(cpu_at) > 2 else 0.0)
+        if spec.mode == "open":  # request k was due at start + k * (1 / rate): end to end uses it
+            result["schedule"] = {"start": start, "window": list(self.window)}
+        return result
 
     def _expire(self) -> None:
         now = time.monotonic()

@@ -157,13 +157,52 @@ def _ingest(r: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _e2e(r: dict[str, Any]) -> list[str]:
+    e2e = r.get("end_to_end")
+    if e2e is None:
+        return []
+    lines = ["", "3. End to end: webhook -> transform -> HTTP delivery to a sink, vs alternatives"]
+    if e2e.get("status") != "ok":
+        return [*lines, f"   {e2e.get('status')}: {_short(e2e.get('reason', ''))}"]
+    lines.append(
+        "   pass: HTTP answers as in 2., and every request delivered with delivery p99 <= "
+        f"{e2e['plan']['p99_bound_ms']:g} ms (from intended send to arrival at the sink)"
+    )
+    lines.append(
+        f"   {'target':<9} {'sustained':>10}   {'answer p50/p99':>16}   {'delivery p50/p99':>17}"
+        "   first failed"
+    )
+    for name, t in e2e["targets"].items():
+        at = t["at_sustained"]
+        answer = delivered = "-"
+        if at:
+            lat, dlv = at["latency_ms"], at["delivery"]["latency_ms"]
+            answer = f"{lat['p50']:.1f}/{lat['p99']:.1f} ms"
+            delivered = f"{dlv['p50']:.1f}/{dlv['p99']:.1f} ms"
+        lines.append(
+            f"   {name:<9} {_num(t['sustained_rate']):>8}/s   {answer:>16}   {delivered:>17}"
+            f"   {_num(t['first_failed_rate'])}"
+        )
+    for name, reason in e2e.get("skipped", {}).items():
+        lines.append(f"   {name:<9} skipped: {_short(reason, 120)}")
+    goals = e2e.get("goals", {})
+    for key, value in e2e.get("ratios", {}).items():
+        goal = goals.get(key)
+        verdict = (
+            "" if value is None or goal is None else ("  met" if value >= goal else "  MISSED")
+        )
+        lines.append(f"   ratio {key:<24} {_num(value, '.2f'):>6}  (goal >= {goal}){verdict}")
+    return lines
+
+
 def render(result: dict[str, Any]) -> str:
     """The whole run as a plain-text table."""
     mode = "smoke" if result["smoke"] else "full"
     lines = [
         f"Interlock benchmark ({mode}) {result['started_at']}  ({result['duration_s']:.0f} s)",
         *_machine(result["machine"]),
-        *_pipeline(result),
-        *_ingest(result),
+        *(_pipeline(result) if "pipeline" in result else []),
+        *(_ingest(result) if "ingest" in result else []),
+        *_e2e(result),
     ]
     return "\n".join(lines)

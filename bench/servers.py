@@ -28,6 +28,34 @@ def free_port() -> int:
         return port
 
 
+def _stat(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return []
+
+
+def _cpu(pid: int) -> float:
+    fields = _stat(pid)
+    return (int(fields[11]) + int(fields[12])) / TICKS if len(fields) > 12 else 0.0
+
+
+def _descendants(root: int) -> list[int]:
+    """``root`` and every live process below it."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat(int(entry.name))
+            if len(fields) > 1:
+                children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo.extend(children.get(pid, []))
+    return found
+
+
 @dataclass
 class Server:
     """A server subprocess; its output goes to ``log``."""
@@ -37,13 +65,13 @@ class Server:
     proc: subprocess.Popen[bytes]
     log: Path
 
+    tree: bool = False  # count the CPU of descendant processes too (a worker pool)
+
     def cpu_seconds(self) -> float:
         """User + system CPU time of the process (all its threads) so far; 0 if unknown."""
-        try:
-            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return 0.0
-        return (int(fields[11]) + int(fields[12])) / TICKS
+        if self.tree:
+            return sum(_cpu(pid) for pid in _descendants(self.proc.pid))
+        return _cpu(self.proc.pid)
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         """Poll ``GET /readyz`` until it answers 200; raise with the log tail if it never does."""
@@ -116,13 +144,24 @@ def interlock_command() -> str:
     return found
 
 
-def start_interlock(workdir: Path, routes: Path) -> Server:
-    """Start ``interlock run`` with ``routes`` and a fresh data dir on a free port."""
+def start_interlock(
+    workdir: Path, routes: Path, *, with_transform: bool = False, env: dict[str, str] | None = None
+) -> Server:
+    """Start ``interlock run`` with ``routes`` and a fresh data dir on a free port.
+
+    ``with_transform``: run it as ``python -m bench.interlock_server`` (the bench transform
+    registered) instead of the console script.
+    """
     port = free_port()
     data = workdir / "interlock-data"
     data.mkdir(exist_ok=True)
+    command = (
+        [sys.executable, "-m", "bench.interlock_server"]
+        if with_transform
+        else [interlock_command()]
+    )
     argv = [
-        interlock_command(),
+        *command,
         "run",
         "--routes",
         str(routes),
@@ -134,4 +173,13 @@ def start_interlock(workdir: Path, routes: Path) -> Server:
         str(port),
     ]
     admin = {"INTERLOCK_ADMIN_PORT": str(free_port())}  # never collide with a running router
-    return _spawn("interlock", argv, port, workdir / "interlock.log", admin)
+    return _spawn("interlock", argv, port, workdir / "interlock.log", {**admin, **(env or {})})
+
+
+def start_module(name: str, module: str, workdir: Path, *args: str, tree: bool = False) -> Server:
+    """Start ``python -m module --port P *args`` on a free port (the e2e baselines and sink)."""
+    port = free_port()
+    argv = [sys.executable, "-m", module, "--port", str(port), *args]
+    server = _spawn(name, argv, port, workdir / f"{name}.log")
+    server.tree = tree
+    return server

@@ -316,12 +316,13 @@ class Engine:
         if result.outcome is AppendOutcome.REJECTED:
             raise BadRequestError("the message cannot be stored (unencodable headers or body)")
         duplicate = result.outcome is AppendOutcome.DUPLICATE
-        self.metrics.acks.labels(
-            source=source, outcome="duplicate" if duplicate else "accepted"
+        self.metrics.child(
+            self.metrics.acks, source, "duplicate" if duplicate else "accepted"
         ).inc()
         if not duplicate and not envelope.routes:
             self.metrics.unrouted.labels(source=source).inc()
-        return Ack(encode_id(result.message_id), duplicate)
+        same = result.message_id == envelope.id
+        return Ack(envelope.id_text if same else encode_id(result.message_id), duplicate)
 
     def _storage_full(self) -> None:
         self.storage_full = True

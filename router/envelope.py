@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from router import codec
+from router.ids import encode_id
 
 RECORD_VERSION = 1
 
@@ -30,6 +31,14 @@ class Envelope:
     routes: list[tuple[str, str]] = field(default_factory=list)  # (route id, ordering key)
     headers: dict[str, str] = field(default_factory=dict)
     _payload: Any = None
+    _id_text: str = ""
+
+    @property
+    def id_text(self) -> str:
+        """The message id as its 26 characters, encoded once per envelope (hot path)."""
+        if not self._id_text:
+            self._id_text = encode_id(self.id)
+        return self._id_text
 
     @property
     def trace_id(self) -> str:

@@ -35,10 +35,17 @@ def new_id_bytes() -> bytes:
         return now.to_bytes(6, "big") + _last_rand.to_bytes(10, "big")
 
 
+_PAIRS = [a + b for a in _CROCKFORD for b in _CROCKFORD]  # 10 bits -> two characters
+_PAIR_SHIFTS = range(120, -1, -10)
+
+
 def encode_id(raw: bytes) -> str:
-    """Crockford base32 of the 16 bytes: 26 characters, same sort order as the bytes."""
+    """Crockford base32 of the 16 bytes: 26 characters, same sort order as the bytes.
+
+    The 128 bits are read as 130 (two leading zero bits, as ULIDs do), ten bits at a time.
+    """
     number = int.from_bytes(raw, "big")
-    return "".join(_CROCKFORD[(number >> shift) & 31] for shift in range(125, -1, -5))
+    return "".join([_PAIRS[(number >> shift) & 1023] for shift in _PAIR_SHIFTS])
 
 
 def decode_id(text: str) -> bytes:

@@ -20,7 +20,7 @@ from router.config import SourceConfig
 from router.config.models import HEADER_PREFIX
 from router.envelope import Envelope
 from router.errors import BadRequestError, IngressError, SignatureError
-from router.ids import encode_id, new_id_bytes, new_traceparent, parse_traceparent
+from router.ids import new_id_bytes, new_traceparent, parse_traceparent
 from router.pointer import Pointer
 from router.verify import Verified, Verifier
 
@@ -131,7 +131,7 @@ class SourceHandler:
             source=self.name,
             type=event_type,
             idempotency_key=key,
-            correlation_id=correlation or encode_id(message_id),  # none given: the message id
+            correlation_id=correlation or "",  # none given: the message id, set below
             traceparent=traceparent.strip().lower()
             if traceparent and valid_trace
             else new_traceparent(),
@@ -140,6 +140,8 @@ class SourceHandler:
             headers={h: v for h in _KEPT_HEADERS if (v := headers.get(h)) and _printable(v)},
         )
         envelope._payload = payload
+        if not envelope.correlation_id:
+            envelope.correlation_id = envelope.id_text
         return envelope
 
     def cloudevents(self, body: bytes, headers: Mapping[str, str]) -> list[Envelope]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -14,6 +15,7 @@ class Metrics:
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         r = self.registry
         self.ingress_requests = Counter(
             "interlock_ingress_requests_total",
@@ -106,6 +108,14 @@ class Metrics:
             registry=r,
         )
         self.ready = Gauge("interlock_ready", "1 when the router accepts traffic", registry=r)
+
+    def child(self, metric: Any, *values: str) -> Any:
+        """``metric.labels(*values)``, cached: the hot path asks for the same few children."""
+        key = (id(metric), values)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*values)
+        return found
 
     def watch_mailbox(self, actor: str, depth: Callable[[], float]) -> None:
         self.mailbox.labels(actor=actor).set_function(depth)

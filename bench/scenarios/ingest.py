@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -95,10 +96,24 @@ def passed(step: dict[str, Any], plan: IngestPlan) -> bool:
     )
 
 
-class _Search:
-    def __init__(self, server: servers.Server, plan: IngestPlan) -> None:
+Measure = Callable[[servers.Server, LoadSpec], dict[str, Any]]
+Check = Callable[[dict[str, Any], IngestPlan], bool]
+
+
+class Search:
+    """The rate search against one target; ``measure`` runs a step, ``check`` judges it."""
+
+    def __init__(
+        self,
+        server: servers.Server,
+        plan: IngestPlan,
+        measure: Measure = run_step,
+        check: Check = passed,
+    ) -> None:
         self.server = server
         self.plan = plan
+        self.measure = measure
+        self.check = check
         self.steps: list[dict[str, Any]] = []
         self.best = 0
         self.first_fail: int | None = None
@@ -113,8 +128,8 @@ class _Search:
             connections=self.plan.open_connections,
             prefix=f"{self.server.name[0]}{len(self.steps):03d}",
         )
-        result = run_step(self.server, spec)
-        result["passed"] = passed(result, self.plan)
+        result = self.measure(self.server, spec)
+        result["passed"] = self.check(result, self.plan)
         self.steps.append(result)
         disturbed = result["background_cpu_cores"] > DISTURBED_CORES
         notes = "pass" if result["passed"] else "FAIL"
@@ -122,6 +137,9 @@ class _Search:
             notes += "  (load generator saturated)"
         if disturbed:
             notes += f"  (other processes used {result['background_cpu_cores']} cores)"
+        delivery = result.get("delivery")
+        if delivery is not None:
+            notes = f"delivered p99 {delivery['latency_ms']['p99']:>9.2f} ms  {notes}"
         print(
             f"  {self.server.name:<9} {rate:>6}/s  p99 {result['latency_ms']['p99']:>9.2f} ms"
             f"  errors {result['errors']:<5} {notes}",
@@ -183,9 +201,15 @@ def _closed(server: servers.Server, plan: IngestPlan) -> dict[str, Any]:
     return result
 
 
-def compare(targets: list[servers.Server], plan: IngestPlan) -> dict[str, dict[str, Any]]:
-    """Run the search and the closed-loop measure against every (ready) target."""
-    searches = {t.name: _Search(t, plan) for t in targets}
+def compare(
+    targets: list[servers.Server],
+    plan: IngestPlan,
+    measure: Measure = run_step,
+    check: Check = passed,
+    closed_loop: bool = True,
+) -> dict[str, dict[str, Any]]:
+    """Run the search (and the closed-loop measure) against every (ready) target."""
+    searches = {t.name: Search(t, plan, measure, check) for t in targets}
     for rate in plan.ladder:
         for search in searches.values():
             if search.first_fail is None:
@@ -200,11 +224,12 @@ def compare(targets: list[servers.Server], plan: IngestPlan) -> dict[str, dict[s
         if plan.settle:
             target.wait_quiet()
         out[target.name] = searches[target.name].summary()
-        out[target.name]["closed_loop"] = _closed(target, plan)
+        if closed_loop:
+            out[target.name]["closed_loop"] = _closed(target, plan)
     return out
 
 
-def _ratio(a: float | None, b: float | None) -> float | None:
+def ratio(a: float | None, b: float | None) -> float | None:
     return round(a / b, 3) if a and b else None
 
 
@@ -251,8 +276,8 @@ def run(plan: IngestPlan, with_interlock: bool = True) -> dict[str, Any]:
     targets = result["targets"]
     if "interlock" in targets and "bare" in targets:
         i, b = targets["interlock"], targets["bare"]
-        result["ratio_sustained"] = _ratio(i["sustained_rate"], b["sustained_rate"])
-        result["ratio_closed_loop"] = _ratio(
+        result["ratio_sustained"] = ratio(i["sustained_rate"], b["sustained_rate"])
+        result["ratio_closed_loop"] = ratio(
             i["closed_loop"]["throughput"], b["closed_loop"]["throughput"]
         )
     return result

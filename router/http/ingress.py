@@ -42,8 +42,10 @@ async def _read_body(request: web.Request, settings: Settings) -> bytes:
     if request.content_length is not None and request.content_length > settings.max_body_bytes:
         raise PayloadTooLargeError(f"body exceeds {settings.max_body_bytes} bytes")
     try:
+        # client_max_size counts decompressed bytes, so a gzip bomb stops here too.
+        if request.content.is_eof():
+            return await request.read()  # already all buffered: no wait, so no deadline to arm
         async with asyncio.timeout(settings.body_timeout_s):
-            # client_max_size counts decompressed bytes, so a gzip bomb stops here too.
             return await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise PayloadTooLargeError(f"body exceeds {settings.max_body_bytes} bytes") from None
@@ -68,7 +70,7 @@ async def _answer(engine: Engine, source: str, accept: Accept) -> web.Response:
         retry_after = str(max(1, math.ceil(exc.retry_after)))
         response = problem(503, exc.title, exc.detail, headers={"Retry-After": retry_after})
     label = source if source in engine.sources else "_unknown"
-    engine.metrics.ingress_requests.labels(source=label, status=str(response.status)).inc()
+    engine.metrics.child(engine.metrics.ingress_requests, label, str(response.status)).inc()
     return response
 
 

@@ -68,7 +68,8 @@ class ConnectorActor(SupervisedActor):
                 error = TransientError(f"timed out after {self.connector.timeout_s:g}s")
             except Exception as exc:  # noqa: BLE001 - a connector bug delays, never loses
                 error = TransientError(f"connector raised {type(exc).__name__}: {exc}")
-        self.metrics.delivery_seconds.labels(connector=self.connector_name).observe(
+        metrics = self.metrics
+        metrics.child(metrics.delivery_seconds, self.connector_name).observe(
             time.perf_counter() - started
         )
         outcome = (
@@ -78,9 +79,7 @@ class ConnectorActor(SupervisedActor):
             if isinstance(error, PermanentError)
             else "transient"
         )
-        self.metrics.deliveries.labels(
-            route=request.route, connector=self.connector_name, outcome=outcome
-        ).inc()
+        metrics.child(metrics.deliveries, request.route, self.connector_name, outcome).inc()
         self._report(reply_to, delivery, error)
 
     def _report(self, reply_to: Any, delivery: Delivery, error: DeliveryError | None) -> None:

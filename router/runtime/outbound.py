@@ -15,7 +15,7 @@ from router.config.models import RequestReplySpec, RouteSpec
 from router.connector import OutboundRequest
 from router.envelope import Envelope
 from router.errors import PermanentError
-from router.ids import encode_id, new_traceparent
+from router.ids import new_traceparent
 from router.pointer import Pointer
 from router.registry import TransformSpec
 
@@ -96,7 +96,7 @@ def build_request(
     target = route.target
     trace_id = envelope.trace_id or None
     return OutboundRequest(
-        message_id=encode_id(envelope.id),
+        message_id=envelope.id_text,
         route=route.id,
         method=target.method,
         path=render_path(target.path, document),

@@ -120,7 +120,7 @@ class RouteActor(SupervisedActor):
                 state.status = Status.DELIVERED
                 state.last_error = ""
                 records.append(self._record(delivery, "delivered", f"attempt {state.attempts}"))
-                self.metrics.end_to_end_seconds.labels(route=self.route.id).observe(
+                self.metrics.child(self.metrics.end_to_end_seconds, self.route.id).observe(
                     now - delivery.envelope.received_at
                 )
                 log.info(

@@ -74,3 +74,18 @@ def test_smoke_run_writes_json(tmp_path: Path) -> None:
         assert closed["mode"] == "closed"
         _positive(closed, "throughput", "ok")
     assert ingest["ratio_closed_loop"] > 0
+
+    e2e = result["end_to_end"]
+    assert e2e["status"] == "ok", e2e
+    assert set(e2e["targets"]) == {"interlock", "forwarder"}, e2e.get("skipped")
+    for target in e2e["targets"].values():
+        step = target["steps"][0]
+        assert step["mode"] == "open"
+        assert step["ok"] > 0
+        assert step["delivery"]["delivered"] > 0, step["delivery"]
+        _positive(step["delivery"]["latency_ms"], "p50", "p99")
+    assert set(e2e["ratios"]) == {
+        "interlock_vs_forwarder",
+        "interlock_vs_nodered",
+        "interlock_vs_celery",
+    }
