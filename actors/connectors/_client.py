@@ -285,3 +285,26 @@ class ResilientClient:
         if isinstance(error, TransientError):
             return TransientError(message, retry_after=error.retry_after)
         return PermanentError(message)
+
+
+class ClientConnector:
+    """What every HTTP connector shares: its resilient client, limits and lifecycle."""
+
+    def __init__(
+        self, name: str, config: ClientConfig, registry: CollectorRegistry | None = None
+    ) -> None:
+        self.name = name
+        self.client = ResilientClient(name, config, registry=registry)
+        self.timeout_s = self.client.timeout_s
+        self.concurrency = config.concurrency
+        self.base_url = config.base_url.rstrip("/")
+
+    async def start(self) -> None:
+        await self.client.start()
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    def collectors(self) -> list[Collector]:
+        """Metric collectors for the engine's registry (empty when it was given one)."""
+        return self.client.collectors()

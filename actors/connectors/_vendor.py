@@ -15,10 +15,9 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 import orjson
 from prometheus_client import CollectorRegistry
-from prometheus_client.registry import Collector
 from yarl import URL
 
-from actors.connectors._client import ClientConfig, OutboundCall, ResilientClient
+from actors.connectors._client import ClientConfig, ClientConnector, OutboundCall
 from actors.connectors.http import tracing_headers
 from router.connector import OutboundRequest
 from router.errors import PermanentError
@@ -71,7 +70,7 @@ def dumps(document: Any) -> bytes:
     return orjson.dumps(document)
 
 
-class VendorConnector(Generic[ConfigT]):
+class VendorConnector(ClientConnector, Generic[ConfigT]):
     """A connector whose routes name operations; subclasses set ``OPERATIONS``."""
 
     OPERATIONS: ClassVar[Mapping[str, Builder[Any]]] = {}
@@ -79,22 +78,8 @@ class VendorConnector(Generic[ConfigT]):
     def __init__(
         self, name: str, config: ConfigT, registry: CollectorRegistry | None = None
     ) -> None:
-        self.name = name
+        super().__init__(name, config, registry)
         self.config = config
-        self.client = ResilientClient(name, config, registry=registry)
-        self.timeout_s = self.client.timeout_s
-        self.concurrency = config.concurrency
-        self.base_url = config.base_url.rstrip("/")
-
-    async def start(self) -> None:
-        await self.client.start()
-
-    async def close(self) -> None:
-        await self.client.close()
-
-    def collectors(self) -> list[Collector]:
-        """Metric collectors for the engine's registry (empty when it was given one)."""
-        return self.client.collectors()
 
     def default_headers(self) -> dict[str, str]:
         """Headers the vendor wants on every call (API version ...)."""

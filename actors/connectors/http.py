@@ -12,11 +12,10 @@ from typing import Any
 
 import orjson
 from prometheus_client import CollectorRegistry
-from prometheus_client.registry import Collector
 from pydantic import Field, field_validator
 from yarl import URL
 
-from actors.connectors._client import ClientConfig, OutboundCall, ResilientClient
+from actors.connectors._client import ClientConfig, ClientConnector, OutboundCall
 from router.connector import OutboundRequest
 from router.errors import PermanentError
 from router.pointer import Pointer
@@ -69,29 +68,15 @@ def url_from_message(body: bytes, pointer: Pointer) -> URL:
     return url.with_fragment(None)
 
 
-class HttpConnector:
+class HttpConnector(ClientConnector):
     """POSTs (or any method) the message body to ``base_url + path`` or to a URL from it."""
 
     def __init__(
         self, name: str, config: HttpConnectorConfig, registry: CollectorRegistry | None = None
     ) -> None:
-        self.name = name
+        super().__init__(name, config, registry)
         self.config = config
-        self.client = ResilientClient(name, config, registry=registry)
-        self.timeout_s = self.client.timeout_s
-        self.concurrency = config.concurrency
-        self.base_url = config.base_url.rstrip("/")
         self._url_from = Pointer(config.url_from) if config.url_from else None
-
-    async def start(self) -> None:
-        await self.client.start()
-
-    async def close(self) -> None:
-        await self.client.close()
-
-    def collectors(self) -> list[Collector]:
-        """Metric collectors for the engine's registry (empty when it was given one)."""
-        return self.client.collectors()
 
     def target(self, request: OutboundRequest) -> URL:
         if self._url_from is not None:
