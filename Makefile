@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 PORT ?= 8080
 
-.PHONY: install run test check lint typecheck fmt fuzz bench bench-peers bench-smoke clean
+.PHONY: install run test check lint typecheck fmt fuzz bench bench-full bench-peers bench-smoke clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -53,6 +53,10 @@ fmt: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m bench
+
+bench-full: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m bench --full
 
 # Node-RED, the low-code peer, into a git-ignored folder (the npm registry is reachable).
 bench-peers:

@@ -1,24 +1,32 @@
-"""``python -m bench [--smoke] [--output-dir DIR] [--only pipeline|ingest|e2e]``.
+"""``python -m bench [--smoke | --full] [--output-dir DIR] [--only NAME]``.
 
-Runs every scenario, prints the table and writes ``latest.json`` plus a timestamped copy. A
+Runs every scenario, prints the table and writes ``latest.json`` plus a timestamped copy, and a
+PNG of throughput and p99 against offered load next to them (when matplotlib is installed). A
 scenario that cannot run (the engine is not importable, ``interlock run`` does not start) is
 recorded with its status and reason; the other scenarios still run.
+
+Three sizes: ``--smoke`` (seconds, CI), the default (``make bench``) and ``--full`` (or
+``BENCH_FULL=1``: a 60 s overload, a 1,000,000-message recovery). ``--only plot`` runs nothing
+and redraws the PNG of the output dir's ``latest.json``.
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import dataclasses
 import datetime as dt
 import importlib
+import os
+import shutil
 import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import machine, report
-from bench.scenarios import end_to_end, ingest, parts, pipeline
+from bench import machine, plot, report
+from bench.scenarios import end_to_end, ingest, overload, parts, pipeline, recovery
 from bench.scenarios.ingest import IngestPlan
 
 
@@ -31,15 +39,28 @@ class Sizes:
     ingest: ingest.IngestPlan
     e2e: IngestPlan
     e2e_targets: tuple[str, ...]
+    overload: overload.OverloadPlan = dataclasses.field(default_factory=overload.OverloadPlan)
+    recovery: recovery.RecoveryPlan = dataclasses.field(default_factory=recovery.RecoveryPlan)
 
 
+# The default (``make bench``); LONG is ``--full``.
 FULL = Sizes(
     20_000, 2_000, 20_000, 5_000, ingest.IngestPlan(), end_to_end.PLAN, end_to_end.ALL_TARGETS
 )
+LONG = dataclasses.replace(FULL, overload=overload.FULL_PLAN, recovery=recovery.FULL_PLAN)
 # The smoke run never needs Celery or Node-RED: Interlock and the forwarder only.
 SMOKE = Sizes(
-    300, 50, 300, 50, ingest.SMOKE_PLAN, end_to_end.SMOKE_PLAN, ("interlock", "forwarder")
+    300,
+    50,
+    300,
+    50,
+    ingest.SMOKE_PLAN,
+    end_to_end.SMOKE_PLAN,
+    ("interlock", "forwarder"),
+    overload.SMOKE_PLAN,
+    recovery.SMOKE_PLAN,
 )
+ONLY = ("pipeline", "ingest", "e2e", "overload", "recovery", "plot")
 
 
 def _guarded(fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -69,7 +90,20 @@ def _mapping_cost(n: int) -> dict[str, Any]:
     return {"status": "ok", "messages": n, "figures": figures}
 
 
-def run(sizes: Sizes, only: str | None, smoke: bool) -> dict[str, Any]:
+def _draw(result: dict[str, Any], png: Path, latest: Path) -> dict[str, Any]:
+    """The PNG of the recorded steps (``plot.plot``), copied to ``latest``; what happened."""
+    path, message = plot.plot(result, png)
+    if path is None:
+        return {"status": "skipped", "message": message}
+    shutil.copyfile(path, latest)
+    return {"status": "ok", "message": message, "path": str(path), "bytes": path.stat().st_size}
+
+
+def run(
+    sizes: Sizes, only: str | None, smoke: bool, png: tuple[Path, Path] | None = None
+) -> dict[str, Any]:
+    """Run the scenarios; ``png``: (timestamped, latest) paths of the plot, drawn once the
+    ingest and end-to-end steps are in (meanwhile the last scenarios run, in smoke mode)."""
     started = time.monotonic()
     result: dict[str, Any] = {
         "schema": 1,
@@ -98,22 +132,62 @@ def run(sizes: Sizes, only: str | None, smoke: bool) -> dict[str, Any]:
                 sizes.e2e, sizes.e2e_targets, 0.0 if smoke else end_to_end.WARM_S
             )
         )
+    sustained = overload.sustained_from(result)
+    late: dict[str, Callable[[], dict[str, Any]]] = {
+        "overload": lambda: overload.run(sizes.overload, sustained),
+        "recovery": lambda: recovery.run(sizes.recovery),
+    }
+    late = {name: fn for name, fn in late.items() if only in (None, name)}
+    if png is not None:
+        snapshot = dict(result)  # the plot only reads the ingest and end-to-end steps
+        late["plot"] = lambda: _draw(snapshot, *png)
+    if smoke:  # side by side: the smoke run checks shapes, never figures, and must stay short
+        print(f"{', '.join(late)} (side by side) ...", flush=True)
+        with concurrent.futures.ThreadPoolExecutor(len(late) or 1) as pool:
+            futures = {name: pool.submit(_guarded, fn) for name, fn in late.items()}
+        result.update({name: future.result() for name, future in futures.items()})
+    for name, fn in late.items() if not smoke else ():
+        print(f"{name} ...", flush=True)
+        result[name] = _guarded(fn)
     result["duration_s"] = round(time.monotonic() - started, 1)
     return result
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description="Interlock benchmarks")
-    parser.add_argument("--smoke", action="store_true", help="tiny counts, a few seconds (CI)")
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--smoke", action="store_true", help="tiny counts, a few seconds (CI)")
+    size.add_argument(
+        "--full", action="store_true", help="60 s overload, 1M-message recovery (or BENCH_FULL=1)"
+    )
     parser.add_argument("--output-dir", type=Path, default=report.RESULTS)
-    parser.add_argument("--only", choices=("pipeline", "ingest", "e2e"), default=None)
+    parser.add_argument("--only", choices=ONLY, default=None)
     args = parser.parse_args(argv)
-    result = run(SMOKE if args.smoke else FULL, args.only, args.smoke)
+    prefix = "smoke-" if args.smoke else ""
+    if args.only == "plot":
+        return _replot(args.output_dir / f"{prefix}latest.json")
+    full = args.full or os.environ.get("BENCH_FULL", "") not in ("", "0")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    args.output_dir.mkdir(parents=True, exist_ok=True)
+    png = (args.output_dir / f"{prefix}{stamp}.png", args.output_dir / f"{prefix}latest.png")
+    sizes = SMOKE if args.smoke else (LONG if full else FULL)
+    result = run(sizes, args.only, args.smoke, png)
+    result["full"] = bool(full and not args.smoke)
     print()
     print(report.render(result))
-    for path in report.write(result, args.output_dir, smoke=args.smoke):
+    for path in report.write(result, args.output_dir, smoke=args.smoke, stamp=stamp):
         print(f"wrote {path}")
+    drawn = result.get("plot", {})
+    print(drawn.get("message") or f"plot {drawn.get('status')}: {drawn.get('reason')}")
     return 0
+
+
+def _replot(source: Path) -> int:
+    """``--only plot``: redraw the PNG of a saved result next to it."""
+    if not source.is_file():
+        print(f"{source}: no result to plot")
+        return 1
+    return plot.main([str(source)])
 
 
 if __name__ == "__main__":

@@ -12,11 +12,13 @@ RESULTS = Path(__file__).resolve().parent / "results"
 _BUSY_MACHINE = 0.25  # cores used by other processes during a step that make it suspect
 
 
-def write(result: dict[str, Any], out_dir: Path, *, smoke: bool) -> list[Path]:
+def write(
+    result: dict[str, Any], out_dir: Path, *, smoke: bool, stamp: str | None = None
+) -> list[Path]:
     """Write ``<prefix>latest.json`` and a timestamped copy under ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     prefix = "smoke-" if smoke else ""
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    stamp = stamp or dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     data = orjson.dumps(result, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS)
     paths = [out_dir / f"{prefix}latest.json", out_dir / f"{prefix}{stamp}.json"]
     for path in paths:
@@ -195,6 +197,48 @@ def _e2e(r: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _overload(r: dict[str, Any]) -> list[str]:
+    ovl = r.get("overload")
+    if ovl is None:
+        return []
+    lines = ["", "4. Overload: interlock run offered twice its sustainable ingest rate"]
+    if ovl.get("status") != "ok":
+        return [*lines, f"   {ovl.get('status')}: {_short(ovl.get('reason', ''))}"]
+    other = sum(ovl["other"].values())
+    lines += [
+        f"   offered {ovl['offered_rate']:,}/s for {ovl['duration_s']:g} s "
+        f"(2 x {ovl['sustained_rate']:,.0f}/s sustained, from {ovl['sustained_from']}); "
+        f"{ovl['plan']['connections']} connections",
+        f"   accepted (202) {ovl['accepted']:,} ({ovl['accepted_per_s']:,.0f}/s), shed (503) "
+        f"{ovl['shed']:,}, other {other:,}; p99 {ovl['latency_ms']['p99']:,.1f} ms"
+        + ("  (load generator saturated)" if ovl["loadgen_limited"] else ""),
+        f"   peak RSS {ovl['peak_rss_kib'] / 1024:,.0f} MiB (at start "
+        f"{_num((ovl['rss_at_start_kib'] or 0) / 1024)} MiB); max pending {ovl['max_pending']:,}",
+        f"   journal {ovl['journal_messages']:,} messages, {ovl['journal_pending']} pending: "
+        + ("nothing accepted lost" if ovl["no_loss"] else f"LOST {ovl['lost']:,}")
+        + f"; drain {_num(ovl['drain_s'], '.2f')} s after the load ended",
+    ]
+    return lines
+
+
+def _recovery(r: dict[str, Any]) -> list[str]:
+    rec = r.get("recovery")
+    if rec is None:
+        return []
+    lines = ["", "5. Recovery: interlock run start to /readyz 200 on a large journal"]
+    if rec.get("status") != "ok":
+        return [*lines, f"   {rec.get('status')}: {_short(rec.get('reason', ''))}"]
+    empty = rec.get("empty_start_to_ready_s")
+    return [
+        *lines,
+        f"   {rec['messages']:,} messages, {rec['pending']:,} pending, journal "
+        f"{rec['journal_file_bytes'] / 2**20:,.0f} MiB (built in {rec['build_s']:.1f} s, "
+        "sync off while building)",
+        f"   start to ready {rec['start_to_ready_s']:.2f} s, {_num(rec['recovered'])} deliveries "
+        "reloaded" + ("" if empty is None else f"; on an empty journal {empty:.2f} s"),
+    ]
+
+
 def render(result: dict[str, Any]) -> str:
     """The whole run as a plain-text table."""
     mode = "smoke" if result["smoke"] else "full"
@@ -204,5 +248,7 @@ def render(result: dict[str, Any]) -> str:
         *(_pipeline(result) if "pipeline" in result else []),
         *(_ingest(result) if "ingest" in result else []),
         *_e2e(result),
+        *_overload(result),
+        *_recovery(result),
     ]
     return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""``python -m bench --smoke`` runs end to end and writes a complete JSON result.
+"""``python -m bench --smoke`` runs end to end and writes a complete JSON result (and a PNG).
 
 Timings and ratios are never asserted: they depend on the machine. Only the shape of the result
 and that every measured figure is positive.
@@ -89,3 +89,30 @@ def test_smoke_run_writes_json(tmp_path: Path) -> None:
         "interlock_vs_nodered",
         "interlock_vs_celery",
     }
+
+    overload = result["overload"]
+    assert overload["status"] == "ok", overload
+    assert overload["sustained_from"] == "ingest"
+    _positive(overload, "offered_rate", "requests", "accepted", "peak_rss_kib", "rss_samples")
+    assert overload["shed"] >= 0
+    assert overload["journal_messages"] >= overload["accepted"]
+    assert overload["journal_pending"] == 0
+    assert overload["lost"] == 0
+    assert overload["no_loss"] is True
+    assert overload["drained"] is True
+    assert overload["drain_s"] >= 0
+
+    recovery = result["recovery"]
+    assert recovery["status"] == "ok", recovery
+    assert recovery["build_sync"] is False
+    _positive(recovery, "messages", "pending", "journal_file_bytes", "start_to_ready_s")
+    assert recovery["pending"] == recovery["expected_pending"] == recovery["messages"] // 10
+    assert recovery["recovered"] == recovery["pending"]
+
+    drawn = result["plot"]
+    assert drawn["status"] in {"ok", "skipped"}, drawn
+    if drawn["status"] == "ok":
+        assert drawn["bytes"] > 0
+        assert (tmp_path / "smoke-latest.png").stat().st_size > 0
+    else:
+        assert "matplotlib" in drawn["message"]
