@@ -366,6 +366,12 @@ class Engine:
         """Delete dead letters for good; returns how many were removed."""
         return await self._journal_call(Purge, items) if items else 0
 
+    def saturated(self) -> bool:
+        """True when new work would be refused anyway: the edge sheds before reading a body."""
+        batcher = self._batcher
+        full_queue = batcher is not None and len(batcher.pending) >= batcher.max_queued
+        return self.credit.in_use >= self.credit.limit or full_queue
+
     @property
     def is_ready(self) -> bool:
         return self.ready and not self.storage_full and not self.draining
