@@ -243,44 +243,45 @@ def _change(
     emit(data, as_json, lambda d: f"{action}: {d['matched']} matched, {d[past]} {past}")
 
 
-@dlq.command("replay")
-def dlq_replay(
-    message_id: OptionalId = None,
-    route: Route = None,
-    source: Source = None,
-    since: Since = None,
-    until: Until = None,
-    limit: Limit = 1000,
-    everything: All = False,
-    url: Url = None,
-    token: Token = None,
-    data_dir: DataDir = None,
-    as_json: AsJson = False,
-) -> None:
-    """Re-deliver dead letters (one message's, or those matching a filter); safe to repeat."""
-    filters = {"route": route, "source": source, "since": since, "until": until, "limit": limit}
-    _run(
-        lambda: _change("replay", message_id, filters, everything, (url, token), data_dir, as_json)
+def _change_command(action: str, summary: str) -> Callable[..., None]:
+    """``dlq replay`` and ``dlq purge`` take the same options; one definition serves both."""
+
+    def command(
+        message_id: OptionalId = None,
+        route: Route = None,
+        source: Source = None,
+        since: Since = None,
+        until: Until = None,
+        limit: Limit = 1000,
+        everything: All = False,
+        url: Url = None,
+        token: Token = None,
+        data_dir: DataDir = None,
+        as_json: AsJson = False,
+    ) -> None:
+        filters = {"route": route, "source": source, "since": since, "until": until, "limit": limit}
+        _run(
+            lambda: _change(
+                action, message_id, filters, everything, (url, token), data_dir, as_json
+            )
+        )
+
+    command.__doc__ = summary
+    command.__name__ = f"dlq_{action}"
+    return command
+
+
+dlq_replay = dlq.command("replay")(
+    _change_command(
+        "replay",
+        "Re-deliver dead letters (one message's, or those matching a filter); safe to repeat.",
     )
-
-
-@dlq.command("purge")
-def dlq_purge(
-    message_id: OptionalId = None,
-    route: Route = None,
-    source: Source = None,
-    since: Since = None,
-    until: Until = None,
-    limit: Limit = 1000,
-    everything: All = False,
-    url: Url = None,
-    token: Token = None,
-    data_dir: DataDir = None,
-    as_json: AsJson = False,
-) -> None:
-    """Delete dead letters for good (one message's, or those matching a filter)."""
-    filters = {"route": route, "source": source, "since": since, "until": until, "limit": limit}
-    _run(lambda: _change("purge", message_id, filters, everything, (url, token), data_dir, as_json))
+)
+dlq_purge = dlq.command("purge")(
+    _change_command(
+        "purge", "Delete dead letters for good (one message's, or those matching a filter)."
+    )
+)
 
 
 def register(app: typer.Typer) -> None:

@@ -14,6 +14,8 @@ import uuid
 
 from aiohttp import web
 
+from bench.baselines._serve import serve
+
 
 async def _accept(request: web.Request) -> web.Response:
     await request.read()
@@ -38,23 +40,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--no-uvloop", action="store_true", help="use the asyncio event loop")
     args = parser.parse_args(argv)
-    loop = None
-    if not args.no_uvloop:
-        try:
-            import uvloop
-
-            loop = uvloop.new_event_loop()
-        except ImportError:
-            pass
-    web.run_app(
-        app(),
-        host=args.host,
-        port=args.port,
-        access_log=None,
-        print=None,
-        shutdown_timeout=2.0,
-        loop=loop,
-    )
+    serve(app(), args.host, args.port, use_uvloop=not args.no_uvloop)
 
 
 if __name__ == "__main__":

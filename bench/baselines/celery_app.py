@@ -13,7 +13,6 @@ Needs ``celery[redis]`` and a Redis on ``BENCH_REDIS_URL`` (default ``redis://12
 from __future__ import annotations
 
 import argparse
-import contextlib
 import importlib
 import os
 import signal
@@ -24,6 +23,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from bench.baselines._serve import serve
 
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 QUEUE = "interlock-bench"
@@ -113,20 +114,7 @@ def _serve(port: int, ready_file: Path) -> None:
     application = web.Application()
     application.router.add_post("/webhooks/{source}", accept)
     application.router.add_get("/readyz", ready)
-    loop = None
-    with contextlib.suppress(ImportError):
-        import uvloop
-
-        loop = uvloop.new_event_loop()
-    web.run_app(
-        application,
-        host="127.0.0.1",
-        port=port,
-        access_log=None,
-        print=None,
-        loop=loop,
-        shutdown_timeout=2.0,
-    )
+    serve(application, "127.0.0.1", port)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -15,6 +15,7 @@ import aiohttp
 from aiohttp import web
 from pydantic import ValidationError
 
+from bench.baselines._serve import serve
 from bench.payload import BenchOrder, order_to_canonical
 
 _SESSION = web.AppKey("session", aiohttp.ClientSession)
@@ -70,22 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--target", required=True, help="the sink URL to POST to")
     args = parser.parse_args(argv)
-    loop = None
-    try:
-        import uvloop
-
-        loop = uvloop.new_event_loop()
-    except ImportError:
-        pass
-    web.run_app(
-        app(args.target),
-        host=args.host,
-        port=args.port,
-        access_log=None,
-        print=None,
-        loop=loop,
-        shutdown_timeout=2.0,
-    )
+    serve(app(args.target), args.host, args.port)
 
 
 if __name__ == "__main__":

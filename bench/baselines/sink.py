@@ -24,6 +24,7 @@ import orjson
 from aiohttp import web
 from hdrh.histogram import HdrHistogram
 
+from bench.baselines._serve import serve
 from bench.loadgen import summary_ms
 
 _ID = re.compile(rb'"order_id"\s*:\s*"([^"-]+)-(\d+)"')
@@ -99,22 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)
-    loop = None
-    try:
-        import uvloop
-
-        loop = uvloop.new_event_loop()
-    except ImportError:
-        pass
-    web.run_app(
-        app(),
-        host=args.host,
-        port=args.port,
-        access_log=None,
-        print=None,
-        loop=loop,
-        shutdown_timeout=1.0,
-    )
+    serve(app(), args.host, args.port, shutdown_timeout=1.0)
 
 
 if __name__ == "__main__":

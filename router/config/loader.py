@@ -110,6 +110,29 @@ def _mapping_file(
     return data, index
 
 
+def _component(
+    kinds: Mapping[str, registry.ComponentSpec[Any]],
+    chosen: str,
+    what: str,
+    fields: dict[str, Any],
+    index: LineIndex,
+    at: tuple[Any, ...],
+    errors: list[ConfigError],
+) -> BaseModel | None:
+    """Validate ``fields`` against the config model registered as ``chosen`` (a scheme or kind).
+
+    An unknown name is reported at its own key (``at`` + ``scheme``/``kind``) with the known ones.
+    """
+    component = kinds.get(chosen)
+    if component is None:
+        known = ", ".join(sorted(kinds)) or "none registered"
+        key = (*at, what.rsplit(maxsplit=1)[-1])
+        errors.append(index.error(key, f"unknown {what} {chosen!r} (known: {known})"))
+        return None
+    result: BaseModel | None = _validate(component.config_model, fields, index, at, errors)
+    return result
+
+
 def _load_sources(
     base: Path, env: Mapping[str, str] | None, errors: list[ConfigError], config: RouterConfig
 ) -> None:
@@ -122,30 +145,15 @@ def _load_sources(
         if spec is None:
             continue
         settings = None
-        if spec.verify is None:
-            config.warnings.append(
-                f"{index.file}:{index.line_of((name,))}: source {name!r} has no `verify:`; "
-                "use only on loopback"
-            )
-        elif spec.verify.scheme not in verifiers:
-            known = ", ".join(sorted(verifiers)) or "none registered"
-            errors.append(
-                index.error(
-                    (name, "verify", "scheme"),
-                    f"unknown scheme {spec.verify.scheme!r} (known: {known})",
-                )
-            )
-            continue
-        else:
-            if spec.verify.scheme == "none":
-                config.warnings.append(
-                    f"{index.file}:{index.line_of((name,))}: source {name!r} uses scheme 'none'; "
-                    "use only on loopback"
-                )
+        scheme = spec.verify.scheme if spec.verify is not None else None
+        if scheme in (None, "none"):
+            how = "has no `verify:`" if scheme is None else "uses scheme 'none'"
+            where = f"{index.file}:{index.line_of((name,))}"
+            config.warnings.append(f"{where}: source {name!r} {how}; use only on loopback")
+        if scheme is not None:
             fields = {k: v for k, v in raw["verify"].items() if k != "scheme"}
-            settings = _validate(
-                verifiers[spec.verify.scheme].config_model, fields, index, (name, "verify"), errors
-            )
+            at = (name, "verify")
+            settings = _component(verifiers, scheme, "scheme", fields, index, at, errors)
             if settings is None:
                 continue
         config.sources[name] = SourceConfig(name, spec, settings)
@@ -163,16 +171,8 @@ def _load_connectors(
         spec = _validate(ConnectorSpec, raw, index, (name,), errors)
         if spec is None:
             continue
-        if spec.kind not in kinds:
-            known = ", ".join(sorted(kinds)) or "none registered"
-            errors.append(
-                index.error(
-                    (name, "kind"), f"unknown connector kind {spec.kind!r} (known: {known})"
-                )
-            )
-            continue
         fields = {k: v for k, v in raw.items() if k != "kind"}
-        settings = _validate(kinds[spec.kind].config_model, fields, index, (name,), errors)
+        settings = _component(kinds, spec.kind, "connector kind", fields, index, (name,), errors)
         if settings is not None:
             config.connectors[name] = ConnectorConfig(name, spec.kind, settings)
             config.invalid.discard(f"connector:{name}")
