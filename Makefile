@@ -23,6 +23,7 @@ run: $(STAMP)
 	@mkdir -p data
 	@echo "Interlock on http://127.0.0.1:$(PORT), simulators on 9100-9106 (log: data/simulators.log)."
 	@echo "Try, in another shell (the README explains each):"
+	@echo "  $(BIN)/interlock demo     # the seed workflows, end to end, with timelines and SLAs"
 	@echo "  curl -i -X POST http://127.0.0.1:$(PORT)/webhooks/demo -H 'Content-Type: application/json' \\"
 	@echo "       -d '{\"id\": \"evt-1\", \"type\": \"order.created\", \"customer\": \"cus-1\", \"forward\": true}'"
 	@echo "  curl -s http://127.0.0.1:9106/_sim/requests"

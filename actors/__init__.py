@@ -5,5 +5,6 @@ through the ``interlock.plugins`` entry point.
 """
 
 from actors import connectors, simulators, sources, transforms
+from actors import demo as demo  # registers `interlock demo` (not a component: no __all__ entry)
 
 __all__ = ["connectors", "simulators", "sources", "transforms"]

@@ -1,6 +1,9 @@
 """The admin CLI's data access: the admin API over urllib, or a journal opened read-only.
 
-Errors become :class:`CliError` with the exit code to use (1 error, 2 usage).
+Workflow reads open ``DATA_DIR/workflows`` read-only the same way; ``workflows stats`` also reads
+the routes folder, for each workflow's definition and SLA objective.
+
+Errors become :class:`CliError` with the exit code to use (1 error, 2 usage, 78 bad routes).
 """
 
 from __future__ import annotations
@@ -16,9 +19,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
-from router.ids import decode_id
+from router.errors import ConfigError
+from router.ids import decode_id, encode_id
 from router.settings import Settings
 from router.store.journal import Journal
+from router.store.workflows import WorkflowStore
+from router.workflows.spec import WorkflowSpec
 
 DEFAULT_URL = "http://127.0.0.1:8081"
 TIMEOUT_S = 15.0
@@ -162,3 +168,51 @@ def local_page(data_dir: Path, query: Any, params: dict[str, Any]) -> dict[str, 
     except ValueError as exc:
         fail(str(exc), 2)
     return {"items": [i.model_dump(mode="json") for i in items], "next_cursor": cursor}
+
+
+# -- workflows -----------------------------------------------------------------------------------
+
+EXIT_CONFIG = 78  # EX_CONFIG, as `interlock check` and `interlock run` exit on invalid routes
+
+
+def parse_instance_id(text: str) -> str:
+    """A workflow instance id in its stored (upper case) form; exit 2 if it is not one."""
+    try:
+        return encode_id(decode_id(text))
+    except ValueError as exc:
+        fail(f"invalid workflow instance id {text!r}: {exc}", 2)
+
+
+def read_workflows(data_dir: Path, query: Callable[[WorkflowStore], _T], empty: _T) -> _T:
+    """Run one read-only query against a data directory's workflow store, closing it after.
+
+    A router that never ran a workflow has a journal but no store: that answers ``empty``.
+    """
+    path = data_dir / "workflows"
+    if not (path / "data.mdb").is_file():
+        if (data_dir / "journal" / "data.mdb").is_file():
+            return empty
+        fail(f"{data_dir}: no router data here (no journal, no workflows)", 2)
+    try:
+        store = WorkflowStore(path, readonly=True)
+    except Exception as exc:  # noqa: BLE001 - lmdb's errors (only the stores import lmdb)
+        fail(f"{path}: cannot open the workflow store read-only: {exc}")
+    try:
+        return query(store)
+    finally:
+        store.close()
+
+
+def workflow_specs(routes: Path | None) -> dict[str, WorkflowSpec]:
+    """The workflows of a routes folder (default: the settings'); exit 2 if missing, 78 invalid."""
+    # Imported here: loading routes pulls in the registry and every transform plugin.
+    from router.config import load_config  # noqa: PLC0415
+
+    folder = routes or _settings().routes
+    if not folder.exists():
+        fail(f"{folder}: no such routes folder (pass --routes for the workflow definitions)", 2)
+    try:
+        specs: dict[str, WorkflowSpec] = load_config(folder).workflows
+    except ConfigError as exc:
+        fail(exc.render(), EXIT_CONFIG)
+    return specs

@@ -1,4 +1,7 @@
-"""The admin CLI's output: plain aligned tables (no dependency) from the API's JSON shapes."""
+"""The admin CLI's output: plain aligned tables (no dependency) from the API's JSON shapes.
+
+The workflow views fit a 100-column terminal: their last column (free text) is cut to fit.
+"""
 
 from __future__ import annotations
 
@@ -112,3 +115,152 @@ def render_dead(data: dict[str, Any]) -> str:
     head = ["ID", "ROUTE", "DEAD AT", "ATTEMPTS", "SOURCE", "TYPE", "REASON"]
     text = table(head, rows)
     return text + "\n" + _page_footer(data) if "next_cursor" in data else text
+
+
+# -- workflows -----------------------------------------------------------------------------------
+
+WIDTH = 100  # the workflow tables are laid out for a 100-column terminal
+_STATES = ["running", "parked", "compensating", "completed", "compensated", "cancelled"]
+
+
+def _secs(value: float | None) -> str:
+    """A duration, compact: 12ms, 1.23s, 4m05s, 2h03m, 3d04h."""
+    if value is None:
+        return "-"
+    value = max(0.0, value)  # another host's clock may be a little behind
+    if value < 0.9995:
+        return f"{value * 1000:.0f}ms"
+    if value < 59.95:
+        return f"{value:.3g}s"
+    minutes, seconds = divmod(round(value), 60)
+    if minutes < 60:
+        return f"{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours}h{minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours:02d}h"
+
+
+def fit(headers: list[str], rows: list[list[str]], shrink: tuple[int, ...] = ()) -> str:
+    """:func:`table` in :data:`WIDTH` columns: the last column and those in ``shrink`` (free text,
+    ids people choose) are cut, the widest first, down to 8 characters at least."""
+    rows = [[" ".join(_safe(c).split()) for c in r] for r in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(headers)]
+    flexible = {*shrink, len(headers) - 1}
+    excess = sum(widths) + 2 * (len(widths) - 1) - WIDTH
+    while excess > 0:
+        widest = max(flexible, key=lambda i: widths[i])
+        if widths[widest] <= max(8, len(headers[widest])):
+            break  # nothing left to cut: wider than the screen rather than unreadable
+        widths[widest] -= 1
+        excess -= 1
+    cut = [[_cut(c, widths[i]) if i in flexible else c for i, c in enumerate(r)] for r in rows]
+    return table(headers, cut)
+
+
+def _value(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _why(instance: dict[str, Any]) -> str:
+    # The STEP column already says which step failed: keep the room for why.
+    reason: str = instance["reason"] or "-"
+    return reason.removeprefix(f"step {instance['failed_step']} failed: ")
+
+
+def render_instances(data: dict[str, Any]) -> str:
+    now = datetime.now(UTC).timestamp()
+    rows = [
+        [
+            i["id"],
+            i["workflow"],
+            i["key"],
+            i["state"],
+            i["failed_step"] or i["current_step"] or "-",
+            _secs(now - i["updated_at"]) + " ago",
+            _why(i),
+        ]
+        for i in data["instances"]
+    ]
+    head = ["ID", "WORKFLOW", "KEY", "STATE", "STEP", "UPDATED", "REASON"]
+    return fit(head, rows, shrink=(1, 2, 4)) + f"\n({len(rows)} shown)"
+
+
+def _where(d: dict[str, Any]) -> str:
+    state, step = d["state"], d["failed_step"] or d["current_step"]
+    return f"{state} at step {step}" if state in ("running", "parked") and step else state
+
+
+def _duplicates(found: list[dict[str, Any]]) -> str:
+    """Later triggers for the same key: how many, and the message ids (recorded, not started)."""
+    return f"{len(found)} (message {', '.join(x['message_id'] for x in found)})" if found else ""
+
+
+def render_instance(d: dict[str, Any]) -> str:
+    """One instance: its fields, a steps table and the timeline (times after the trigger)."""
+    start, finished = d["received_at"], d["finished_at"]
+    fields = [
+        ("instance", d["id"]),
+        ("workflow", d["workflow"]),
+        ("key", d["key"]),
+        ("state", _where(d)),
+        ("reason", d["reason"]),
+        ("received", f"{_ts(start)} (message {d['trigger_message']})"),
+        ("correlation id", d["correlation_id"]),
+        ("trace id", d["trace_id"]),
+        ("finished", finished and f"{_ts(finished)} (+{_secs(finished - start)})"),
+        ("sla", None if d["sla_seconds"] is None else _secs(d["sla_seconds"])),
+        ("duplicates", _duplicates(d["duplicates"])),
+        ("notifications", d["notifications"] or None),
+    ]  # empty ones are left out
+    out = [f"{k + ':':<17}{_safe(_cut(str(v), WIDTH - 17))}" for k, v in fields if v]
+    steps = []
+    for s in d["steps"]:
+        took = s["finished_at"] - s["started_at"] if s["finished_at"] and s["started_at"] else None
+        undo = "-" if s["undo"] == "none" else s["undo"]
+        if s["undo_attempts"] > 1:
+            undo += f" ({s['undo_attempts']})"
+        detail = [" ".join(f"{k}={_value(v)}" for k, v in s["output"].items())]
+        detail += [
+            s["error"] or "",
+            s["note"] or "",
+            s["undo_error"] and f"undo: {s['undo_error']}",
+        ]
+        text = "; ".join(x for x in detail if x) or "-"
+        steps.append([s["id"], s["status"], str(s["attempts"]), _secs(took), undo, text])
+    out += ["", fit(["STEP", "STATUS", "TRIES", "TOOK", "UNDO", "DETAIL"], steps, shrink=(0,))]
+    events = [
+        [f"+{_secs(e['at'] - start)}", e["event"], e["step"] or "-", str(e["attempt"] or "-"),
+         e["detail"] or "-"]
+        for e in d["events"]
+    ]  # fmt: skip
+    out += ["", fit(["AT", "EVENT", "STEP", "TRY", "DETAIL"], events, shrink=(2,))]
+    return "\n".join(out)
+
+
+def render_workflow_stats(data: dict[str, Any]) -> str:
+    """Instances per state, then each workflow's shape and SLA."""
+    found = data["workflows"]
+    if not found:
+        return "(no workflows)"
+    counts = [[w["workflow"], *(str(w["counts"].get(s, 0)) for s in _STATES)] for w in found]
+    head = ["WORKFLOW", *(s.upper() for s in _STATES)]
+    shape = []
+    for w in found:
+        sla = w["sla"] or {}
+        shape.append(
+            [
+                w["workflow"],
+                str(len(w["steps"])),
+                w["on_failure"] or "(removed)",
+                _secs(sla["objective_s"]) if sla else "-",
+                (sla["until"] or "completed") if sla else "-",
+                f"{sla['met']}/{sla['measured']}" if sla else "-",
+                _secs(sla.get("p50_s")),
+                _secs(sla.get("p95_s")),
+                _secs(sla.get("max_s")),
+            ]
+        )
+    head2 = ["WORKFLOW", "STEPS", "ON FAILURE", "SLA", "UNTIL", "MET", "P50", "P95", "MAX"]
+    return fit(head, counts, shrink=(0,)) + "\n\n" + fit(head2, shape, shrink=(0,))

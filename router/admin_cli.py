@@ -1,5 +1,7 @@
 """``interlock trace | messages | dlq``: the admin API from a terminal, or a stopped journal.
 
+``interlock workflows`` (router/workflows_cli.py) follows the same conventions, with these options.
+
 Against a running router every command calls the admin API (``--url``, ``--token``). With
 ``--data-dir DIR`` the reads open ``DIR/journal`` read-only instead (the router may be stopped);
 replay and purge change state, so they need the API. Output is a plain table, or ``--json`` (the
@@ -285,7 +287,11 @@ dlq_purge = dlq.command("purge")(
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``trace``, ``messages`` and the ``dlq`` group to the ``interlock`` app."""
+    """Add ``trace``, ``messages`` and the ``dlq`` and ``workflows`` groups to ``interlock``."""
+    # Imported here: router.workflows_cli builds on this module's options, so it imports this one.
+    from router.workflows_cli import workflows  # noqa: PLC0415
+
     app.command("trace")(trace)
     app.command("messages")(messages)
     app.add_typer(dlq, name="dlq")
+    app.add_typer(workflows, name="workflows")

@@ -49,13 +49,17 @@ def check(routes: Annotated[Path, typer.Argument(help="Routes folder")] = Path("
         typer.echo(f"warning: {warning}", err=True)
     typer.echo(
         f"{routes}: ok ({len(config.sources)} sources, {len(config.connectors)} connectors, "
-        f"{len(config.routes)} routes, {len(config.request_reply)} request/reply routes)"
+        f"{len(config.routes) - len(config.workflows)} routes, "
+        f"{len(config.request_reply)} request/reply routes, {len(config.workflows)} workflows)"
     )
 
 
 @app.command()
 def schema(
-    what: Annotated[str, typer.Argument(help="route | sources | connectors | canonical")] = "route",
+    what: Annotated[
+        str,
+        typer.Argument(help="route | request-reply | workflow | sources | connectors | canonical"),
+    ] = "route",
 ) -> None:
     """Print the JSON Schema of route files (for editors) or of the canonical models."""
     from router.schema import schema_for

@@ -9,8 +9,9 @@ raises is treated as transient, so a connector bug can delay a message but never
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +28,7 @@ class OutboundRequest:
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
     operation: str | None = None  # a vendor connector's operation, when the route names one
+    event: Mapping[str, Any] | None = None  # the inbound event's source, type and key
 
 
 class Connector(Protocol):

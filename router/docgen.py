@@ -23,6 +23,14 @@ from router.config.models import (
     SourceSpec,
     ToSpec,
 )
+from router.workflows.spec import (
+    CallSpec,
+    InputSpec,
+    SlaSpec,
+    StepSpec,
+    TriggerSpec,
+    WorkflowSpec,
+)
 
 BEGIN = "<!-- BEGIN GENERATED: python -m router.docgen -->"
 END = "<!-- END GENERATED -->"
@@ -35,12 +43,20 @@ MODELS: list[tuple[str, type[BaseModel]]] = [
     ("Source (`sources.yaml` entry)", SourceSpec),
     ("Request/reply route (`kind: request-reply`)", RequestReplySpec),
     ("`cache:` of a request/reply route", CacheSpec),
+    ("Workflow (`kind: workflow`)", WorkflowSpec),
+    ("`trigger:` of a workflow", TriggerSpec),
+    ("`steps[]` of a workflow", StepSpec),
+    ("`compensate:` of a step", CallSpec),
+    ("`input:` of a step or compensation", InputSpec),
+    ("`sla:` of a workflow", SlaSpec),
 ]
 
 
 def _type_name(annotation: Any) -> str:
     text = getattr(annotation, "__name__", None) or str(annotation)
-    return text.replace("typing.", "").replace("router.config.models.", "").replace("|", "or")
+    for prefix in ("typing.", "router.config.models.", "router.workflows.spec."):
+        text = text.replace(prefix, "")
+    return text.replace("|", "or")
 
 
 def _default(field: Any) -> str:

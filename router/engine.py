@@ -41,16 +41,17 @@ from router.runtime.bridge import LoopBridge
 from router.runtime.connector_actor import ConnectorActor
 from router.runtime.credit import Credit
 from router.runtime.journal_actor import JournalActor
-from router.runtime.messages import Delivery, NewDeliveries, Purge, Record, Replay, Sweep
+from router.runtime.messages import Delivery, NewDeliveries, Purge, Replay, Sweep
+from router.runtime.recovery import recover_deliveries
 from router.runtime.route_actor import RouteActor
 from router.runtime.supervision import tell_safely
 from router.settings import Settings
 from router.store.journal import Journal
-from router.store.records import AppendOutcome, OutcomeRecord, Status
+from router.store.records import AppendOutcome
 from router.sync import RequestReply
+from router.workflows.service import Workflows
 
 log = get_logger("interlock.engine")
-RECOVERY_CHUNK = 1000
 
 
 class Engine:
@@ -76,6 +77,7 @@ class Engine:
         self._journal_ref: Any = None
         self._batcher: JournalBatcher | None = None
         self._sweeper: asyncio.TimerHandle | None = None
+        self.workflows: Workflows | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -116,6 +118,20 @@ class Engine:
             self._connectors[name] = connector
             self._connector_refs[name] = ConnectorActor.start(name, connector, bridge, self.metrics)
         transforms = registry.transforms()
+        if self.config.workflows:
+            self.workflows = Workflows(
+                self.config.workflows,
+                s.data_dir,
+                s.sync,
+                self._connectors,
+                transforms,
+                bridge,
+                self.metrics,
+            )
+            for name, trigger in self.workflows.triggers.items():
+                self._connector_refs[name] = ConnectorActor.start(
+                    name, trigger, bridge, self.metrics
+                )
         for spec in self.config.request_reply.values():
             self.request_reply[spec.id] = RequestReply(
                 spec,
@@ -133,6 +149,8 @@ class Engine:
         self._watch_gauges()
         self.started = True
         self.recovered = await loop.run_in_executor(None, self._recover)
+        if self.workflows is not None:
+            await self.workflows.resume()
         self._schedule_sweep()
         self.ready = True
         self.metrics.ready.set(1)
@@ -145,48 +163,8 @@ class Engine:
         self.metrics.inflight.set_function(lambda: float(self.credit.in_use))
 
     def _recover(self) -> int:
-        """Reload every delivery that is not yet delivered or dead, in arrival order."""
         assert self.journal is not None
-        batches: dict[str, list[Delivery]] = defaultdict(list)
-        count = 0
-        orphans = []
-        for pending in self.journal.pending():
-            if pending.route not in self._route_refs:
-                orphans.append(pending)
-                continue
-            batches[pending.route].append(Delivery(pending.envelope, pending.route, pending.state))
-            count += 1
-            if len(batches[pending.route]) >= RECOVERY_CHUNK:
-                self.credit.force_acquire(RECOVERY_CHUNK)
-                tell_safely(
-                    self._route_refs[pending.route], NewDeliveries(batches.pop(pending.route))
-                )
-        for route, deliveries in batches.items():
-            self.credit.force_acquire(len(deliveries))
-            tell_safely(self._route_refs[route], NewDeliveries(deliveries))
-        if orphans:
-            self._dead_letter_orphans(orphans)
-        return count
-
-    def _dead_letter_orphans(self, orphans: list[Any]) -> None:
-        """Deliveries for routes no longer configured: dead-letter them, via the single writer."""
-        now = time.time()
-        records = []
-        for p in orphans:
-            state = p.state
-            state.status, state.updated_at = Status.DEAD, now
-            records.append(
-                OutcomeRecord(
-                    p.envelope.id,
-                    p.route,
-                    state,
-                    "dead_lettered",
-                    "route removed from config",
-                    p.envelope.trace_id,
-                )
-            )
-        tell_safely(self._journal_ref, Record(records))
-        log.warning("orphan_deliveries_dead_lettered", count=len(records))
+        return recover_deliveries(self.journal, self._route_refs, self.credit, self._journal_ref)
 
     def _schedule_sweep(self) -> None:
         loop = asyncio.get_running_loop()
@@ -210,6 +188,9 @@ class Engine:
         # Route actors first (they stop handing out work), then connectors, then the journal,
         # which still records every outcome queued before its stop message.
         await loop.run_in_executor(None, self._stop_refs, refs)
+        if self.workflows is not None:  # its in-flight steps resume, with the same keys, on start
+            await loop.run_in_executor(None, self.workflows.stop)
+            self.workflows = None
         for connector in self._connectors.values():
             await connector.close()
         if self._journal_ref is not None:

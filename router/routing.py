@@ -87,3 +87,8 @@ class RoutingTable:
             if all(p.holds(payload) for p in route.predicates):
                 matched.append((route.id, route.ordering_key(payload, message_key)))
         return matched
+
+
+def predicate_holds(spec: Predicate, document: Any) -> bool:
+    """One predicate against any JSON document (workflow conditions and expectations)."""
+    return _CompiledPredicate(Pointer(spec.pointer), spec).holds(document)

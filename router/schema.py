@@ -7,7 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, RootModel
 
-from router.config.models import ConnectorSpec, RouteSpec, SourceSpec
+from router.config.models import ConnectorSpec, RequestReplySpec, RouteSpec, SourceSpec
+from router.workflows.spec import WorkflowSpec
 
 
 class _Sources(RootModel[dict[str, SourceSpec]]):
@@ -20,6 +21,8 @@ class _Connectors(RootModel[dict[str, ConnectorSpec]]):
 
 _SCHEMAS: dict[str, type[BaseModel]] = {
     "route": RouteSpec,
+    "request-reply": RequestReplySpec,
+    "workflow": WorkflowSpec,
     "sources": _Sources,
     "connectors": _Connectors,
 }
@@ -32,7 +35,7 @@ def schema_for(what: str) -> dict[str, Any]:
         return dict(canonical.json_schemas())
     model = _SCHEMAS.get(what)
     if model is None:
-        raise KeyError(f"unknown schema {what!r}: use route, sources, connectors or canonical")
+        raise KeyError(f"unknown schema {what!r}: use {', '.join(_SCHEMAS)} or canonical")
     document = model.model_json_schema(by_alias=True)
     document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     return document

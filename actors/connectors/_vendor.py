@@ -3,7 +3,8 @@
 A vendor kind maps each operation name to a builder ``(config, document, request) -> Plan``;
 the builders are plain functions, so request building is tested without a network. A route that
 names no operation gets a plain call with its own ``method`` and ``path`` (still authenticated,
-rate-limited and circuit-broken).
+rate-limited and circuit-broken). ``send`` returns the 2xx body; a vendor whose answers carry the
+result elsewhere (NetSuite's ``Location``) overrides :meth:`VendorConnector.result`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import orjson
 from prometheus_client import CollectorRegistry
 from yarl import URL
 
-from actors.connectors._client import ClientConfig, ClientConnector, OutboundCall
+from actors.connectors._client import ClientConfig, ClientConnector, OutboundCall, Response
 from actors.connectors.http import tracing_headers
 from router.connector import OutboundRequest
 from router.errors import PermanentError
@@ -96,6 +97,15 @@ class VendorConnector(ClientConnector, Generic[ConfigT]):
 
     async def send(self, request: OutboundRequest) -> bytes | None:
         plan = self.plan(request)
+        return self.result(plan, await self.call(plan, request))
+
+    def result(self, plan: Plan, response: Response) -> bytes | None:
+        """What ``send`` returns for a 2xx ``response``: the body, unless a vendor knows better."""
+        del plan
+        return response.body
+
+    async def call(self, plan: Plan, request: OutboundRequest) -> Response:
+        """Make ``plan``'s call for ``request`` (its tracing and route headers included)."""
         try:
             url = URL(self.base_url + plan.path, encoded=True)
         except ValueError:
@@ -106,7 +116,7 @@ class VendorConnector(ClientConnector, Generic[ConfigT]):
             **plan.headers,
             **request.headers,
         }
-        response = await self.client.call(
+        return await self.client.call(
             OutboundCall(
                 method=plan.method,
                 url=url,
@@ -117,4 +127,3 @@ class VendorConnector(ClientConnector, Generic[ConfigT]):
                 headers=headers,
             )
         )
-        return response.body

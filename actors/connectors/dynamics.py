@@ -10,6 +10,8 @@
 ``upsert`` (no precondition), ``create`` (``If-None-Match: *``: never overwrite, 412 if it exists)
 or ``update`` (``If-Match: *``: never create, 404 if missing). ``query_inventory`` takes
 ``{"entity"?, "filter": {"field": value, ...} or "OData text", "select"?: [...], "top"?: n}``.
+Writes answer 204 with ``OData-EntityId`` and no body (``send`` returns ``b""``); a route header
+``Prefer: return=representation`` makes Dataverse answer the entity, its id included.
 """
 
 from __future__ import annotations

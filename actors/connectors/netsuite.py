@@ -7,27 +7,39 @@ Operations (paths under ``/services/rest/record/v1``):
 - ``create_sales_order``: ``POST /salesOrder`` with ``X-NetSuite-Idempotency-Key``
 - ``upsert_invoice``: ``PUT /invoice/eid:{externalId}``
 - ``create_customer_payment``: ``POST /customerPayment`` with ``X-NetSuite-Idempotency-Key``
+- ``upsert_customer_payment``: ``PUT /customerPayment/eid:{externalId}``
 - ``get_record``: ``GET /{type}/{id}`` or ``GET /{type}/eid:{externalId}``
 
 The body is the record as JSON; an upsert takes ``externalId`` from it (and leaves it out of the
 body: the key is in the path). Prefer the upserts: a retried create is only safe as long as
 NetSuite remembers the idempotency key.
+
+NetSuite answers a write with ``204 No Content`` and the new record's URL in ``Location``; callers
+need the internal id (a workflow's next step refers to it), so ``send`` returns
+``{"id": "<internal id>", "location": "<Location>"}`` for a 2xx answer with an empty body and a
+``Location``. Any other answer (``get_record``'s 200 JSON) is returned as it came.
 """
 
 from __future__ import annotations
 
+import urllib.parse
 import uuid
 from typing import Any
 
 from pydantic import Field
 
-from actors.connectors._client import ClientConfig
+from actors.connectors._client import ClientConfig, Response
 from actors.connectors._vendor import Builder, Plan, VendorConnector, dumps, require, segment
 from router.connector import OutboundRequest
 from router.errors import PermanentError
 from router.registry import register_connector
 
-__all__ = ["NETSUITE_OPERATIONS", "NetSuiteConnector", "NetSuiteConnectorConfig"]
+__all__ = [
+    "NETSUITE_OPERATIONS",
+    "NetSuiteConnector",
+    "NetSuiteConnectorConfig",
+    "location_result",
+]
 
 API = "/services/rest/record/v1"
 
@@ -89,12 +101,30 @@ NETSUITE_OPERATIONS: dict[str, Builder[Any]] = {
     "create_sales_order": _create("salesOrder"),
     "upsert_invoice": _upsert("invoice", "upsert_invoice"),
     "create_customer_payment": _create("customerPayment"),
+    "upsert_customer_payment": _upsert("customerPayment", "upsert_customer_payment"),
     "get_record": get_record,
 }
 
 
+def location_result(response: Response) -> bytes | None:
+    """``{"id", "location"}`` from a bodiless 2xx answer's ``Location``; else the body as is."""
+    location = response.headers.get("Location")
+    if response.body.strip() or not location or not 200 <= response.status < 300:
+        return response.body
+    # The internal id is the URL's last path segment (``.../record/v1/customer/123``).
+    path = urllib.parse.urlsplit(location).path.rstrip("/")
+    internal_id = urllib.parse.unquote(path.rpartition("/")[2])
+    if not internal_id:
+        return response.body
+    return dumps({"id": internal_id, "location": location})
+
+
 class NetSuiteConnector(VendorConnector[NetSuiteConnectorConfig]):
     OPERATIONS = NETSUITE_OPERATIONS
+
+    def result(self, plan: Plan, response: Response) -> bytes | None:
+        del plan
+        return location_result(response)
 
 
 register_connector(

@@ -9,7 +9,9 @@ The body is the record. Its sObject type is ``attributes.type`` (Salesforce's ow
 the config's ``sobject``; the external id field is ``attributes.externalIdField`` or the config's
 ``external_id_field``, and its value comes from the record. ``attributes``, the external id field
 and ``Id`` are left out of the body (they are in the path). The upsert is idempotent by the
-external id: 201 the first time, 204 after.
+external id: 201 ``{"id", "success", "errors", "created": true}`` the first time, then 200 with
+``"created": false`` (API v46.0 and later) or 204 with no body (earlier versions, ``send`` returns
+``b""``). The first upsert creates the record, so it needs the object's required fields.
 """
 
 from __future__ import annotations

@@ -306,16 +306,27 @@ class Simulator:
         return json_response({"reset": True})
 
     async def _sim_seed(self, request: web.Request) -> web.Response:
-        """Preload records: ``{"records": [{"type", "external_id", "data"}]}``."""
+        """Preload records: ``{"records": [{"type", "external_id", "data", "id"?}]}``.
+
+        ``id`` fixes the record's own id, for records the vendor keys by id alone (a Salesforce
+        Account that a deal names by ``AccountId``); without it the simulator makes one up.
+        """
         try:
             items = orjson.loads(await request.read())["records"]
-            created = [
-                self.store.upsert(i["type"], str(i["external_id"]), dict(i.get("data", {})))[0]
-                for i in items
-            ]
+            created = [self._seed_one(item) for item in items]
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
             return json_response({"error": f"bad seed: {exc!r}"}, status=400)
         return json_response({"records": [r.as_json() for r in created]})
+
+    def _seed_one(self, item: dict[str, Any]) -> Any:
+        type_, external_id = item["type"], str(item["external_id"])
+        data, wanted = dict(item.get("data", {})), str(item.get("id") or "")
+        existing = self.store.find(type_, external_id)
+        if existing is None and wanted:
+            existing = self.store.get(type_, wanted)
+        if existing is not None:
+            return self.store.update(existing, data)
+        return self.store.create(type_, data, external_id, id_=wanted)
 
     async def _sim_expire_tokens(self, _request: web.Request) -> web.Response:
         self.tokens.expire_all()

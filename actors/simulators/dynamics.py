@@ -303,8 +303,9 @@ class DynamicsSimulator(Simulator):
         clauses = self._filter(request.query.get("$filter", ""))
         if isinstance(clauses, web.Response):
             return clauses
+        # In a collection only the answer carries @odata.context; each row keeps its etag.
         rows = [
-            self._entity(request, r)
+            {k: v for k, v in self._entity(request, r).items() if k != "@odata.context"}
             for r in self.store.all(set_)
             if all(str(r.data.get(f)) == v for f, v in clauses)
         ]

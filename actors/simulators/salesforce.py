@@ -180,7 +180,19 @@ class SalesforceSimulator(Simulator):
                 )
 
     def _find(self, type_: str, field: str, value: str) -> Record | None:
-        return self.store.find(type_, f"{field}={value}")
+        # Salesforce matches any record whose field holds the value, not only records created by
+        # an upsert on that field: an Account made by one key is found by another it carries.
+        found = self.store.find(type_, f"{field}={value}")
+        if found is not None:
+            return found
+        return next(
+            (
+                r
+                for r in self.store.all(type_)
+                if r.data.get(field) is not None and str(r.data[field]) == value
+            ),
+            None,
+        )
 
     def _write(
         self, type_: str, field: str, value: str, data: dict[str, Any]

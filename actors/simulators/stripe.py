@@ -2,9 +2,12 @@
 
 - ``POST /v1/customers``, ``POST /v1/customers/{id}``, ``GET /v1/customers/{id}``,
   ``GET /v1/customers?email=``, ``GET /v1/customers/search?query=metadata['k']:'v'``.
-- ``POST /v1/subscriptions`` (``customer``, ``items[0][price]``, ``items[0][quantity]``),
-  ``GET /v1/subscriptions/{id}``; prices must exist (``price_basic_monthly`` and
-  ``price_pro_monthly`` are preloaded; seed others through ``/_sim/seed`` with type ``price``).
+- ``POST /v1/subscriptions`` (``customer``, ``items[0][price]`` or ``items[0][price_data][...]``,
+  ``items[0][quantity]``), ``GET /v1/subscriptions/{id}``; prices must exist
+  (``price_basic_monthly`` and ``price_pro_monthly`` are preloaded; seed others through
+  ``/_sim/seed`` with type ``price``), or come inline as ``price_data``.
+- ``DELETE /v1/subscriptions/{id}``: cancel now (``status: canceled``, ``canceled_at``); a second
+  cancel is a 404 ``resource_missing``, as on Stripe, while GET still reads it.
 
 ``Idempotency-Key`` on a POST: the same key with the same parameters replays the first 2xx reply
 with ``Idempotent-Replayed: true``; with different parameters it is a 400 ``idempotency_error``.
@@ -96,6 +99,7 @@ class StripeSimulator(Simulator):
             web.post("/v1/customers/{id}", self._update_customer),
             web.post("/v1/subscriptions", self._create_subscription),
             web.get("/v1/subscriptions/{id}", self._get),
+            web.delete("/v1/subscriptions/{id}", self._cancel_subscription),
         ]
 
     @override
@@ -281,19 +285,20 @@ class StripeSimulator(Simulator):
             denied = self._broken(params)
             if denied is not None:
                 return denied
-            lines = []
-            for i, item in enumerate(items):
-                price = self.store.get("price", str(item.get("price", "")))
-                if price is None:
-                    return self._missing("price", str(item.get("price")), f"items[{i}][price]")
-                lines.append(
-                    {
-                        "id": self.new_id("item", i),
-                        "object": "subscription_item",
-                        "price": self._object(price),
-                        "quantity": int(item.get("quantity", 1)),
-                    }
-                )
+            prices = [self._price(i, item) for i, item in enumerate(items)]
+            valid = [p for p in prices if not isinstance(p, web.Response)]
+            refused = [p for p in prices if isinstance(p, web.Response)]
+            if refused:
+                return refused[0]
+            lines = [
+                {
+                    "id": self.new_id("item", i),
+                    "object": "subscription_item",
+                    "price": self._object(self._stored_price(price)),
+                    "quantity": int(item.get("quantity", 1)),
+                }
+                for i, (item, price) in enumerate(zip(items, valid, strict=True))
+            ]
             now = int(time.time())
             metadata = params.get("metadata") or {}
             data = {
@@ -311,3 +316,63 @@ class StripeSimulator(Simulator):
             return self._ok(created)
 
         return await self._idempotent(request, body, run)
+
+    def _price(self, i: int, item: Any) -> Record | dict[str, Any] | web.Response:
+        """Item ``i``'s price: a stored one by id, or new price data (stored once all are valid)."""
+        item = item if isinstance(item, dict) else {}
+        inline = item.get("price_data")
+        if item.get("price") or not isinstance(inline, dict):
+            price = self.store.get("price", str(item.get("price", "")))
+            return price or self._missing("price", str(item.get("price")), f"items[{i}][price]")
+        # Stripe wants an existing product here; the simulator has no products, so any id goes.
+        recurring: dict[str, Any] = inline.get("recurring") or {}
+        recurring = recurring if isinstance(recurring, dict) else {}
+        amount = str(inline.get("unit_amount", ""))
+        count = str(recurring.get("interval_count", 1))
+        for name, ok in (
+            ("[currency]", bool(inline.get("currency"))),
+            ("[product]", bool(inline.get("product"))),
+            ("[unit_amount]", amount.isdigit()),
+            (
+                "[recurring][interval]",
+                recurring.get("interval") in {"day", "week", "month", "year"},
+            ),
+        ):
+            if not ok:
+                param = f"items[{i}][price_data]{name}"
+                return self.error(
+                    400, "parameter_missing", f"Missing or invalid param: {param}.", field=param
+                )
+        return {
+            "object": "price",
+            "currency": str(inline["currency"]).lower(),
+            "product": inline["product"],
+            "unit_amount": int(amount),
+            "recurring": {
+                "interval": recurring["interval"],
+                "interval_count": int(count) if count.isdigit() else 1,
+            },
+        }
+
+    def _stored_price(self, price: Record | dict[str, Any]) -> Record:
+        return price if isinstance(price, Record) else self.store.create("price", price)
+
+    async def _cancel_subscription(self, request: web.Request) -> web.Response:
+        # Stripe ignores Idempotency-Key on DELETE, so this skips the replay cache. Like Stripe, a
+        # canceled subscription is gone for a second cancel (404 resource_missing) though GET still
+        # reads it: the simulator keeps that so the connector's read-back is what gets tested.
+        id_ = request.match_info["id"]
+        record = self.store.get("subscription", id_)
+        if record is None or record.data.get("status") == "canceled":
+            return self._missing("subscription", id_)
+        details = parse_form(request.rel_url.raw_query_string.encode()).get("cancellation_details")
+        details = details if isinstance(details, dict) else {}
+        now = int(time.time())
+        cancellation = {
+            "comment": details.get("comment"),
+            "feedback": details.get("feedback"),
+            "reason": "cancellation_requested",
+        }
+        changes = {"status": "canceled", "canceled_at": now, "ended_at": now}
+        self.store.update(record, {**changes, "cancellation_details": cancellation})
+        return self._ok(record)

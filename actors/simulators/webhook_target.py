@@ -7,10 +7,19 @@ second record, whatever the body. The answer status is configurable (``status=``
 ``Authorization: Bearer <token>``. A record's type is its path (``entitlements``), its external id
 the body's ``external_id`` or ``id``, else the idempotency key; ``broken`` matches any of them and
 answers 422. Errors are ``{"error": {"code", "message"}}``.
+
+``GET /{type}/{external_id}`` reads a record and ``DELETE /{type}/{external_id}`` revokes it (a
+workflow's compensation: de-provision an entitlement, cancel a shipment). The type is the path up
+to the last segment (``DELETE /3pl/shipments/S-1``). Revoking keeps the record, marked ``status:
+revoked`` with ``revoked_at``, so a test can still count it and see it was undone; a second DELETE
+answers the same record unchanged, as a retried compensation must. Both answer 200 with
+``{"id", "type", "external_id", "status", "revoked_at", "body"}``, or 404 when nothing was stored.
+A configured failure status (300 or more) fails a DELETE too, changing nothing.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any, ClassVar
 
 import orjson
@@ -19,6 +28,7 @@ from typing_extensions import override
 
 from actors.simulators._auth import bearer_token
 from actors.simulators._base import Simulator, json_response, read_json
+from actors.simulators._store import Record
 
 
 class WebhookTargetSimulator(Simulator):
@@ -37,6 +47,8 @@ class WebhookTargetSimulator(Simulator):
             web.post("/_sim/status", self._set_status),
             web.post("/{path:.+}", self._receive),
             web.put("/{path:.+}", self._receive),
+            web.get("/{type:.+}/{external_id:[^/]+}", self._read),
+            web.delete("/{type:.+}/{external_id:[^/]+}", self._revoke),
         ]
 
     @override
@@ -74,7 +86,7 @@ class WebhookTargetSimulator(Simulator):
                 return self.error(422, "validation_error", f"Record {ext} was rejected", "id")
             if self.status >= 300:
                 return self.error(self.status, "configured_failure", "Configured to fail")
-            stored = {"body": payload, "idempotency_key": key}
+            stored = {"body": payload, "idempotency_key": key, "status": "active"}
             record = self.store.create(type_, stored, None if ext is None else str(ext))
             return web.Response(
                 status=self.status,
@@ -83,3 +95,36 @@ class WebhookTargetSimulator(Simulator):
             )
 
         return await self.idempotent(key, "", run)
+
+    def _render(self, record: Record) -> dict[str, Any]:
+        return {
+            "id": record.id,
+            "type": record.type,
+            "external_id": record.external_id,
+            "status": record.data.get("status", "active"),
+            "revoked_at": record.data.get("revoked_at"),
+            "body": record.data.get("body"),
+        }
+
+    def _stored(self, request: web.Request) -> Record | web.Response:
+        type_, ext = request.match_info["type"].strip("/"), request.match_info["external_id"]
+        record = self.store.find(type_, ext)
+        if record is None:
+            return self.error(404, "not_found", f"No {type_} record with external id {ext}")
+        return record
+
+    async def _read(self, request: web.Request) -> web.Response:
+        record = self._stored(request)
+        if isinstance(record, web.Response):
+            return record
+        return json_response(self._render(record))
+
+    async def _revoke(self, request: web.Request) -> web.Response:
+        record = self._stored(request)
+        if isinstance(record, web.Response):
+            return record
+        if self.status >= 300:
+            return self.error(self.status, "configured_failure", "Configured to fail")
+        if record.data.get("status") != "revoked":  # the first DELETE wins; repeats change nothing
+            self.store.update(record, {"status": "revoked", "revoked_at": time.time()})
+        return json_response(self._render(record))

@@ -7,6 +7,26 @@ that a route's transform chain is type-consistent.
 
 from __future__ import annotations
 
-from actors.transforms import dynamics, inventory, netsuite, salesforce, shopify, stripe, zendesk
+from actors.transforms import (
+    dynamics,
+    inventory,
+    netsuite,
+    provisioning,
+    salesforce,
+    shopify,
+    stripe,
+    threepl,
+    zendesk,
+)
 
-__all__ = ["dynamics", "inventory", "netsuite", "salesforce", "shopify", "stripe", "zendesk"]
+__all__ = [
+    "dynamics",
+    "inventory",
+    "netsuite",
+    "provisioning",
+    "salesforce",
+    "shopify",
+    "stripe",
+    "threepl",
+    "zendesk",
+]

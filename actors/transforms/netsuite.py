@@ -15,6 +15,7 @@ from canonical.mappings.netsuite_out import (
     netsuite_invoice_from_invoice,
     netsuite_payment_from_invoice,
     netsuite_sales_order_from_order,
+    netsuite_sales_order_from_subscription,
 )
 from router.registry import register_transform
 
@@ -26,6 +27,7 @@ TRANSFORMS: dict[str, Callable[[Any], Any]] = {
     "netsuite.sales_order_from_order": netsuite_sales_order_from_order,
     "netsuite.invoice_from_invoice": netsuite_invoice_from_invoice,
     "netsuite.payment_from_invoice": netsuite_payment_from_invoice,
+    "netsuite.sales_order_from_subscription": netsuite_sales_order_from_subscription,
 }
 """Transform name -> function; the names are what route files refer to."""
 

@@ -8,7 +8,9 @@ from typing import Any
 from canonical.mappings.salesforce import (
     salesforce_account_from_customer,
     salesforce_account_to_canonical,
+    salesforce_billing_status_from_invoice,
     salesforce_contact_to_canonical,
+    salesforce_customer_from_order,
     salesforce_opportunity_from_order,
     salesforce_opportunity_to_canonical,
 )
@@ -20,6 +22,8 @@ TRANSFORMS: dict[str, Callable[[Any], Any]] = {
     "salesforce.opportunity_to_canonical": salesforce_opportunity_to_canonical,
     "salesforce.account_from_customer": salesforce_account_from_customer,
     "salesforce.opportunity_from_order": salesforce_opportunity_from_order,
+    "salesforce.customer_from_order": salesforce_customer_from_order,
+    "salesforce.billing_status_from_invoice": salesforce_billing_status_from_invoice,
 }
 """Transform name -> function; the names are what route files refer to."""
 

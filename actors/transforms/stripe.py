@@ -14,6 +14,7 @@ from canonical.mappings.stripe import (
 from canonical.mappings.stripe_out import (
     stripe_customer_params_from_customer,
     stripe_subscription_params_from_subscription,
+    stripe_subscription_request_from_order,
     stripe_subscription_update_from_amendment,
 )
 from router.registry import register_transform
@@ -26,6 +27,7 @@ TRANSFORMS: dict[str, Callable[[Any], Any]] = {
     "stripe.customer_from_canonical": stripe_customer_params_from_customer,
     "stripe.subscription_from_canonical": stripe_subscription_params_from_subscription,
     "stripe.subscription_update_from_amendment": stripe_subscription_update_from_amendment,
+    "stripe.subscription_request_from_order": stripe_subscription_request_from_order,
 }
 """Transform name -> function; the names are what route files refer to."""
 

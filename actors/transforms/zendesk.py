@@ -7,6 +7,7 @@ from typing import Any
 
 from canonical.mappings.zendesk import (
     zendesk_organization_from_customer,
+    zendesk_ticket_from_failed_invoice,
     zendesk_ticket_from_support_ticket,
     zendesk_ticket_to_canonical,
 )
@@ -16,6 +17,7 @@ TRANSFORMS: dict[str, Callable[[Any], Any]] = {
     "zendesk.ticket_to_canonical": zendesk_ticket_to_canonical,
     "zendesk.organization_from_customer": zendesk_organization_from_customer,
     "zendesk.ticket_from_support_ticket": zendesk_ticket_from_support_ticket,
+    "zendesk.ticket_from_failed_invoice": zendesk_ticket_from_failed_invoice,
 }
 """Transform name -> function; the names are what route files refer to."""
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 from canonical.errors import MappingError
-from canonical.models import Address, EntityRef, ExternalRef
+from canonical.models import Address, EntityRef, ExternalRef, LineItem
 from canonical.models._base import _Referenced
 
 _KEY_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+_TERM_SKU = re.compile(r"-(?:\d+[MY]|MONTHLY|ANNUAL|YEARLY)$", re.IGNORECASE)
 
 
 def refs(*pairs: tuple[str, str | None]) -> tuple[ExternalRef, ...]:
@@ -71,3 +73,25 @@ def make_address(
         postal_code=postal_code,
         country=country.upper() if country else None,
     )
+
+
+def is_recurring_line(line: LineItem) -> bool:
+    """True for a subscription line: it has a service period, or its SKU ends in a term.
+
+    Salesforce opportunity lines do not say how often they bill, so the product-code convention
+    decides: a SKU ending in ``-<n>M``, ``-<n>Y``, ``-MONTHLY``, ``-ANNUAL`` or ``-YEARLY`` names a
+    term (``PLAT-SEAT-12M`` is a twelve-month seat); anything else (``ONB-STD``, onboarding) is
+    billed once and grants nothing recurring.
+    """
+    return line.period is not None or bool(line.sku and _TERM_SKU.search(line.sku))
+
+
+def whole_quantity(quantity: Decimal, path: str) -> int:
+    """A quantity as an int, for targets that count units (seats, parcels, subscription items).
+
+    Raises:
+        MappingError: The quantity has a fractional part (``2.5`` seats cannot be provisioned).
+    """
+    if quantity != quantity.to_integral_value():
+        raise MappingError(path, f"quantity {quantity} is not a whole number")
+    return int(quantity)

@@ -23,6 +23,9 @@ from canonical.models import (
     Order,
     OrderStatus,
     PricedDocument,
+    Subscription,
+    SubscriptionItem,
+    SubscriptionStatus,
 )
 from canonical.models._base import _Referenced
 
@@ -209,4 +212,84 @@ def netsuite_payment_from_invoice(invoice: Invoice) -> dict[str, Any]:
     when = invoice.paid_at.date() if invoice.paid_at else invoice.issued_on
     if when is not None:
         body["tranDate"] = when.isoformat()
+    return body
+
+
+_ENDED = frozenset({SubscriptionStatus.CANCELED, SubscriptionStatus.INCOMPLETE_EXPIRED})
+
+
+def _subscription_line(item: SubscriptionItem, i: int, closed: bool) -> dict[str, Any]:
+    product = item.product.ref("stripe") if item.product else None
+    price = item.price.ref("stripe") if item.price else None
+    if product is None and price is None:
+        raise MappingError(f"items[{i}]", "a subscription item needs a stripe product or price")
+    entry: dict[str, Any] = {"item": {"externalId": product or price}, "quantity": item.quantity}
+    if item.unit_amount is not None:
+        entry["rate"] = _num(item.unit_amount.amount)
+        entry["amount"] = _num(item.unit_amount.amount * item.quantity)
+    name = item.price.name if item.price else None
+    entry["description"] = f"{name or 'Subscription item'} (Stripe price {price or 'unknown'})"
+    if closed:
+        entry["isClosed"] = True
+    return entry
+
+
+def _amendment_memo(subscription: Subscription, sub_id: str) -> str:
+    parts = []
+    for item in subscription.items:
+        name = (item.price.name if item.price else None) or "item"
+        every = ""
+        if item.recurrence is not None:
+            count = item.recurrence.interval_count
+            unit = item.recurrence.interval.value
+            every = f"/{unit}" if count == 1 else f"/{count} {unit}s"
+        price = f" at {item.unit_amount}{every}" if item.unit_amount is not None else ""
+        parts.append(f"{item.quantity} x {name}{price}")
+    memo = f"Amended from Stripe subscription {sub_id} ({subscription.status.value}): " + "; ".join(
+        parts
+    )
+    if subscription.current_period is not None:
+        period = subscription.current_period
+        memo += f"; period {period.start.date().isoformat()} to {period.end.date().isoformat()}"
+    deal = subscription.ref("salesforce")
+    if deal is not None:
+        memo += f"; Salesforce opportunity {deal}"
+    if subscription.cancel_at_period_end:
+        memo += "; cancels at period end"
+    return memo
+
+
+def netsuite_sales_order_from_subscription(subscription: Subscription) -> dict[str, Any]:
+    """Body for ``PUT /record/v1/salesOrder/eid:<externalId>``: the subscription's recurring order.
+
+    When billing changes in Stripe (seats, plan, cancellation), the ERP's view of the recurring
+    order has to follow, or revenue and fulfilment work from stale quantities. The order is keyed
+    by the subscription (``stripe-sub_...``), so every change to one subscription upserts the same
+    NetSuite order, whose lines are the subscription's current items (item by the Stripe product
+    id, else the price id; the account gives those items matching external ids). The memo names
+    the amendment. An ended subscription (canceled or expired) closes every line
+    (``isClosed``), NetSuite's way of closing an order. The customer is referenced by its Stripe
+    upsert key unless it has a ``netsuite`` ref; a workflow whose customer was created under
+    another key overlays ``entity``.
+
+    Raises:
+        MappingError: The subscription or its customer has no key, or an item has no Stripe
+            product or price.
+    """
+    sub_id = subscription.ref("stripe") or external_key(subscription, "subscription")
+    closed = subscription.status in _ENDED
+    body: dict[str, Any] = {
+        "externalId": external_key(subscription, "subscription"),
+        "entity": _ref(subscription.customer, "subscription.customer"),
+        "currency": {"externalId": subscription.currency},
+        "orderStatus": {"id": "B"},
+        "item": {
+            "items": [
+                _subscription_line(item, i, closed) for i, item in enumerate(subscription.items)
+            ]
+        },
+        "memo": _amendment_memo(subscription, sub_id),
+    }
+    if subscription.current_period is not None:
+        body["tranDate"] = subscription.current_period.start.date().isoformat()
     return body

@@ -10,6 +10,12 @@ Outbound functions build records for the sObject Collections upsert,
 ``PATCH /composite/sobjects/<Type>/Interlock_External_Id__c``: each record carries
 ``attributes.type`` and its own external-id value, and parents are linked by *their* external id.
 Countries must be ISO codes (State and Country/Territory Picklists expose ``BillingCountryCode``).
+:func:`salesforce_billing_status_from_invoice` is the exception: it upserts one Account by
+``Stripe_Customer_Id__c`` (single-record ``upsert_by_external_id``), since an invoice knows only
+the Stripe customer.
+
+:func:`salesforce_customer_from_order` derives one canonical model from another (the buying
+account of a won opportunity), for workflows that create that account in other systems first.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ from canonical.models import (
     CustomerStatus,
     Discount,
     ExternalRef,
+    Invoice,
+    InvoiceStatus,
     LineItem,
     Order,
     OrderStatus,
@@ -33,6 +41,7 @@ from canonical.models import (
 from canonical.money import Money, money_sum
 
 EXTERNAL_ID_FIELD = "Interlock_External_Id__c"
+STRIPE_CUSTOMER_FIELD = "Stripe_Customer_Id__c"
 
 
 def _record(payload: dict[str, Any], sobject: str) -> Node:
@@ -271,3 +280,87 @@ def salesforce_opportunity_from_order(order: Order) -> dict[str, Any]:
     if order.memo:
         record["Description"] = order.memo
     return record
+
+
+def salesforce_customer_from_order(order: Order) -> Customer:
+    """The buying Account of a won opportunity (an Order from the opportunity mapping).
+
+    A won deal has to exist as a customer in ERP, billing and support before its order can be
+    booked there, and the opportunity is the only message the workflow has. It carries the
+    account's id and name and nothing more, so that is what the Customer holds: both names from
+    the account name, the Salesforce account id as the origin ref (every target keys the customer
+    ``salesforce-<account id>``, the same for every opportunity of that account, so a second deal
+    or a retried step upserts the same record), the order's currency and its billing address when
+    it has one.
+
+    Raises:
+        MappingError: The order has no buyer, the buyer has no Salesforce id, or no name (the
+            opportunity query must select ``Account.Name``).
+    """
+    buyer = order.customer
+    if buyer is None:
+        raise MappingError("customer", "the order names no buying account")
+    account = buyer.ref("salesforce")
+    if account is None:
+        raise MappingError("customer.external_refs", "the buyer has no salesforce account id")
+    if not buyer.name:
+        raise MappingError("customer.name", "the buying account has no name; select Account.Name")
+    others = tuple(r for r in buyer.external_refs if r.system != "salesforce")
+    with canonical_errors():
+        return Customer(
+            external_refs=(ExternalRef(system="salesforce", id=account), *others),
+            legal_name=buyer.name,
+            display_name=buyer.name,
+            billing_address=order.billing_address,
+            currency=order.currency,
+            status=CustomerStatus.ACTIVE,
+        )
+
+
+def _billing_status(invoice: Invoice) -> str:
+    if invoice.status is InvoiceStatus.PAID:
+        return "Paid"
+    if invoice.status is InvoiceStatus.OPEN:
+        failed = invoice.attempt_count > 0 and invoice.amount_remaining.amount > 0
+        return "Past Due" if failed else "Open"
+    if invoice.status is InvoiceStatus.UNCOLLECTIBLE:
+        return "Uncollectible"
+    if invoice.status is InvoiceStatus.VOID:
+        return "Void"
+    raise MappingError("status", "a draft invoice says nothing about the billing status")
+
+
+def _amount(value: Money) -> float | int:
+    return (
+        int(value.amount)
+        if value.amount == value.amount.to_integral_value()
+        else float(value.amount)
+    )
+
+
+def salesforce_billing_status_from_invoice(invoice: Invoice) -> dict[str, Any]:
+    """The Account's billing status after an invoice event, for ``upsert_by_external_id``.
+
+    Account managers work in Salesforce, so they should see there that a customer has paid or
+    fallen behind. The invoice knows only the Stripe customer, so the Account is found by its
+    ``Stripe_Customer_Id__c`` external-id field (named in ``attributes``, where the connector reads
+    the sObject type and the key field and leaves them out of the body). ``Billing_Status__c`` is
+    ``Paid``; ``Past Due`` for an open invoice after a failed collection attempt (Stripe's
+    ``invoice.payment_failed`` leaves the invoice ``open``); ``Open`` before any attempt;
+    ``Uncollectible`` or ``Void``. No ``Name`` is sent on purpose: an invoice for a customer no
+    Account is linked to must fail (Salesforce: required field missing) rather than create a
+    duplicate Account.
+
+    Raises:
+        MappingError: No Stripe customer on the invoice, or a draft invoice.
+    """
+    customer = invoice.customer.ref("stripe") if invoice.customer else None
+    if customer is None:
+        raise MappingError("customer.external_refs", "the invoice has no stripe customer id")
+    return {
+        "attributes": {"type": "Account", "externalIdField": STRIPE_CUSTOMER_FIELD},
+        STRIPE_CUSTOMER_FIELD: customer,
+        "Billing_Status__c": _billing_status(invoice),
+        "Last_Invoice_Number__c": invoice.number or external_key(invoice, "invoice"),
+        "Last_Invoice_Amount__c": _amount(invoice.total),
+    }

@@ -10,10 +10,14 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from canonical.errors import MappingError
 from canonical.mappings._common import entity_ref, make_address, refs
 from canonical.mappings._read import Node, canonical_errors
 from canonical.models import (
     Address,
+    Contact,
+    Customer,
+    CustomerStatus,
     Discount,
     InventoryLevel,
     LineItem,
@@ -161,4 +165,35 @@ def shopify_inventory_level_to_canonical(level: dict[str, Any]) -> InventoryLeve
             location=entity_ref("shopify", location),
             available=root.integer("available"),
             updated_at=root.timestamp("updated_at"),
+        )
+
+
+def shopify_customer_from_order(order: Order) -> Customer:
+    """The buyer of a web order, as the customer the ERP must hold before it books the order.
+
+    A storefront order carries its buyer inline (name, email, addresses), not as a record the ERP
+    already knows, so the order workflow upserts this customer first. The Shopify customer id is
+    the origin ref (the ERP keys the account ``shopify-<customer id>``, the same key the sales
+    order binds to); the email becomes the primary contact.
+
+    Raises:
+        MappingError: The order names no buyer, or the buyer has no Shopify id or name.
+    """
+    buyer = order.customer
+    if buyer is None or buyer.ref("shopify") is None:
+        raise MappingError("customer", "the order names no Shopify customer")
+    name = buyer.name or (order.shipping_address.recipient if order.shipping_address else None)
+    if not name:
+        raise MappingError("customer.name", "the buyer has no name")
+    contacts = (Contact(name=name, email=order.email, is_primary=True),) if order.email else ()
+    with canonical_errors():
+        return Customer(
+            external_refs=buyer.external_refs,
+            legal_name=name,
+            display_name=name,
+            contacts=contacts,
+            billing_address=order.billing_address,
+            shipping_address=order.shipping_address,
+            currency=order.currency,
+            status=CustomerStatus.ACTIVE,
         )

@@ -8,6 +8,10 @@ Stripe does on its side), used by tests and handy when reading a dead-lettered r
 Where a request goes is the connector's business: a customer that already has a ``stripe`` ref is
 an update (``POST /v1/customers/{id}``), and create-only parameters (``tax_id_data``) are left out
 then.
+
+:func:`stripe_subscription_request_from_order` returns nested JSON instead (``items`` as a list of
+objects, ``metadata`` as an object): the ``stripe`` connector flattens it into the same bracketed
+keys, and a workflow can set ``customer`` on it afterwards.
 """
 
 from __future__ import annotations
@@ -20,12 +24,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from canonical.errors import MappingError
+from canonical.mappings._common import external_key, is_recurring_line, whole_quantity
 from canonical.mappings.stripe import REF_PREFIX, stripe_exponent
 from canonical.models import (
     Address,
     Cancellation,
     Customer,
     ExternalRef,
+    Order,
     Pause,
     PlanChange,
     QuantityChange,
@@ -162,6 +168,76 @@ def stripe_subscription_update_from_amendment(
             resume = dt.datetime.combine(amendment.resumes_on, dt.time(), dt.UTC)
             params["pause_collection[resumes_at]"] = str(_unix(resume))
     return dict(params)
+
+
+_TERM = re.compile(r"-(\d+)([MY])$|-(MONTHLY|ANNUAL|YEARLY)$")
+
+
+def stripe_recurring_for_sku(sku: str) -> dict[str, Any]:
+    """Stripe's ``recurring`` for a term SKU: ``-12M`` and ``-1Y`` bill yearly, ``-3M`` every 3
+    months, ``-MONTHLY`` monthly (see :func:`~canonical.mappings._common.is_recurring_line`)."""
+    match = _TERM.search(sku)
+    if match is None or match.group(3) == "MONTHLY":
+        return {"interval": "month"}
+    if match.group(3) is not None:
+        return {"interval": "year"}
+    count, unit = int(match.group(1)), match.group(2)
+    if unit == "Y" or count % 12 == 0:
+        years = count if unit == "Y" else count // 12
+        return {"interval": "year", "interval_count": years}
+    return {"interval": "month", "interval_count": count}
+
+
+def stripe_subscription_request_from_order(order: Order) -> dict[str, Any]:
+    """``create_subscription`` parameters for the recurring lines of a won order.
+
+    A won deal with subscription lines must start billing in Stripe; this is the request, less the
+    ``customer``, which the workflow sets once the Stripe customer exists. Only recurring lines
+    (see :func:`~canonical.mappings._common.is_recurring_line`) become ``items``; one-off lines such
+    as onboarding are not part of a subscription. Each item carries its price inline
+    (``price_data``: the deal's negotiated unit price, the SKU as the product, the term as the
+    interval) because a CRM deal names a product code and a price, not a Stripe price object;
+    Stripe creates the price with the subscription. Lines of one SKU are merged, since Stripe
+    refuses a product twice at one price. ``metadata`` names the opportunity and the order's
+    upsert key, and repeats the opportunity as ``ref_salesforce``: Stripe echoes metadata in every
+    ``customer.subscription.*`` event, and the inbound mapping reads ``ref_<system>`` keys back as
+    external refs, so later changes to the subscription can be tied to the same deal.
+
+    Raises:
+        MappingError: No recurring line, a recurring line without a SKU or a unit price, with a
+            fractional quantity, or an order without external refs.
+    """
+    items: dict[str, dict[str, Any]] = {}
+    for i, line in enumerate(order.lines):
+        if not is_recurring_line(line):
+            continue
+        if not line.sku:
+            raise MappingError(f"lines[{i}].sku", "a recurring line needs a SKU to name its price")
+        if line.unit_price is None:
+            raise MappingError(f"lines[{i}].unit_price", "a recurring line needs a unit price")
+        quantity = whole_quantity(line.quantity, f"lines[{i}].quantity")
+        if line.sku in items:
+            items[line.sku]["quantity"] += quantity
+            continue
+        items[line.sku] = {
+            "price_data": {
+                "currency": order.currency.lower(),
+                "product": line.sku,
+                "unit_amount": stripe_minor(line.unit_price),
+                "recurring": stripe_recurring_for_sku(line.sku),
+            },
+            "quantity": quantity,
+        }
+    if not items:
+        raise MappingError("lines", "the order has no recurring line to subscribe to")
+    metadata = {"order_external_id": external_key(order, "order")}
+    opportunity = (order.opportunity.ref("salesforce") if order.opportunity else None) or order.ref(
+        "salesforce"
+    )
+    if opportunity is not None:
+        metadata["salesforce_opportunity_id"] = opportunity
+        metadata[f"{REF_PREFIX}salesforce"] = opportunity
+    return {"items": list(items.values()), "metadata": metadata}
 
 
 _KEY = re.compile(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$")

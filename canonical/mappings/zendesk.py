@@ -6,7 +6,7 @@ with ids as strings and statuses capitalised (``"Open"``); trigger webhooks conf
 usual body carry a Tickets-API object under ``ticket``. Both map to one SupportTicket.
 
 Outbound: bodies for ``POST /api/v2/organizations/create_or_update`` (matched on ``external_id``)
-and for ``POST /api/v2/tickets``.
+and for ``POST /api/v2/tickets`` (from a support ticket, or from an invoice whose payment failed).
 """
 
 from __future__ import annotations
@@ -14,9 +14,18 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from canonical.errors import MappingError
 from canonical.mappings._common import entity_ref, external_key, parse_external_key
 from canonical.mappings._read import Node, canonical_errors
-from canonical.models import Customer, ExternalRef, Requester, SupportTicket, TicketStatus
+from canonical.models import (
+    Customer,
+    ExternalRef,
+    Invoice,
+    InvoiceStatus,
+    Requester,
+    SupportTicket,
+    TicketStatus,
+)
 
 _STATUS = {s.value: s.value for s in TicketStatus} | {"hold": "on_hold", "on-hold": "on_hold"}
 _PRIORITY = {p: p for p in ("low", "normal", "high", "urgent")}
@@ -122,3 +131,54 @@ def zendesk_ticket_from_support_ticket(ticket: SupportTicket) -> dict[str, Any]:
     if org is not None and org.isdigit():
         body["organization_id"] = int(org)
     return {"ticket": body}
+
+
+def zendesk_ticket_from_failed_invoice(invoice: Invoice) -> dict[str, Any]:
+    """Body for ``POST /api/v2/tickets``: a high-priority task to chase a failed payment.
+
+    A failed collection is revenue at risk and usually a card or bank problem a person has to sort
+    out with the customer, so it becomes a ticket for the billing team. The details go in a private
+    note (``public: false``): the ticket is raised by the integration, and nothing should be
+    mailed to the customer from it. ``external_id`` is the invoice's upsert key
+    (``stripe-in_...``), so the inbound ticket mapping links the ticket back to the invoice, and a
+    retried create is deduplicated by the connector's ``Idempotency-Key``.
+
+    Raises:
+        MappingError: The invoice is not open or uncollectible with an amount remaining (nothing
+            failed), or it has no external refs.
+    """
+    unpaid = invoice.status in (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE)
+    if not unpaid or invoice.amount_remaining.amount <= 0:
+        raise MappingError(
+            "status",
+            f"a {invoice.status.value} invoice with {invoice.amount_remaining} remaining "
+            "has no failed payment to chase",
+        )
+    key = external_key(invoice, "invoice")
+    number = invoice.number or key
+    customer = invoice.customer
+    stripe_customer = customer.ref("stripe") if customer else None
+    who = (customer.name if customer else None) or stripe_customer or "unknown customer"
+    facts = [
+        f"Payment failed for invoice {number}.",
+        "",
+        f"Customer: {who}" + (f" (Stripe {stripe_customer})" if stripe_customer else ""),
+        f"Amount due: {invoice.amount_remaining} (invoice total {invoice.total})",
+        f"Collection attempts: {invoice.attempt_count}",
+        f"Invoice status: {invoice.status.value}",
+    ]
+    if invoice.due_date is not None:
+        facts.append(f"Due: {invoice.due_date.isoformat()}")
+    if invoice.subscription is not None and invoice.subscription.origin is not None:
+        facts.append(f"Subscription: {invoice.subscription.origin}")
+    facts.append(f"Invoice: {invoice.origin}")
+    return {
+        "ticket": {
+            "subject": f"Payment failed: invoice {number} ({who})",
+            "comment": {"body": "\n".join(facts), "public": False},
+            "priority": "high",
+            "type": "task",
+            "tags": ["billing", "payment_failed", f"invoice_{invoice.status.value}"],
+            "external_id": key,
+        }
+    }

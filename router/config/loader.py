@@ -64,6 +64,7 @@ class RouterConfig:
     connectors: dict[str, ConnectorConfig] = field(default_factory=dict)
     routes: dict[str, RouteSpec] = field(default_factory=dict)
     request_reply: dict[str, RequestReplySpec] = field(default_factory=dict)
+    workflows: dict[str, Any] = field(default_factory=dict)  # id -> WorkflowSpec
     warnings: list[str] = field(default_factory=list)
     invalid: set[str] = field(default_factory=set)  # defined but broken: no cascade of errors
 
@@ -217,6 +218,29 @@ def _check_route(
             errors.append(index.error((*to_loc, "operation"), message))
 
 
+def _load_workflow(
+    path: Path, data: Any, index: LineIndex, config: RouterConfig, errors: list[ConfigError]
+) -> None:
+    # Imported here: router.workflows builds on router.config's models.
+    from router.workflows.check import workflow_problems  # noqa: PLC0415
+    from router.workflows.service import trigger_route  # noqa: PLC0415
+    from router.workflows.spec import WorkflowSpec  # noqa: PLC0415
+
+    spec = _validate(WorkflowSpec, data, index, (), errors)
+    if spec is None:
+        return
+    if spec.id != path.stem:
+        errors.append(
+            index.error(("id",), f"workflow id {spec.id!r} must equal the file stem {path.stem!r}")
+        )
+        return
+    problems = workflow_problems(spec, config)
+    errors.extend(index.error(loc, message) for loc, message in problems)
+    if not problems:
+        config.workflows[spec.id] = spec
+        config.routes[spec.id] = trigger_route(spec)
+
+
 def load_config(base: Path | str, env: Mapping[str, str] | None = None) -> RouterConfig:
     """Read, validate and cross-check a routes folder; raise :class:`ConfigErrors` if wrong."""
     base = Path(base)
@@ -238,7 +262,11 @@ def load_config(base: Path | str, env: Mapping[str, str] | None = None) -> Route
         except ConfigError as exc:
             errors.append(exc)
             continue
-        synchronous = isinstance(data, dict) and data.get("kind") == "request-reply"
+        kind = data.get("kind") if isinstance(data, dict) else None
+        if kind == "workflow":
+            _load_workflow(path, data, index, config, errors)
+            continue
+        synchronous = kind == "request-reply"
         model: type[RouteSpec | RequestReplySpec] = RequestReplySpec if synchronous else RouteSpec
         route = _validate(model, data, index, (), errors)
         if route is None:

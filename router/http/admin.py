@@ -5,6 +5,9 @@ request needs ``Authorization: Bearer <token>``; several tokens may be valid at 
 and each presented token is compared with all of them in constant time. Reads run in the default
 executor (short LMDB read transactions), so a search never stalls ingress on the shared loop.
 Replays and purges go through the engine, so the journal actor stays the only writer.
+
+Workflow instances (list, stats, detail, retry, skip, cancel) are served by
+:mod:`router.http.admin_workflows`, with this module's auth, parsers and problem answers.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from router.errors import UnavailableError
 from router.http import admin_openapi as api
 from router.http.admin_auth import BearerAuth, resolve_admin_tokens
 from router.http.admin_openapi import Handler, Operation
+from router.http.admin_workflows import ROUTE_ID as WORKFLOW_ROUTE_ID
+from router.http.admin_workflows import WorkflowsAdmin
 from router.http.ingress import problem_middleware
 from router.http.problem import json_response, problem
 from router.ids import decode_id
@@ -336,6 +341,8 @@ OPERATIONS = [
     Operation("GET", "/openapi.json", openapi, "getOpenApi", "This document",
               api.OpenApiDocument, "status"),
 ]  # fmt: skip
+# The workflow endpoints live beside their handlers (this module is near its size budget).
+OPERATIONS += WorkflowsAdmin(ENGINE, ApiError, _query, _body).operations()
 OPENAPI = web.AppKey("admin_openapi", dict)
 # In aiohttp, ``/dead-letters/{id}`` would also match the fixed ``replay`` and ``purge`` paths.
 _ROUTE_ID = "{id:(?!replay$|purge$)[^/]+}"
@@ -353,5 +360,7 @@ def create_admin_app(engine: Engine, tokens: list[str]) -> web.Application:
         path = op.path
         if path.startswith("/dead-letters/{id}"):
             path = path.replace("{id}", _ROUTE_ID)
+        elif path.startswith("/workflows/{id}"):
+            path = path.replace("{id}", WORKFLOW_ROUTE_ID)
         app.router.add_route(op.method, path, op.handler)
     return app

@@ -186,6 +186,10 @@ class Operation:
     tag: str
     query: type[BaseModel] | None = None
     body: type[BaseModel] | None = None
+    # Endpoints whose ``{id}`` names something else (a workflow instance) say so here, and may
+    # document more or other error answers: (status, description) pairs, e.g. a command's 409.
+    id_doc: str = "A message id (26 characters, Crockford base32)"
+    errors: tuple[tuple[str, str], ...] = ()
 
 
 def _problem(description: str, ref: dict[str, Any], headers: dict[str, Any] | None = None) -> Any:
@@ -219,7 +223,7 @@ def _parameters(op: Operation) -> list[dict[str, Any]]:
                 "name": "id",
                 "in": "path",
                 "required": True,
-                "description": "A message id (26 characters, Crockford base32)",
+                "description": op.id_doc,
                 "schema": {"type": "string", "pattern": ID_PATTERN},
             }
         )
@@ -260,6 +264,9 @@ def build_openapi(operations: list[Operation], *, title: str, version: str) -> d
         if op.body is not None:
             responses["413"] = _problem("Body too large", problem)
         responses["503"] = _problem("The journal is not open yet, or is full", problem)
+        if op.errors:
+            responses.update({k: _problem(v, problem) for k, v in op.errors})
+            responses = dict(sorted(responses.items()))
         spec: dict[str, Any] = {
             "operationId": op.operation_id,
             "summary": op.summary,

@@ -107,4 +107,5 @@ def build_request(
         attempt=attempt,
         headers=dict(target.headers),
         operation=target.operation,
+        event={"source": envelope.source, "type": envelope.type, "key": envelope.idempotency_key},
     )

@@ -7,8 +7,10 @@ from typing import Any
 
 import orjson
 import pytest
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from actors.connectors import dynamics, netsuite, salesforce, shopify, stripe, zendesk
+from actors.connectors._client import Response
 from actors.connectors._vendor import Plan, VendorConnector
 from router.errors import PermanentError
 from router.registry import connectors
@@ -173,6 +175,35 @@ def test_operations_reject_bodies_they_cannot_use() -> None:
         plan("netsuite", "upsert_customer", [1])
     with pytest.raises(PermanentError, match="`externalId`"):
         plan("netsuite", "upsert_customer", {"externalId": ""})
+
+
+def test_stripe_cancel_subscription_is_a_delete_with_query_parameters() -> None:
+    p = plan("stripe", "cancel_subscription", {"id": "sub_1/x"})
+    assert (p.method, p.path, p.body, p.content_type) == (
+        "DELETE",
+        "/v1/subscriptions/sub_1%2Fx",
+        b"",
+        None,
+    )
+    more = plan("stripe", "cancel_subscription", {"id": "sub_1", "prorate": True, "x": {"a": 1}})
+    assert more.path == "/v1/subscriptions/sub_1?prorate=true&x%5Ba%5D=1"
+    with pytest.raises(PermanentError, match="`id`"):
+        plan("stripe", "cancel_subscription", {})
+
+
+def test_netsuite_result_reads_the_internal_id_from_location() -> None:
+    loc = "https://1.suitetalk.api.netsuite.com/services/rest/record/v1/customer/123"
+
+    def answer(status: int, body: bytes, location: str | None) -> Response:
+        headers = CIMultiDict({"Location": location} if location else {})
+        return Response(status, CIMultiDictProxy(headers), body)
+
+    result = netsuite.location_result(answer(204, b"", loc))
+    assert result is not None and orjson.loads(result) == {"id": "123", "location": loc}
+    assert orjson.loads(netsuite.location_result(answer(204, b"", loc + "/")) or b"")["id"] == "123"
+    assert netsuite.location_result(answer(200, b'{"id": "9"}', loc)) == b'{"id": "9"}'
+    assert netsuite.location_result(answer(204, b"", None)) == b""
+    assert netsuite.location_result(answer(204, b"", "https://x.example/")) == b""
 
 
 def test_a_plain_call_without_operation_passes_method_and_path() -> None:

@@ -131,3 +131,50 @@ async def test_subscriptions_need_a_customer_and_known_prices(harness: HarnessFa
     status, fetched, _ = await get(h, f"/v1/subscriptions/{sub['id']}")
     assert status == 200 and fetched == sub
     assert [s["external_id"] for s in (await h.state())["subscription"]] == ["S-1"]
+
+
+async def test_price_data_makes_an_inline_price_once_every_item_is_valid(
+    harness: HarnessFactory,
+) -> None:
+    h = await harness("stripe")
+    _, cus, _ = await post(h, "/v1/customers", {"email": "a@x.com"})
+    inline = {
+        "customer": cus["id"],
+        "items[0][price]": "price_basic_monthly",
+        "items[1][price_data][currency]": "EUR",
+        "items[1][price_data][product]": "prod_1",
+        "items[1][price_data][unit_amount]": "990",
+        "items[1][price_data][recurring][interval]": "year",
+    }
+    for name in ("currency", "product", "unit_amount", "recurring][interval"):
+        missing = {k: v for k, v in inline.items() if not k.endswith(f"[{name}]")}
+        status, body, _ = await post(h, "/v1/subscriptions", missing)
+        assert status == 400 and body["error"]["code"] == "parameter_missing"
+        assert body["error"]["param"] == f"items[1][price_data][{name}]"
+    assert len((await h.state())["price"]) == 2  # a refused request stores no price
+    status, sub, _ = await post(h, "/v1/subscriptions", inline)
+    assert status == 200
+    price = sub["items"]["data"][1]["price"]
+    assert price["id"].startswith("price_") and price["currency"] == "eur"
+    assert (price["unit_amount"], price["recurring"]["interval"]) == (990, "year")
+
+
+async def test_cancel_a_subscription_then_a_second_cancel_is_resource_missing(
+    harness: HarnessFactory,
+) -> None:
+    h = await harness("stripe")
+    _, cus, _ = await post(h, "/v1/customers", {"email": "a@x.com"})
+    params = {"customer": cus["id"], "items[0][price]": "price_basic_monthly"}
+    _, sub, _ = await post(h, "/v1/subscriptions", params)
+    auth = {"Authorization": f"Bearer {h.config['api_key']}", "Idempotency-Key": "cancel-1"}
+    url = f"{h.url}/v1/subscriptions/{sub['id']}?cancellation_details[comment]=saga"
+    status, canceled, _ = await reply(await h.http.delete(url, headers=auth))
+    assert status == 200 and canceled["status"] == "canceled" and canceled["canceled_at"]
+    assert canceled["cancellation_details"]["comment"] == "saga"
+    # As on Stripe: the key is ignored on DELETE, and a canceled subscription cannot be canceled.
+    status, body, _ = await reply(await h.http.delete(url, headers=auth))
+    assert status == 404 and error_shape_ok("stripe", 404, body)
+    assert body["error"]["code"] == "resource_missing"
+    assert (await get(h, f"/v1/subscriptions/{sub['id']}"))[:2] == (200, canceled)
+    missing = await reply(await h.http.delete(f"{h.url}/v1/subscriptions/sub_x", headers=auth))
+    assert missing[0] == 404

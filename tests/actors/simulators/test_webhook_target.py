@@ -49,3 +49,48 @@ async def test_bearer_token_and_broken_records(harness: HarnessFactory) -> None:
     assert status == 422 and body["error"]["code"] == "validation_error"
     status, _, _ = await reply(await h.http.post(f"{h.url}/e", json={"id": "E-1"}, headers=auth))
     assert status == 200 and [r["external_id"] for r in (await h.state())["e"]] == ["E-1"]
+
+
+async def test_get_and_delete_revoke_a_record_idempotently(harness: HarnessFactory) -> None:
+    h = await harness("webhook", status=201)
+    for ext, path in (("E-1", "entitlements"), ("E-2", "entitlements"), ("S-1", "3pl/shipments")):
+        headers = {"Idempotency-Key": f"key-{ext}"}
+        payload = {"external_id": ext, "sku": "PRO"}
+        status, _, _ = await reply(
+            await h.http.post(f"{h.url}/{path}", json=payload, headers=headers)
+        )
+        assert status == 201
+    status, read, _ = await reply(await h.http.get(f"{h.url}/entitlements/E-1"))
+    assert status == 200 and read["status"] == "active" and read["revoked_at"] is None
+    assert read["type"] == "entitlements" and read["body"] == {"external_id": "E-1", "sku": "PRO"}
+
+    status, revoked, _ = await reply(await h.http.delete(f"{h.url}/entitlements/E-1"))
+    assert status == 200 and revoked["status"] == "revoked" and revoked["revoked_at"] > 0
+    assert revoked["id"] == read["id"]
+    again = await reply(await h.http.delete(f"{h.url}/entitlements/E-1"))
+    assert again[:2] == (200, revoked)  # a retried compensation: the same answer, no change
+    shipment = await reply(await h.http.delete(f"{h.url}/3pl/shipments/S-1"))
+    assert shipment[0] == 200 and shipment[1]["type"] == "3pl/shipments"
+
+    state = await h.state()
+    assert {t: len(rs) for t, rs in state.items()} == {"entitlements": 2, "3pl/shipments": 1}
+    statuses = {r["external_id"]: r["data"]["status"] for r in state["entitlements"]}
+    assert statuses == {"E-1": "revoked", "E-2": "active"}
+
+    for method in ("GET", "DELETE"):
+        status, body, _ = await reply(await h.http.request(method, f"{h.url}/entitlements/E-9"))
+        assert status == 404 and error_shape_ok("webhook", 404, body)
+        assert body["error"]["code"] == "not_found"
+
+
+async def test_a_configured_failure_fails_a_delete_without_revoking(
+    harness: HarnessFactory,
+) -> None:
+    h = await harness("webhook")
+    await reply(await h.http.post(f"{h.url}/entitlements", json={"id": "E-1"}))
+    async with h.http.post(f"{h.url}/_sim/status", json={"status": 503}) as r:
+        assert r.status == 200
+    status, body, _ = await reply(await h.http.delete(f"{h.url}/entitlements/E-1"))
+    assert status == 503 and error_shape_ok("webhook", 503, body)
+    (record,) = (await h.state())["entitlements"]
+    assert record["data"]["status"] == "active"

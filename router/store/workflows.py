@@ -1,0 +1,165 @@
+"""Workflow instances in LMDB: the orchestrator's durable state machine records.
+
+A separate environment (``<data>/workflows``) beside the journal: instance writes are few (two per
+step) and come from the orchestrator's thread, so they never queue behind the journal's group
+commits, and each has its own map. Databases::
+
+    inst      instance id                 -> msgpack instance record
+    key       workflow \\0 business key    -> instance id (one instance per business key)
+    active    instance id                 -> ''  (resume index: running or compensating)
+
+Writes happen on the orchestrator actor's thread only; readers (admin API, CLI on a stopped
+router) use short read transactions.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import lmdb
+import msgpack
+
+from router.errors import StorageFullError
+from router.workflows.state import ACTIVE, Instance
+
+MB = 1024 * 1024
+_DBS = ("inst", "key", "active")
+
+
+def _key(workflow: str, business_key: str) -> bytes:
+    return f"{workflow}\x00{business_key}".encode("utf-8", "surrogatepass")
+
+
+def _pack(instance: Instance) -> bytes:
+    return msgpack.packb(instance.to_record(), use_bin_type=True)
+
+
+def _unpack(raw: bytes) -> Instance:
+    return Instance.from_record(msgpack.unpackb(raw, raw=False))
+
+
+class WorkflowStore:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        map_size_mb: int = 4096,
+        sync: bool = True,
+        readonly: bool = False,
+    ) -> None:
+        if not readonly:
+            path.mkdir(parents=True, exist_ok=True)
+        self.env = lmdb.open(
+            str(path),
+            map_size=map_size_mb * MB,
+            max_dbs=len(_DBS) + 1,
+            sync=sync,
+            metasync=sync,
+            readonly=readonly,
+            max_readers=64,
+        )
+        if not readonly:
+            self.env.reader_check()
+        self._db = {name: self.env.open_db(name.encode(), create=not readonly) for name in _DBS}
+
+    def close(self) -> None:
+        self.env.close()
+
+    # -- writes (orchestrator thread only) -------------------------------------------------------
+
+    def _write(self, txn_work: Any) -> Any:
+        try:
+            with self.env.begin(write=True) as txn:
+                return txn_work(txn)
+        except lmdb.MapFullError:
+            raise StorageFullError("workflow storage is full", retry_after=30) from None
+
+    def _put(self, txn: Any, instance: Instance) -> None:
+        raw_id = instance.id.encode()
+        txn.put(raw_id, _pack(instance), db=self._db["inst"])
+        if instance.state in ACTIVE:
+            txn.put(raw_id, b"", db=self._db["active"])
+        else:
+            txn.delete(raw_id, db=self._db["active"])
+
+    def create(self, instance: Instance) -> Instance | None:
+        """Store a new instance, unless one exists for its business key: then return that one.
+
+        The check and the insert share one transaction, so two triggers for the same key can never
+        both start an instance.
+        """
+
+        def work(txn: Any) -> Instance | None:
+            key = _key(instance.workflow, instance.key)
+            existing = txn.get(key, db=self._db["key"])
+            if existing is not None:
+                raw = txn.get(bytes(existing), db=self._db["inst"])
+                return _unpack(bytes(raw))
+            txn.put(key, instance.id.encode(), db=self._db["key"])
+            self._put(txn, instance)
+            return None
+
+        result: Instance | None = self._write(work)
+        return result
+
+    def save(self, instance: Instance) -> None:
+        """Make the instance's current state durable (one synced commit)."""
+        self._write(lambda txn: self._put(txn, instance))
+
+    # -- reads (any thread) ----------------------------------------------------------------------
+
+    def get(self, instance_id: str) -> Instance | None:
+        with self.env.begin() as txn:
+            raw = txn.get(instance_id.encode(), db=self._db["inst"])
+        return None if raw is None else _unpack(bytes(raw))
+
+    def by_key(self, workflow: str, business_key: str) -> Instance | None:
+        with self.env.begin() as txn:
+            found = txn.get(_key(workflow, business_key), db=self._db["key"])
+        return None if found is None else self.get(bytes(found).decode())
+
+    def active(self) -> list[Instance]:
+        """Instances to resume after a restart, oldest first (ids sort by creation time)."""
+        with self.env.begin() as txn:
+            ids = [bytes(k) for k, _ in txn.cursor(db=self._db["active"])]
+            raws = [txn.get(i, db=self._db["inst"]) for i in ids]
+        return [_unpack(bytes(r)) for r in raws if r is not None]
+
+    def scan(self, *, newest_first: bool = True) -> Iterator[Instance]:
+        """Every instance; the admin filters as it goes (instances are few next to messages)."""
+        with self.env.begin() as txn:
+            cursor = txn.cursor(db=self._db["inst"])
+            items = cursor.iterprev() if newest_first else cursor.iternext()
+            for _, raw in items:
+                yield _unpack(bytes(raw))
+
+    def query(
+        self,
+        *,
+        workflow: str | None = None,
+        state: str | None = None,
+        key: str | None = None,
+        limit: int = 100,
+    ) -> list[Instance]:
+        if workflow is not None and key is not None:
+            found = self.by_key(workflow, key)
+            return [found] if found is not None and state in (None, found.state) else []
+        out: list[Instance] = []
+        for instance in self.scan():
+            if workflow is not None and instance.workflow != workflow:
+                continue
+            if state is not None and instance.state != state:
+                continue
+            if key is not None and instance.key != key:
+                continue
+            out.append(instance)
+            if len(out) >= limit:
+                break
+        return out
+
+    def counts(self) -> Counter[tuple[str, str]]:
+        """(workflow, state) -> instances; read once at start, then kept by the orchestrator."""
+        return Counter((i.workflow, i.state.value) for i in self.scan())

@@ -1,0 +1,437 @@
+"""The orchestrator actor: every workflow instance is a state machine it drives, durably.
+
+One pykka actor owns the instance store, so each instance has a single writer and transitions
+never race. Before a step's call it writes the step as ``running`` (attempt counted); the call
+itself runs on the event loop with the connector's pool, limits and breaker; its answer comes back
+as a :class:`Finished` message and is written before the next step starts. A crash between the two
+writes leaves the step ``running``; on restart it is re-sent with the same idempotency key.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from typing import Any
+
+import orjson
+
+from router.connector import Connector
+from router.errors import ConflictError, PermanentError
+from router.ids import encode_id, new_id_bytes, parse_traceparent
+from router.logs import get_logger
+from router.metrics import Metrics
+from router.registry import TransformSpec
+from router.routing import predicate_holds
+from router.runtime.bridge import LoopBridge
+from router.runtime.retry import backoff_delay, give_up_reason
+from router.runtime.supervision import SupervisedActor, tell_safely
+from router.store.workflows import WorkflowStore
+from router.workflows.messages import (
+    Command,
+    Finished,
+    Notified,
+    Phase,
+    Resume,
+    Trigger,
+    Wake,
+    call_once,
+)
+from router.workflows.metrics import WorkflowMetrics
+from router.workflows.notify import notification_request, send_notification
+from router.workflows.plan import build_request, read_answer
+from router.workflows.spec import CallSpec, StepSpec, WorkflowSpec
+from router.workflows.state import FINAL, Instance, State, StepState, StepStatus, UndoStatus
+from router.workflows.template import TemplateError, render
+
+log = get_logger("interlock.workflows")
+_DONE = frozenset({StepStatus.SUCCEEDED, StepStatus.SKIPPED})
+_UNDONE = frozenset({UndoStatus.DONE, UndoStatus.SKIPPED, UndoStatus.NOT_COMPENSABLE})
+
+
+class UnknownInstanceError(LookupError):
+    """No workflow instance has this id."""
+
+
+class OrchestratorActor(SupervisedActor):
+    name = "orchestrator"
+
+    def __init__(
+        self,
+        specs: dict[str, WorkflowSpec],
+        store: WorkflowStore,
+        connectors: dict[str, Connector],
+        transforms: dict[str, TransformSpec],
+        bridge: LoopBridge,
+        metrics: Metrics,
+        workflow_metrics: WorkflowMetrics,
+        counts: Counter[tuple[str, str]],
+    ) -> None:
+        super().__init__(metrics)
+        self.specs = specs
+        self.store = store
+        self.connectors = connectors
+        self.transforms = transforms
+        self.bridge = bridge
+        self.wf_metrics = workflow_metrics
+        self.live: dict[str, Instance] = {}  # running and compensating: the rest is in the store
+        self.counts = counts  # shared with the metrics collector, which only reads it
+        self._rng = random.Random()  # noqa: S311 - retry jitter, not cryptography
+
+    # -- dispatch --------------------------------------------------------------------------------
+
+    def handle(self, message: object) -> None:
+        match message:
+            case Trigger():
+                self._trigger(message)
+            case Finished():
+                self._finished(message)
+            case Wake(instance_id):
+                instance = self.live.get(instance_id)
+                if instance is not None:
+                    self._advance(instance)
+            case Notified(instance_id, error):
+                self._notified(instance_id, error)
+            case Command():
+                self._command(message)
+            case Resume(done):
+                done(self._resume())
+
+    def on_crash(self, message: object, exc: Exception) -> None:
+        # The instance's last durable state is intact; a restart resumes it. Answer the caller.
+        if isinstance(message, Trigger | Command):
+            message.reply(None, exc)
+
+    # -- triggers --------------------------------------------------------------------------------
+
+    def _trigger(self, t: Trigger) -> None:
+        spec = self.specs[t.workflow]
+        try:
+            canonical = orjson.loads(t.body)
+            inputs = {"trigger": canonical, "event": t.event}
+            key = render(spec.key, inputs)
+        except (orjson.JSONDecodeError, TemplateError) as exc:
+            t.reply(None, PermanentError(f"workflow {spec.id}: no business key: {exc}"))
+            return
+        if isinstance(key, dict | list) or key in (None, ""):
+            t.reply(None, PermanentError(f"workflow {spec.id}: the business key is not a scalar"))
+            return
+        instance = Instance(
+            id=encode_id(new_id_bytes()),
+            workflow=spec.id,
+            key=str(key),
+            trigger_message=t.message_id,
+            received_at=t.received_at,
+            correlation_id=t.correlation_id,
+            trace_id=parse_traceparent(t.traceparent),
+            input=inputs,
+            steps=[StepState(s.id) for s in spec.steps],
+        )
+        instance.record("triggered", detail=f"message {t.message_id}")
+        existing = self.store.create(instance)
+        if existing is None:
+            self.live[instance.id] = instance
+            self._count(instance, None)
+            self.wf_metrics.triggers.labels(workflow=spec.id, outcome="started").inc()
+            t.reply(instance.id, None)
+            self._advance(instance)
+            return
+        first = self.live.get(existing.id, existing)
+        seen = {first.trigger_message, *(d["message_id"] for d in first.duplicates)}
+        if t.message_id not in seen:  # a redelivery of a message already recorded is not news
+            first.duplicates.append({"message_id": t.message_id, "received_at": t.received_at})
+            first.record("duplicate_trigger", detail=f"message {t.message_id}; not started again")
+            self.store.save(first)
+            self.wf_metrics.triggers.labels(workflow=spec.id, outcome="duplicate").inc()
+        t.reply(first.id, None)
+
+    # -- forward and backward --------------------------------------------------------------------
+
+    def _advance(self, instance: Instance) -> None:
+        spec = self.specs[instance.workflow]
+        pairs = list(zip(spec.steps, instance.steps, strict=True))
+        if instance.state is State.RUNNING:
+            for step_spec, step in pairs:
+                if step.status in _DONE:
+                    continue
+                if step.status is StepStatus.PENDING and not self._applies(step_spec, instance):
+                    step.status, step.note = StepStatus.SKIPPED, "condition not met"
+                    instance.record("step_skipped", step.id, detail=step.note)
+                    continue
+                if step.status is StepStatus.FAILED:
+                    return
+                self._attempt(instance, step, step_spec, "do")
+                return
+            self._finish(instance, State.COMPLETED)
+        elif instance.state is State.COMPENSATING:
+            for step_spec, step in reversed(pairs):
+                if step.status is not StepStatus.SUCCEEDED or step.undo in _UNDONE:
+                    continue
+                if step_spec.compensate is None:
+                    step.undo = UndoStatus.NOT_COMPENSABLE
+                    instance.record("not_compensable", step.id, detail="no compensation defined")
+                    continue
+                self._attempt(instance, step, step_spec.compensate, "undo")
+                return
+            self._finish(instance, State.CANCELLED if instance.cancelled else State.COMPENSATED)
+
+    def _applies(self, step_spec: StepSpec, instance: Instance) -> bool:
+        if not step_spec.when:
+            return True
+        context = instance.context()
+        return all(predicate_holds(p, context) for p in step_spec.when)
+
+    def _attempt(self, instance: Instance, step: StepState, call: CallSpec, phase: Phase) -> None:
+        attempt = (step.attempts if phase == "do" else step.undo_attempts) + 1
+        try:
+            request = build_request(instance, step.id, call, phase, attempt, self.transforms)
+        except PermanentError as exc:
+            self._failed(instance, step, phase, str(exc))
+            return
+        now = time.time()
+        if phase == "do":
+            step.status, step.attempts = StepStatus.RUNNING, attempt
+            step.started_at = step.started_at or now
+        else:
+            step.undo, step.undo_attempts = UndoStatus.RUNNING, attempt
+        instance.record("undo_started" if phase == "undo" else "step_started", step.id, attempt)
+        self.store.save(instance)  # durable before the effect
+        connector = self.connectors[call.call.connector]
+        me = self.actor_ref
+        instance_id = instance.id
+
+        async def run() -> None:
+            body, error, seconds = await call_once(connector, request, call.timeout)
+            tell_safely(me, Finished(instance_id, step.id, phase, attempt, body, error, seconds))
+
+        self.bridge.spawn(run())
+
+    def _finished(self, f: Finished) -> None:
+        instance = self.live.get(f.instance_id)
+        if instance is None:
+            return
+        spec = self.specs[instance.workflow]
+        step_spec, step = spec.step(f.step_id), instance.step(f.step_id)
+        expected = StepStatus.RUNNING if f.phase == "do" else UndoStatus.RUNNING
+        current = step.status if f.phase == "do" else step.undo
+        attempts = step.attempts if f.phase == "do" else step.undo_attempts
+        if current is not expected or attempts != f.attempt:
+            return  # a stale answer (an attempt from before an operator's retry)
+        error = f.error
+        output: dict[str, Any] = {}
+        if error is None and f.phase == "do":
+            try:
+                output = read_answer(step_spec, f.body, self.transforms)
+            except PermanentError as exc:
+                error = exc
+        outcome = "ok" if error is None else type(error).__name__.removesuffix("Error").lower()
+        self.wf_metrics.step_seconds.labels(
+            workflow=spec.id, step=step.id, phase=f.phase, outcome=outcome
+        ).observe(f.seconds)
+        if error is None:
+            self._succeeded(instance, spec, step, f.phase, output)
+        elif isinstance(error, PermanentError):
+            self._failed(instance, step, f.phase, str(error))
+        else:
+            retry_after = getattr(error, "retry_after", None)
+            self._retry_later(instance, step_spec, step, f.phase, str(error), retry_after)
+
+    def _succeeded(
+        self,
+        instance: Instance,
+        spec: WorkflowSpec,
+        step: StepState,
+        phase: Phase,
+        output: dict[str, Any],
+    ) -> None:
+        if phase == "do":
+            step.status, step.output, step.error = StepStatus.SUCCEEDED, output, None
+            step.finished_at = time.time()
+            instance.record("step_succeeded", step.id, step.attempts)
+            if spec.sla is not None and spec.sla.until == step.id:
+                self._sla(instance, spec)
+        else:
+            step.undo, step.undo_error = UndoStatus.DONE, None
+            instance.record("step_compensated", step.id, step.undo_attempts)
+        self.store.save(instance)
+        self._advance(instance)
+
+    def _retry_later(
+        self,
+        instance: Instance,
+        step_spec: StepSpec,
+        step: StepState,
+        phase: Phase,
+        reason: str,
+        retry_after: float | None,
+    ) -> None:
+        call = step_spec if phase == "do" else step_spec.compensate
+        assert call is not None
+        attempts = step.attempts if phase == "do" else step.undo_attempts
+        delay = backoff_delay(call.retry, attempts, retry_after, self._rng)
+        age = time.time() - (step.started_at or instance.created_at)
+        give_up = give_up_reason(call.retry, attempts, age, delay)
+        if give_up is not None:
+            self._failed(instance, step, phase, f"{reason} ({give_up})")
+            return
+        if phase == "do":
+            step.status, step.error = StepStatus.RETRYING, reason
+        else:
+            step.undo, step.undo_error = UndoStatus.RETRYING, reason
+        event = "undo_retry" if phase == "undo" else "step_retry"
+        instance.record(event, step.id, attempts, f"{reason}; next attempt in {delay:.2f}s")
+        self.store.save(instance)
+        self.bridge.call_later(delay, tell_safely, self.actor_ref, Wake(instance.id))
+
+    def _failed(self, instance: Instance, step: StepState, phase: Phase, reason: str) -> None:
+        spec = self.specs[instance.workflow]
+        if phase == "do":
+            step.status, step.error, step.finished_at = StepStatus.FAILED, reason, time.time()
+            instance.failed_step = step.id
+            instance.reason = f"step {step.id} failed: {reason}"
+            instance.record("step_failed", step.id, step.attempts, reason)
+            if spec.on_failure == "compensate":
+                self._set_state(instance, State.COMPENSATING)
+                instance.record("compensating", detail="on_failure: compensate")
+                self.store.save(instance)
+                self._advance(instance)
+                return
+        else:
+            step.undo, step.undo_error = UndoStatus.FAILED, reason
+            instance.reason = f"compensation of {step.id} failed: {reason}"
+            instance.record("undo_failed", step.id, step.undo_attempts, reason)
+        self._set_state(instance, State.PARKED)
+        instance.record("parked", step.id, detail="waiting for an operator: retry, skip or cancel")
+        self._notify(instance)
+
+    def _finish(self, instance: Instance, state: State) -> None:
+        spec = self.specs[instance.workflow]
+        instance.finished_at = time.time()
+        self._set_state(instance, state)
+        instance.record(state.value)
+        if state is State.COMPLETED and instance.sla_seconds is None and spec.sla is not None:
+            self._sla(instance, spec)
+        if state is State.COMPENSATED:
+            self._notify(instance)
+        else:
+            self.store.save(instance)
+
+    def _sla(self, instance: Instance, spec: WorkflowSpec) -> None:
+        assert spec.sla is not None
+        instance.sla_seconds = time.time() - instance.received_at
+        met = instance.sla_seconds <= spec.sla.objective
+        self.wf_metrics.sla_seconds.labels(workflow=spec.id).observe(instance.sla_seconds)
+        self.wf_metrics.sla_total.labels(workflow=spec.id, met=str(met).lower()).inc()
+        verdict = "met" if met else "missed"
+        instance.record(
+            "sla_" + verdict, detail=f"{instance.sla_seconds:.3f}s of {spec.sla.objective:g}s"
+        )
+
+    # -- state bookkeeping -----------------------------------------------------------------------
+
+    def _set_state(self, instance: Instance, state: State) -> None:
+        self._count(instance, state)
+        instance.state = state
+        if state in FINAL or state is State.PARKED:
+            self.live.pop(instance.id, None)
+        else:
+            self.live[instance.id] = instance
+
+    def _count(self, instance: Instance, new: State | None) -> None:
+        if new is None:
+            self.counts[(instance.workflow, instance.state.value)] += 1
+            return
+        self.counts[(instance.workflow, instance.state.value)] -= 1
+        self.counts[(instance.workflow, new.value)] += 1
+
+    # -- notifications ---------------------------------------------------------------------------
+
+    def _notify(self, instance: Instance) -> None:
+        spec = self.specs[instance.workflow]
+        instance.notify_pending = spec.notify is not None
+        self.store.save(instance)
+        if spec.notify is None:
+            return
+        connector = self.connectors[spec.notify.connector]
+        request = notification_request(spec, instance)
+        self.bridge.spawn(send_notification(connector, request, self.actor_ref, instance.id))
+
+    def _notified(self, instance_id: str, error: str | None) -> None:
+        instance = self.live.get(instance_id) or self.store.get(instance_id)
+        if instance is None:
+            return
+        instance.notify_pending = False
+        instance.notifications += 1
+        detail = f"notification failed: {error}" if error else "exception notification sent"
+        instance.record("notify_failed" if error else "notified", detail=detail)
+        self.store.save(instance)
+
+    # -- operators -------------------------------------------------------------------------------
+
+    def _command(self, c: Command) -> None:
+        instance = self.live.get(c.instance_id) or self.store.get(c.instance_id)
+        if instance is None:
+            c.reply(None, UnknownInstanceError(c.instance_id))
+            return
+        if instance.workflow not in self.specs:
+            c.reply(None, ConflictError(f"workflow {instance.workflow!r} is no longer configured"))
+            return
+        try:
+            self._apply(instance, c)
+        except ConflictError as exc:
+            c.reply(None, exc)
+            return
+        self.store.save(instance)
+        c.reply(instance.summary(), None)
+        self._advance(instance)
+
+    def _apply(self, instance: Instance, c: Command) -> None:
+        state = instance.state
+        undo_failed = next((s for s in instance.steps if s.undo is UndoStatus.FAILED), None)
+        failed = next((s for s in instance.steps if s.status is StepStatus.FAILED), None)
+        detail = f"{c.actor}: {c.reason}" if c.reason else c.actor
+        if c.action == "cancel":
+            if state not in {State.PARKED, State.COMPLETED} or undo_failed is not None:
+                raise ConflictError(f"a {state.value} instance cannot be cancelled")
+            instance.record("operator_cancel", detail=detail)
+            instance.cancelled = True
+            self._set_state(instance, State.COMPENSATING)
+            instance.finished_at = None
+            return
+        if state is not State.PARKED:
+            verb = {"retry": "retried", "skip": "skipped"}[c.action]
+            raise ConflictError(f"only a parked instance can be {verb}; it is {state.value}")
+        step = undo_failed or failed
+        assert step is not None, "a parked instance has a failed step or compensation"
+        instance.record(f"operator_{c.action}", step.id, detail=detail)
+        if undo_failed is not None:
+            undo_failed.undo = UndoStatus.RETRYING if c.action == "retry" else UndoStatus.SKIPPED
+            undo_failed.undo_attempts = 0
+            self._set_state(instance, State.COMPENSATING)
+            return
+        assert failed is not None
+        if c.action == "retry":
+            failed.status, failed.attempts, failed.started_at = StepStatus.RETRYING, 0, None
+        else:
+            failed.status, failed.note = StepStatus.SKIPPED, detail
+        instance.failed_step = instance.reason = None
+        self._set_state(instance, State.RUNNING)
+
+    # -- restart ---------------------------------------------------------------------------------
+
+    def _resume(self) -> int:
+        self.counts.clear()
+        self.counts.update(self.store.counts())
+        resumed = self.store.active()
+        for instance in resumed:
+            if instance.workflow not in self.specs:
+                log.warning("workflow_removed", instance=instance.id, workflow=instance.workflow)
+                continue
+            self.live[instance.id] = instance
+            instance.record("resumed", detail="after a restart")
+            self._advance(instance)
+        for parked in self.store.query(state=State.PARKED.value, limit=10_000):
+            if parked.notify_pending and parked.workflow in self.specs:
+                self._notify(parked)
+        log.info("workflows_resumed", count=len(resumed))
+        return len(resumed)

@@ -1,0 +1,113 @@
+"""Turning a workflow step into its request, and its answer into outputs: pure functions.
+
+Everything here is deterministic in the instance's durable state, so a step re-run after a crash
+sends the same body with the same idempotency key, and the target can deduplicate it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import orjson
+from pydantic import BaseModel
+
+from router.connector import OutboundRequest
+from router.errors import PermanentError
+from router.ids import new_traceparent
+from router.pointer import Pointer
+from router.registry import TransformSpec
+from router.routing import predicate_holds
+from router.runtime.outbound import render_path, run_chain, to_json_bytes
+from router.workflows.spec import CallSpec, StepSpec
+from router.workflows.state import Instance
+from router.workflows.template import TemplateError, render
+
+TRIGGER = "/trigger"
+
+
+def step_idempotency_key(instance: Instance, step_id: str, phase: str) -> str:
+    """Stable per (workflow, business key, step, do|undo): the same across retries and restarts."""
+    raw = f"{instance.workflow}\x00{instance.key}\x00{step_id}\x00{phase}"
+    return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:40]
+
+
+def build_document(
+    call: CallSpec, context: dict[str, Any], transforms: dict[str, TransformSpec]
+) -> Any:
+    """The step's body as a JSON-ready value; raises PermanentError naming what is missing."""
+    spec = call.input
+    try:
+        overlay = render(spec.set, context) if spec.set else {}
+        if spec.from_ is None and not spec.transforms:
+            return overlay
+        source = Pointer(spec.from_ or TRIGGER).resolve(context)
+        if source is None:
+            raise PermanentError(f"input.from {spec.from_ or TRIGGER} has no value")
+        value = run_chain([transforms[name] for name in spec.transforms], source)
+    except TemplateError as exc:
+        raise PermanentError(f"input: {exc}") from None
+    document = value.model_dump(mode="json") if isinstance(value, BaseModel) else value
+    if overlay:
+        if not isinstance(document, dict):
+            raise PermanentError("input.set needs the transforms to produce a JSON object")
+        document = {**document, **overlay}
+    return document
+
+
+def build_request(
+    instance: Instance,
+    step_id: str,
+    call: CallSpec,
+    phase: str,
+    attempt: int,
+    transforms: dict[str, TransformSpec],
+) -> OutboundRequest:
+    document = build_document(call, instance.context(), transforms)
+    target = call.call
+    return OutboundRequest(
+        message_id=instance.id,
+        route=f"{instance.workflow}/{step_id}" + ("/undo" if phase == "undo" else ""),
+        method=target.method,
+        path=render_path(target.path, document),
+        # A plain GET carries no body: its input only fills the path (a lookup by id).
+        body=b""
+        if target.method == "GET" and target.operation is None
+        else to_json_bytes(document),
+        idempotency_key=step_idempotency_key(instance, step_id, phase),
+        correlation_id=instance.correlation_id,
+        traceparent=new_traceparent(instance.trace_id),
+        attempt=attempt,
+        headers=dict(target.headers),
+        operation=target.operation,
+    )
+
+
+def read_answer(
+    step: StepSpec, body: bytes | None, transforms: dict[str, TransformSpec]
+) -> dict[str, Any]:
+    """The step's declared outputs from the target's answer; PermanentError if one is missing or
+    an expectation fails (a retry would get the same answer)."""
+    if not step.output and not step.expect:
+        return {}
+    try:
+        answer: Any = orjson.loads(body) if body else {}
+    except orjson.JSONDecodeError:
+        raise PermanentError("the answer is not JSON, so its outputs cannot be read") from None
+    if step.reply:
+        answer = run_chain([transforms[name] for name in step.reply], answer)
+        if isinstance(answer, BaseModel):
+            answer = answer.model_dump(mode="json")
+    for expectation in step.expect:
+        if not predicate_holds(expectation, answer):
+            found = Pointer(expectation.pointer).resolve(answer)
+            raise PermanentError(
+                f"expectation failed: {expectation.pointer} is {orjson.dumps(found).decode()}"
+            )
+    outputs: dict[str, Any] = {}
+    for name, pointer in step.output.items():
+        value = Pointer(pointer).resolve(answer)
+        if value is None:
+            raise PermanentError(f"the answer has no {pointer} for output {name!r}")
+        outputs[name] = value
+    return outputs

@@ -1,0 +1,200 @@
+"""``interlock workflows``: list, show, stats, retry, skip and cancel workflow instances.
+
+The same conventions as ``interlock dlq``: the admin API by default (``--url``, ``--token``), or
+with ``--data-dir DIR`` the reads open ``DIR/workflows`` read-only (the router may be stopped);
+retry, skip and cancel change state, so they need the API. ``--json`` prints the API's own JSON;
+the --data-dir reads build it with the API's own views, imported lazily (they sit beside the
+handlers and pull in aiohttp, which the API path never needs).
+
+Exit codes: 0 ok, 1 error (unreachable, 401, unknown id, a command that does not apply), 2 usage,
+78 an invalid routes folder (``stats --data-dir`` reads the workflow definitions there).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from router._admin_client import (
+    Api,
+    fail,
+    parse_instance_id,
+    read_workflows,
+    workflow_specs,
+)
+from router._admin_render import emit, render_instance, render_instances, render_workflow_stats
+from router.admin_cli import AsJson, DataDir, Token, Url, _run
+from router.workflows.state import Instance, State
+
+workflows = typer.Typer(
+    no_args_is_help=True, help="Workflow instances: list, show, stats, retry, skip, cancel."
+)
+InstanceId = Annotated[
+    str, typer.Argument(help="Workflow instance id (26 characters)", show_default=False)
+]
+Reason = Annotated[str, typer.Option(help="Why (recorded in the instance's timeline)")]
+RequiredReason = Annotated[
+    str, typer.Option(help="Why (recorded in the instance's timeline)", show_default=False)
+]
+By = Annotated[
+    str | None,
+    typer.Option(
+        envvar="USER", show_default=False, help="Who acts, for the timeline [default: $USER]"
+    ),
+]
+
+
+@workflows.command("list")
+def wf_list(
+    workflow: Annotated[str | None, typer.Option(help="Workflow id")] = None,
+    state: Annotated[State | None, typer.Option(help="Instance state")] = None,
+    key: Annotated[str | None, typer.Option(help="Exact business key")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="At most this many")] = 50,
+    url: Url = None,
+    token: Token = None,
+    data_dir: DataDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """List workflow instances, newest first (filters combine)."""
+
+    def work() -> None:
+        params: dict[str, Any] = {
+            "workflow": workflow,
+            "state": state.value if state else None,
+            "key": key,
+            "limit": limit,
+        }
+        if data_dir is None:
+            data = Api(url, token).call("GET", "/workflows", params)
+        else:
+            from router.http.admin_workflows import InstanceList, summary_of  # noqa: PLC0415
+
+            nothing: list[Instance] = []
+            found = read_workflows(data_dir, lambda store: store.query(**params), nothing)
+            listed = InstanceList(instances=[summary_of(i) for i in found])
+            data = listed.model_dump(mode="json")
+        emit(data, as_json, render_instances)
+
+    _run(work)
+
+
+@workflows.command("show")
+def wf_show(
+    instance_id: InstanceId,
+    url: Url = None,
+    token: Token = None,
+    data_dir: DataDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """Show one instance: where it stands, its steps and its timeline."""
+
+    def work() -> None:
+        canonical = parse_instance_id(instance_id)
+        if data_dir is None:
+            data = Api(url, token).call("GET", f"/workflows/{canonical}")
+        else:
+            found = read_workflows(data_dir, lambda store: store.get(canonical), None)
+            if found is None:
+                fail(f"no workflow instance {instance_id}")
+            from router.http.admin_workflows import detail_of  # noqa: PLC0415
+
+            data = detail_of(found).model_dump(mode="json")
+        emit(data, as_json, render_instance)
+
+    _run(work)
+
+
+@workflows.command("stats")
+def wf_stats(
+    url: Url = None,
+    token: Token = None,
+    data_dir: DataDir = None,
+    routes: Annotated[
+        Path | None,
+        typer.Option(help="With --data-dir: the routes folder [default: from settings]"),
+    ] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Each workflow: instances per state, and its SLA (met, missed, p50, p95, max)."""
+
+    def work() -> None:
+        if data_dir is None:
+            data = Api(url, token).call("GET", "/workflows/stats")
+        else:
+            from router.http.admin_workflows import stats_of  # noqa: PLC0415
+
+            specs = workflow_specs(routes)
+            found = read_workflows(
+                data_dir, lambda store: stats_of(specs, store.scan()), stats_of(specs, [])
+            )
+            data = found.model_dump(mode="json")
+        emit(data, as_json, render_workflow_stats)
+
+    _run(work)
+
+
+def _command(
+    action: str,
+    instance_id: str,
+    reason: str,
+    by: str | None,
+    api: tuple[str | None, str | None],
+    data_dir: Path | None,
+    as_json: bool,
+) -> None:
+    if data_dir is not None:
+        fail(
+            f"{action} changes an instance: it needs the running router's admin API, not --data-dir"
+        )
+    canonical = parse_instance_id(instance_id)
+    body = {"reason": reason, "by": by or None}
+    data = Api(*api).call("POST", f"/workflows/{canonical}/{action}", body=body)
+
+    def done(d: dict[str, Any]) -> str:
+        return f"{action}: {d['id']} ({d['workflow']} {d['key']}) is now {d['state']}"
+
+    emit(data, as_json, done)
+
+
+@workflows.command("retry")
+def wf_retry(
+    instance_id: InstanceId,
+    reason: Reason = "",
+    by: By = None,
+    url: Url = None,
+    token: Token = None,
+    data_dir: DataDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """Retry a parked instance's failed step (or failed compensation), from a fresh attempt."""
+    _run(lambda: _command("retry", instance_id, reason, by, (url, token), data_dir, as_json))
+
+
+@workflows.command("skip")
+def wf_skip(
+    instance_id: InstanceId,
+    reason: RequiredReason,
+    by: By = None,
+    url: Url = None,
+    token: Token = None,
+    data_dir: DataDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """Skip a parked instance's failed step (or compensation) and carry on; a reason is required."""
+    _run(lambda: _command("skip", instance_id, reason, by, (url, token), data_dir, as_json))
+
+
+@workflows.command("cancel")
+def wf_cancel(
+    instance_id: InstanceId,
+    reason: RequiredReason,
+    by: By = None,
+    url: Url = None,
+    token: Token = None,
+    data_dir: DataDir = None,
+    as_json: AsJson = False,
+) -> None:
+    """Cancel a parked or completed instance: undo its finished steps in reverse order."""
+    _run(lambda: _command("cancel", instance_id, reason, by, (url, token), data_dir, as_json))

@@ -1,0 +1,291 @@
+"""The four seed scenarios, end to end: signed webhook in, every effect read back from the
+simulators' own state, with the links (external ids, internal ids) between the systems.
+
+The router runs the shipped ``routes/`` folder unchanged; only the connector URLs point at
+simulators on ephemeral loopback ports (the ``${..._URL}`` placeholders of connectors.yaml).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from actors.simulators.cli import seed_demo
+from actors.simulators.runner import SimulatorThread
+from router import Engine, Settings, load_config
+from router.http.ingress import create_app
+from router.workflows.state import State, StepStatus, UndoStatus
+from tests.support import scenarios as sc
+
+Client = TestClient[web.Request, web.Application]
+Router = tuple[Engine, Client]
+
+
+@pytest.fixture(scope="module")
+def sims() -> Iterator[SimulatorThread]:
+    with SimulatorThread() as running:
+        running.call(lambda: seed_demo(running.set))
+        yield running
+
+
+@pytest.fixture
+def reset(sims: SimulatorThread) -> SimulatorThread:
+    for name in sims.set.names:
+        sims.reset(name)
+    sims.call(lambda: seed_demo(sims.set))
+    return sims
+
+
+@pytest.fixture
+async def router(tmp_path: Any, reset: SimulatorThread) -> AsyncIterator[Router]:
+    config = load_config(sc.ROOT / "routes", env=sc.simulator_env(reset))
+    engine = Engine(config, Settings(data_dir=tmp_path / "data"))
+    await engine.start()
+    client: Client = TestClient(TestServer(create_app(engine)))
+    await client.start_server()
+    yield engine, client
+    await client.close()
+    await engine.stop()
+
+
+Post = Callable[[str, bytes, dict[str, str]], Awaitable[None]]
+
+
+def _poster(client: Client) -> Post:
+    async def post(source: str, body: bytes, headers: dict[str, str]) -> None:
+        response = await client.post(f"/webhooks/{source}", data=body, headers=headers)
+        assert response.status == 202, await response.text()
+
+    return post
+
+
+def _why(instance: Any) -> Any:
+    return instance.reason, [(s.id, s.status.value, s.error) for s in instance.steps]
+
+
+def _one(items: list[dict[str, Any]], **match: Any) -> dict[str, Any]:
+    found = [i for i in items if all(i.get(k) == v for k, v in match.items())]
+    assert len(found) == 1, (match, items)
+    return found[0]
+
+
+async def test_quote_to_cash_creates_each_record_once_and_links_them(
+    router: Router, reset: SimulatorThread
+) -> None:
+    engine, client = router
+    opp = sc.opportunity(1)
+    sc.seed_account(reset, opp["AccountId"])
+    body = sc.dumps(opp)
+    await _poster(client)("salesforce", body, sc.salesforce_headers(body, "evt-q2c-1"))
+    instance = await sc.settled(engine, "quote-to-cash", opp["Id"])
+    assert instance.state is State.COMPLETED, _why(instance)
+    assert [s.status for s in instance.steps] == [StepStatus.SUCCEEDED] * 7
+    account = opp["AccountId"]
+
+    customers = sc.records(reset, "netsuite", "customer")
+    customer = _one(customers, external_id=f"salesforce-{account}")
+    assert customer["id"] == instance.step("erp_customer").output["id"]
+    assert customer["data"]["companyName"] == opp["Account"]["Name"]
+    order = _one(sc.records(reset, "netsuite", "salesOrder"), external_id=f"salesforce-{opp['Id']}")
+    assert order["data"]["entity"] == {"id": customer["id"]}  # linked by internal id
+    assert order["id"] == instance.step("sales_order").output["id"]
+
+    stripe_customer = _one(sc.records(reset, "stripe", "customer"))
+    assert stripe_customer["data"]["metadata"]["netsuite_customer_id"] == customer["id"]
+    subscription = _one(sc.records(reset, "stripe", "subscription"))
+    assert subscription["data"]["customer"] == stripe_customer["id"]
+    assert subscription["data"]["status"] == "active"
+
+    entitlement = _one(sc.records(reset, "webhook", "entitlements"))
+    assert entitlement["data"]["body"]["external_id"] == f"salesforce-{opp['Id']}"
+    assert entitlement["data"]["body"]["subscription"] == subscription["id"]
+    assert entitlement["data"]["body"]["erp_customer"] == customer["id"]
+
+    org = _one(sc.records(reset, "zendesk", "organization"))
+    assert org["external_id"] == f"salesforce-{account}"
+    assert org["id"] == str(instance.step("support_org").output["id"])
+    crm = _one(sc.records(reset, "salesforce", "Account"))["data"]
+    assert crm["Stripe_Customer_Id__c"] == stripe_customer["id"]
+    assert crm["NetSuite_Customer_Id__c"] == customer["id"]
+    assert instance.sla_seconds is not None
+
+
+async def test_quote_to_cash_permanent_failure_at_the_entitlement_compensates_in_reverse(
+    router: Router, reset: SimulatorThread
+) -> None:
+    engine, client = router
+    opp = sc.opportunity(2)
+    webhook = reset.set.simulator("webhook")
+    reset.call(lambda: webhook.set_faults({"broken": [f"salesforce-{opp['Id']}"]}))
+    body = sc.dumps(opp)
+    await _poster(client)("salesforce", body, sc.salesforce_headers(body, "evt-q2c-2"))
+    instance = await sc.settled(engine, "quote-to-cash", opp["Id"])
+
+    assert instance.state is State.COMPENSATED
+    assert instance.failed_step == "entitlement"
+    assert "422" in (instance.reason or "")
+    undo = {s.id: s.undo for s in instance.steps}
+    assert undo == {
+        "erp_customer": UndoStatus.DONE,
+        "sales_order": UndoStatus.DONE,
+        "billing_customer": UndoStatus.NOT_COMPENSABLE,  # flagged: a Stripe customer stays
+        "subscription": UndoStatus.DONE,
+        "entitlement": UndoStatus.NONE,  # it failed: nothing to undo
+        "support_org": UndoStatus.NONE,  # never ran
+        "crm_link": UndoStatus.NONE,
+    }
+    order = [e.step for e in instance.events if e.event == "step_compensated"]
+    assert order == ["subscription", "sales_order", "erp_customer"]  # reverse order
+    assert _one(sc.records(reset, "stripe", "subscription"))["data"]["status"] == "canceled"
+    ns_order = _one(sc.records(reset, "netsuite", "salesOrder"))
+    assert ns_order["data"]["orderStatus"] == {"id": "H"}
+    assert _one(sc.records(reset, "netsuite", "customer"))["data"]["isInactive"] is True
+    assert sc.records(reset, "zendesk", "organization") == []
+
+    notes = sc.records(reset, "webhook", "exceptions")
+    note = _one(notes)["data"]["body"]
+    assert note["state"] == "compensated" and note["failed_step"] == "entitlement"
+    assert note["key"] == opp["Id"]
+    assert {s["id"]: s["undo"] for s in note["steps"]}["billing_customer"] == "not_compensable"
+
+
+async def test_a_repeated_closed_won_does_not_start_a_second_instance(
+    router: Router, reset: SimulatorThread
+) -> None:
+    engine, client = router
+    opp = sc.opportunity(3)
+    sc.seed_account(reset, opp["AccountId"])
+    body = sc.dumps(opp)
+    post = _poster(client)
+    await post("salesforce", body, sc.salesforce_headers(body, "evt-q2c-3a"))
+    await post("salesforce", body, sc.salesforce_headers(body, "evt-q2c-3b"))  # a new event id
+    first = await sc.settled(engine, "quote-to-cash", opp["Id"])
+    await engine.wait_idle()
+    assert engine.workflows is not None
+    all_instances = await engine.workflows.query(workflow="quote-to-cash")
+    assert [i.id for i in all_instances] == [first.id]
+    instance = await engine.workflows.get(first.id)
+    assert instance is not None and len(instance.duplicates) == 1
+    assert len(sc.records(reset, "netsuite", "customer")) == 1
+    assert len(sc.records(reset, "stripe", "subscription")) == 1
+
+
+async def test_invoice_paid_posts_the_payment_then_the_crm_status(
+    router: Router, reset: SimulatorThread
+) -> None:
+    engine, client = router
+    event = sc.fixture("stripe/invoice_paid.json")
+    invoice = event["data"]["object"]
+    sc.seed_account(reset, "001PAID", Stripe_Customer_Id__c=invoice["customer"])
+    body = sc.dumps(event)
+    await _poster(client)("stripe", body, sc.stripe_headers(body))
+    instance = await sc.settled(engine, "invoice-paid", invoice["id"])
+    assert instance.state is State.COMPLETED, _why(instance)
+    payment = _one(sc.records(reset, "netsuite", "customerPayment"))
+    assert payment["id"] == instance.step("erp_payment").output["id"]
+    account = _one(sc.records(reset, "salesforce", "Account"))  # the linked one, not a new one
+    assert account["id"] == "001PAID"
+    assert account["data"]["Billing_Status__c"] == "Paid"
+    assert account["data"]["Last_Payment_Erp_Id__c"] == payment["id"]
+
+
+async def test_invoice_payment_failed_marks_past_due_and_opens_a_ticket(
+    router: Router, reset: SimulatorThread
+) -> None:
+    engine, client = router
+    event = sc.fixture("stripe/invoice_payment_failed.json")
+    customer = event["data"]["object"]["customer"]
+    sc.seed_account(reset, "001LATE", Stripe_Customer_Id__c=customer)
+    body = sc.dumps(event)
+    await _poster(client)("stripe", body, sc.stripe_headers(body))
+    instance = await sc.settled(engine, "invoice-payment-failed", event["id"])
+    assert instance.state is State.COMPLETED, _why(instance)
+    invoice = event["data"]["object"]
+    account = _one(sc.records(reset, "salesforce", "Account"))
+    assert account["id"] == "001LATE"
+    assert account["data"]["Billing_Status__c"] == "Past Due"
+    ticket = _one(sc.records(reset, "zendesk", "ticket"))
+    assert ticket["id"] == str(instance.step("support_ticket").output["id"])
+    assert invoice["id"] in str(ticket["data"])
+
+
+async def test_subscription_amendment_reaches_the_erp_order_and_the_entitlement(
+    router: Router, reset: SimulatorThread
+) -> None:
+    """Chained: a deal sets up billing; then Stripe reports that very subscription amended."""
+    engine, client = router
+    opp = sc.opportunity(4)
+    sc.seed_account(reset, opp["AccountId"])
+    body = sc.dumps(opp)
+    await _poster(client)("salesforce", body, sc.salesforce_headers(body, "evt-q2c-4"))
+    deal = await sc.settled(engine, "quote-to-cash", opp["Id"])
+    assert deal.state is State.COMPLETED
+    erp_customer = deal.step("erp_customer").output["id"]
+
+    subscription = _one(sc.records(reset, "stripe", "subscription"))
+    event = sc.fixture("stripe/subscription_updated.json")
+    amended = event["data"]["object"]
+    amended["id"] = subscription["id"]
+    amended["customer"] = subscription["data"]["customer"]
+    amended["metadata"] = subscription["data"]["metadata"]  # Stripe echoes the deal's metadata
+    amended["items"]["data"][0]["quantity"] = 12
+    event["id"] = "evt_amend_4"
+    body = sc.dumps(event)
+    await _poster(client)("stripe", body, sc.stripe_headers(body))
+    instance = await sc.settled(engine, "subscription-amendment", "evt_amend_4")
+    assert instance.state is State.COMPLETED, (instance.reason, instance.summary())
+    assert instance.step("billing_customer").output == {"erp_customer": erp_customer}
+
+    change = _one(
+        sc.records(reset, "netsuite", "salesOrder"), external_id=f"stripe-{subscription['id']}"
+    )
+    assert change["data"]["entity"] == {"id": erp_customer}  # the deal's NetSuite customer
+    assert {line["quantity"] for line in change["data"]["item"]["items"]} == {12}
+    grants = [r["data"]["body"] for r in sc.records(reset, "webhook", "entitlements")]
+    assert [g["seats"] for g in grants] == [10, 12]  # the deal's grant, then the amendment
+    assert grants[1]["external_id"] == grants[0]["external_id"] == f"salesforce-{opp['Id']}"
+    assert grants[1]["erp_order"] == change["id"]
+
+
+async def test_direct_commerce_checks_stock_books_the_order_and_ships(
+    router: Router, reset: SimulatorThread
+) -> None:
+    engine, client = router
+    order = sc.fixture("shopify/orders_create.json")
+    order["line_items"] = order["line_items"][:1]
+    order["line_items"][0]["sku"] = "SKU-1"  # 15 on hand in the demo stock
+    body = sc.dumps(order)
+    await _poster(client)("shopify", body, sc.shopify_headers(body, "wh-order-1"))
+    instance = await sc.settled(engine, "direct-commerce", str(order["id"]))
+    assert instance.state is State.COMPLETED, _why(instance)
+    assert instance.step("availability").output["available"] > 0
+    sales_orders = sc.records(reset, "dynamics", "salesorders")
+    booked = _one(sales_orders)
+    assert booked["id"] == instance.step("sales_order").output["id"]
+    shipment = _one(sc.records(reset, "webhook", "fulfilments"))["data"]["body"]
+    assert shipment["erp_order"] == booked["id"]
+    assert [line["sku"] for line in shipment["lines"]] == ["SKU-1"]
+
+
+async def test_direct_commerce_parks_an_order_without_stock(
+    router: Router, reset: SimulatorThread
+) -> None:
+    engine, client = router
+    order = sc.fixture("shopify/orders_create.json")
+    order["id"] = 990001
+    order["line_items"] = order["line_items"][:1]
+    order["line_items"][0]["sku"] = "SKU-2"  # none on hand
+    body = sc.dumps(order)
+    await _poster(client)("shopify", body, sc.shopify_headers(body, "wh-order-2"))
+    instance = await sc.settled(engine, "direct-commerce", "990001")
+    assert instance.state is State.PARKED
+    assert instance.failed_step == "availability"
+    assert "expectation failed: /in_stock is false" in (instance.reason or "")
+    assert sc.records(reset, "dynamics", "salesorders") == []
+    assert sc.records(reset, "webhook", "fulfilments") == []
+    note = _one(sc.records(reset, "webhook", "exceptions"))["data"]["body"]
+    assert note["state"] == "parked" and note["actions"] == ["retry", "skip", "cancel"]
