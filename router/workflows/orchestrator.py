@@ -27,6 +27,7 @@ from router.runtime.bridge import LoopBridge
 from router.runtime.retry import backoff_delay, give_up_reason
 from router.runtime.supervision import SupervisedActor, tell_safely
 from router.store.workflows import WorkflowStore
+from router.workflows.commands import operator_transition
 from router.workflows.messages import (
     Command,
     Finished,
@@ -386,36 +387,7 @@ class OrchestratorActor(SupervisedActor):
         self._advance(instance)
 
     def _apply(self, instance: Instance, c: Command) -> None:
-        state = instance.state
-        undo_failed = next((s for s in instance.steps if s.undo is UndoStatus.FAILED), None)
-        failed = next((s for s in instance.steps if s.status is StepStatus.FAILED), None)
-        detail = f"{c.actor}: {c.reason}" if c.reason else c.actor
-        if c.action == "cancel":
-            if state not in {State.PARKED, State.COMPLETED} or undo_failed is not None:
-                raise ConflictError(f"a {state.value} instance cannot be cancelled")
-            instance.record("operator_cancel", detail=detail)
-            instance.cancelled = True
-            self._set_state(instance, State.COMPENSATING)
-            instance.finished_at = None
-            return
-        if state is not State.PARKED:
-            verb = {"retry": "retried", "skip": "skipped"}[c.action]
-            raise ConflictError(f"only a parked instance can be {verb}; it is {state.value}")
-        step = undo_failed or failed
-        assert step is not None, "a parked instance has a failed step or compensation"
-        instance.record(f"operator_{c.action}", step.id, detail=detail)
-        if undo_failed is not None:
-            undo_failed.undo = UndoStatus.RETRYING if c.action == "retry" else UndoStatus.SKIPPED
-            undo_failed.undo_attempts = 0
-            self._set_state(instance, State.COMPENSATING)
-            return
-        assert failed is not None
-        if c.action == "retry":
-            failed.status, failed.attempts, failed.started_at = StepStatus.RETRYING, 0, None
-        else:
-            failed.status, failed.note = StepStatus.SKIPPED, detail
-        instance.failed_step = instance.reason = None
-        self._set_state(instance, State.RUNNING)
+        self._set_state(instance, operator_transition(instance, c.action, c.actor, c.reason))
 
     # -- restart ---------------------------------------------------------------------------------
 

@@ -47,6 +47,7 @@ from router.config._yaml import read_yaml
 from router.errors import SignatureError
 from router.registry import transforms, verifiers
 from router.runtime.outbound import run_chain
+from tests.support.scenarios import simulator_env
 
 ROUTES = Path(__file__).resolve().parents[2] / "routes"
 NOW = 1_767_225_600.0
@@ -827,26 +828,7 @@ class RouterThread:
 
 def _simulator_env(sims: Any) -> dict[str, str]:
     """routes/connectors.yaml's placeholders, pointed at the simulators' ephemeral ports."""
-    d365, salesforce, webhook = (
-        sims.config("dynamics"),
-        sims.config("salesforce"),
-        sims.url("webhook"),
-    )
-    return {
-        **os.environ,
-        "NETSUITE_URL": sims.url("netsuite"),
-        "STRIPE_API_URL": sims.url("stripe"),
-        "SALESFORCE_URL": sims.url("salesforce"),
-        "SALESFORCE_TOKEN_URL": salesforce["token_url"],
-        "ZENDESK_URL": sims.url("zendesk"),
-        "ENTITLEMENTS_URL": webhook,
-        "THREEPL_URL": webhook,
-        "OPS_ALERTS_URL": webhook,
-        "ORDERS_URL": webhook,
-        "D365_URL": d365["base_url"],
-        "D365_TOKEN_URL": d365["token_url"],
-        "D365_SCOPE": d365["scope"],
-    }
+    return {**os.environ, **simulator_env(sims)}
 
 
 @pytest.mark.skipif(

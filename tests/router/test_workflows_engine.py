@@ -292,3 +292,28 @@ async def test_a_step_in_flight_at_shutdown_resumes_with_the_same_key(
     )
     assert len(keys) == 2 and keys[0] == keys[1]  # the re-sent attempt carried the same key
     assert len(_records(reset_target, "entitlements")) == 1  # and the target applied it once
+
+
+async def test_metrics_count_instances_by_state_steps_and_the_sla(
+    tmp_path: Path, make_engine: EngineFactory, reset_target: SimulatorThread
+) -> None:
+    from prometheus_client import generate_latest
+
+    _faults(reset_target, broken=["ent-M2"])
+    engine = await make_engine(_routes(tmp_path / "r", reset_target))
+    await _trigger(engine, "M1", seats=1)
+    await _trigger(engine, "M2", seats=1)
+    await _trigger(engine, "M1", event="evt-again", seats=1)
+    await _settled(engine, "M1")
+    await _settled(engine, "M2")
+    await engine.wait_idle()
+    text = generate_latest(engine.metrics.registry).decode()
+    assert 'interlock_workflow_instances{state="completed",workflow="onboard"} 1.0' in text
+    assert 'interlock_workflow_instances{state="parked",workflow="onboard"} 1.0' in text
+    assert 'interlock_workflow_triggers_total{outcome="duplicate",workflow="onboard"} 1.0' in text
+    assert 'interlock_workflow_sla_seconds_count{workflow="onboard"} 1.0' in text
+    assert 'interlock_workflow_sla_total{met="true",workflow="onboard"} 1.0' in text
+    assert 'interlock_workflow_sla_objective_seconds{workflow="onboard"} 30.0' in text
+    step = 'interlock_workflow_step_seconds_count{outcome="permanent",phase="do",step="provision"'
+    assert step in text
+    _faults(reset_target, broken=[])
