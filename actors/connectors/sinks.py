@@ -30,6 +30,11 @@ class LogConnector:
         return None
 
     async def send(self, request: OutboundRequest) -> bytes | None:
+        self.send_inline(request)
+        return None
+
+    def send_inline(self, request: OutboundRequest) -> None:
+        """No I/O: the connector actor calls this on its own thread, skipping the loop hop."""
         self.delivered += 1
         log.info(
             "dry_run_delivery",
@@ -40,7 +45,6 @@ class LogConnector:
             correlation_id=request.correlation_id,
             bytes=len(request.body),
         )
-        return None
 
     async def close(self) -> None:
         return None
@@ -49,9 +53,8 @@ class LogConnector:
 class NullConnector(LogConnector):
     """Accepts and counts; the benchmark's stand-in for an infinitely fast target."""
 
-    async def send(self, request: OutboundRequest) -> bytes | None:  # noqa: ARG002 - discards by design
+    def send_inline(self, request: OutboundRequest) -> None:  # noqa: ARG002 - discards by design
         self.delivered += 1
-        return None
 
 
 register_connector("log", SinkConfig, LogConnector)

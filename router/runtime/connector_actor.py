@@ -3,15 +3,22 @@
 The actor thread only hops each ``Send`` batch onto the loop; the loop runs the calls under the
 connector's concurrency limit and timeout, and reports outcomes back to each route actor in one
 ``Outcomes`` message per loop tick (so a slow call never holds back a fast one's report).
+
+A connector that delivers without I/O (``null``, ``log``) may offer ``send_inline(request)``: its
+route actors then call it on their own thread (:func:`deliver_inline`) and never involve this actor
+or the loop. No thread hop, loop hop, task, timeout or semaphore per delivery: for such a send
+they cost far more than the send itself (profiled under HTTP load with the null connector: about
+8 % of the loop's samples, and the connector thread's ~30 µs of CPU per request).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 
-from router.connector import Connector
+from router.connector import Connector, OutboundRequest
 from router.errors import DeliveryError, PermanentError, TransientError
 from router.metrics import Metrics
 from router.runtime.bridge import LoopBridge
@@ -68,18 +75,9 @@ class ConnectorActor(SupervisedActor):
                 error = TransientError(f"timed out after {self.connector.timeout_s:g}s")
             except Exception as exc:  # noqa: BLE001 - a connector bug delays, never loses
                 error = TransientError(f"connector raised {type(exc).__name__}: {exc}")
-        metrics = self.metrics
-        metrics.child(metrics.delivery_seconds, self.connector_name).observe(
-            time.perf_counter() - started
+        count_delivery(
+            self.metrics, self.connector_name, request.route, error, time.perf_counter() - started
         )
-        outcome = (
-            "delivered"
-            if error is None
-            else "permanent"
-            if isinstance(error, PermanentError)
-            else "transient"
-        )
-        metrics.child(metrics.deliveries, request.route, self.connector_name, outcome).inc()
         self._report(reply_to, delivery, error)
 
     def _report(self, reply_to: Any, delivery: Delivery, error: DeliveryError | None) -> None:
@@ -94,3 +92,41 @@ class ConnectorActor(SupervisedActor):
         outbox, self._outbox = self._outbox, {}
         for reply_to, results in outbox.values():
             tell_safely(reply_to, Outcomes(results))
+
+
+def count_delivery(
+    metrics: Metrics, connector: str, route: str, error: DeliveryError | None, seconds: float
+) -> None:
+    metrics.child(metrics.delivery_seconds, connector).observe(seconds)
+    outcome = (
+        "delivered"
+        if error is None
+        else "permanent"
+        if isinstance(error, PermanentError)
+        else "transient"
+    )
+    metrics.child(metrics.deliveries, route, connector, outcome).inc()
+
+
+InlineSend = Callable[[OutboundRequest], None]
+
+
+def deliver_inline(
+    send: InlineSend, deliveries: list[Delivery], connector: str, metrics: Metrics
+) -> list[tuple[Delivery, DeliveryError | None]]:
+    """Run a no-I/O connector's ``send_inline`` for each delivery, on the caller's thread."""
+    results: list[tuple[Delivery, DeliveryError | None]] = []
+    for delivery in deliveries:
+        request = delivery.request
+        assert request is not None
+        started = time.perf_counter()
+        error: DeliveryError | None = None
+        try:
+            send(request)
+        except DeliveryError as exc:
+            error = exc
+        except Exception as exc:  # noqa: BLE001 - a connector bug delays, never loses
+            error = TransientError(f"connector raised {type(exc).__name__}: {exc}")
+        count_delivery(metrics, connector, request.route, error, time.perf_counter() - started)
+        results.append((delivery, error))
+    return results

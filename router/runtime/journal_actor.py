@@ -11,13 +11,25 @@ from router.logs import get_logger
 from router.metrics import Metrics
 from router.runtime.bridge import LoopBridge
 from router.runtime.credit import Credit
-from router.runtime.messages import Append, Delivery, Purge, Record, Replay, Sweep
-from router.runtime.supervision import SupervisedActor
+from router.runtime.messages import (
+    Append,
+    Delivery,
+    FlushOutcomes,
+    Purge,
+    Record,
+    Replay,
+    Sweep,
+)
+from router.runtime.supervision import SupervisedActor, tell_safely
 from router.store.journal import Journal
 from router.store.records import AppendOutcome, DeliveryState, OutcomeRecord
 
 log = get_logger("interlock.journal")
 MAX_HELD_OUTCOMES = 2048
+# How long outcomes may wait for the next Append to carry them. Flushing them as soon as the inbox
+# was momentarily empty still cost a second fsync per cycle under load (the Record of batch n
+# usually arrives just before the Append of batch n+1); a short wait lets them ride along.
+OUTCOME_LINGER_S = 0.01
 Deliver = Callable[[list[Delivery]], None]
 
 
@@ -42,17 +54,27 @@ class JournalActor(SupervisedActor):
         self._acked = False
         self._outcomes: list[OutcomeRecord] = []
         self._release = 0
+        self._flush_due = False
+        self._held_since = 0.0  # when the oldest outcome still held arrived
 
     def handle(self, message: object) -> None:
         match message:
             case Append(batch, on_done):
                 self._append(batch, on_done)
             case Record(outcomes, release):
-                # Held until the inbox is empty (or the next Append carries them), so that a
-                # busy router journals many outcomes per fsync.
+                # Held until the next Append carries them, or OUTCOME_LINGER_S, so that a busy
+                # router journals outcomes in the appends' transactions: one fsync per cycle.
+                if not self._outcomes:
+                    self._held_since = time.monotonic()
                 self._outcomes.extend(outcomes)
                 self._release += release
                 if len(self._outcomes) >= MAX_HELD_OUTCOMES:
+                    self._flush_outcomes()
+            case FlushOutcomes():
+                self._flush_due = False
+                # Outcomes that arrived after an Append took the earlier ones wait their own
+                # full linger (else this timer would still cost a lone fsync per cycle).
+                if time.monotonic() - self._held_since >= OUTCOME_LINGER_S * 0.9:
                     self._flush_outcomes()
             case Replay(items, on_done):
                 self._flush_outcomes()
@@ -68,8 +90,13 @@ class JournalActor(SupervisedActor):
                 self.metrics.journal_bytes.set(self.journal.size_bytes())
                 if removed:
                     log.info("journal_swept", removed=removed)
-        if self._outcomes and self.actor_inbox.empty():
-            self._flush_outcomes()
+        if self._outcomes and not self._flush_due:
+            self._flush_due = True  # one timer at a time; a flush that finds nothing is a no-op
+            delay = self._held_since + OUTCOME_LINGER_S - time.monotonic()
+            self.bridge.call_later(delay, tell_safely, self.actor_ref, FlushOutcomes())
+
+    def on_stop(self) -> None:
+        self._flush_outcomes()  # outcomes still held when the engine stops
 
     def _flush_outcomes(self) -> None:
         outcomes, self._outcomes = self._outcomes, []

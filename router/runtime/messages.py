@@ -38,6 +38,11 @@ class Record:
 
 
 @dataclass(frozen=True, slots=True)
+class FlushOutcomes:
+    """Journal the outcomes still held (their linger is over)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Sweep:
     now: float
 

@@ -7,7 +7,6 @@ retry) holds back only its own lane. Every decision is journaled before the lane
 
 from __future__ import annotations
 
-import dataclasses
 import random
 import time
 from collections import deque
@@ -19,6 +18,7 @@ from router.logs import get_logger
 from router.metrics import Metrics
 from router.registry import TransformSpec
 from router.runtime.bridge import LoopBridge
+from router.runtime.connector_actor import InlineSend, deliver_inline
 from router.runtime.messages import Delivery, NewDeliveries, Outcomes, Record, RetryDue, Send
 from router.runtime.outbound import build_request
 from router.runtime.retry import backoff_delay, give_up_reason
@@ -38,12 +38,15 @@ class RouteActor(SupervisedActor):
         bridge: LoopBridge,
         metrics: Metrics,
         rng: random.Random | None = None,
+        inline: InlineSend | None = None,
     ) -> None:
         super().__init__(metrics)
         self.name = f"route:{route.id}"
         self.route = route
         self.chain = chain
         self.connector = connector
+        # A no-I/O connector's send_inline: delivered here, with no connector actor in between.
+        self.inline = inline
         self.journal = journal
         self.bridge = bridge
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
@@ -69,7 +72,15 @@ class RouteActor(SupervisedActor):
                 self._advance([key])
 
     def _advance(self, keys: list[str]) -> None:
-        """Start the head of each lane in ``keys``; lanes that finish at once move on too."""
+        """Start the head of each lane in ``keys``; lanes that finish at once move on too.
+
+        A loop, not recursion: with an inline connector a lane's next head is ready at once.
+        """
+        while keys:
+            keys = self._start_heads(keys)
+
+    def _start_heads(self, keys: list[str]) -> list[str]:
+        """Start lane heads; returns the lanes to advance next (inline deliveries only)."""
         to_send: list[Delivery] = []
         records: list[OutcomeRecord] = []
         work = deque(keys)
@@ -101,10 +112,21 @@ class RouteActor(SupervisedActor):
             head.in_flight = True
             to_send.append(head)
         self._journal(records)
-        if to_send:
-            tell_safely(self.connector, Send(to_send, self.actor_ref))
+        if not to_send:
+            return []
+        if self.inline is not None:
+            target = self.route.target.connector
+            return self._decide(deliver_inline(self.inline, to_send, target, self.metrics))
+        tell_safely(self.connector, Send(to_send, self.actor_ref))
+        return []
 
     def _on_outcomes(self, results: list[tuple[Delivery, DeliveryError | None]]) -> None:
+        advance = self._decide(results)
+        if advance:
+            self._advance(advance)
+
+    def _decide(self, results: list[tuple[Delivery, DeliveryError | None]]) -> list[str]:
+        """Journal each outcome's decision; returns the lanes whose next head can start."""
         records: list[OutcomeRecord] = []
         advance: list[str] = []
         now = time.time()
@@ -161,8 +183,7 @@ class RouteActor(SupervisedActor):
             )
             self._schedule(key, delay)
         self._journal(records)
-        if advance:
-            self._advance(advance)
+        return advance
 
     def _journal(self, records: list[OutcomeRecord]) -> None:
         if records:
@@ -178,7 +199,7 @@ class RouteActor(SupervisedActor):
         return OutcomeRecord(
             message_id=delivery.envelope.id,
             route=self.route.id,
-            state=dataclasses.replace(delivery.state),  # a snapshot: the live state moves on
+            state=delivery.state.copy(),  # a snapshot: the live state moves on
             event=event,
             detail=detail,
             trace_id=delivery.envelope.trace_id,
@@ -218,7 +239,13 @@ class RouteActor(SupervisedActor):
         """Fail the heads touched by the message as transient: they retry, nothing is dropped."""
         heads: list[Delivery] = []
         if isinstance(message, NewDeliveries | Outcomes | RetryDue):
-            heads = [lane[0] for lane in self.lanes.values() if lane and not lane[0].in_flight]
+            # An inline delivery is never really in flight once the handler has failed.
+            inline = self.inline is not None
+            heads = [
+                lane[0]
+                for lane in self.lanes.values()
+                if lane and (inline or not lane[0].in_flight)
+            ]
         for head in heads:
             head.in_flight = True  # so that the synthetic outcome below is processed
         if heads:

@@ -140,9 +140,10 @@ class Journal:
                 results.append(AppendResult(AppendOutcome.REJECTED, env.id))
                 continue
             digest = body_digest(env.body)
-            seen = txn.get(idem_key, db=db["idem"])
-            if seen is not None:
-                first_id, first_digest = codec.unpack(_b(seen))[:2]
+            # The check-and-set as one call (MDB_NOOVERWRITE): a new key, the common case, costs
+            # one LMDB call instead of a get and a put (each call gives up the GIL).
+            if not txn.put(idem_key, codec.pack([env.id, digest]), overwrite=False, db=db["idem"]):
+                first_id, first_digest = codec.unpack(_b(txn.get(idem_key, db=db["idem"])))[:2]
                 same = first_digest == digest
                 outcome = AppendOutcome.DUPLICATE if same else AppendOutcome.CONFLICT
                 results.append(AppendResult(outcome, first_id))
@@ -151,7 +152,6 @@ class Journal:
                         txn, first_id, "conflict", detail=f"same key, different body at {now:.3f}"
                     )
                 continue
-            txn.put(idem_key, codec.pack([env.id, digest]), db=db["idem"])
             # "received" and "routed" timeline events are derived from this record on read.
             txn.put(env.id, record, db=db["msg"])
             if not env.routes:
@@ -170,10 +170,11 @@ class Journal:
         route: str = "",
         detail: str = "",
         attempt: int = 0,
+        at: float | None = None,
         **extra: Any,
     ) -> None:
         record = {
-            "at": time.time(),
+            "at": time.time() if at is None else at,
             "kind": kind,
             "route": route,
             "detail": detail,
@@ -213,6 +214,9 @@ class Journal:
                 route=out.route,
                 detail=out.detail or state.last_error,
                 attempt=state.attempts,
+                # When it was decided, not when it was journaled: outcomes may wait for the next
+                # group commit, and the timeline must keep the order of the decisions.
+                at=state.updated_at or None,
             )
 
     def sweep(self, now: float, retention_s: float, limit: int = 10000) -> int:

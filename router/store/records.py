@@ -44,6 +44,18 @@ class DeliveryState:
     first_attempt_at: float = 0.0
     updated_at: float = 0.0
 
+    def copy(self) -> DeliveryState:
+        """A snapshot (``dataclasses.replace`` costs ~10 µs per call; this, ~1 µs)."""
+        return DeliveryState(
+            self.status,
+            self.attempts,
+            self.ordering_key,
+            self.next_at,
+            self.last_error,
+            self.first_attempt_at,
+            self.updated_at,
+        )
+
     def pack(self) -> dict[str, Any]:
         return {
             "s": self.status.value,

@@ -76,6 +76,7 @@ class OrchestratorActor(SupervisedActor):
         self.bridge = bridge
         self.wf_metrics = workflow_metrics
         self.live: dict[str, Instance] = {}  # running and compensating: the rest is in the store
+        self._inflight: set[tuple[str, str, str]] = set()  # (instance, step, phase) being called
         self.counts = counts  # shared with the metrics collector, which only reads it
         self._rng = random.Random()  # noqa: S311 - retry jitter, not cryptography
 
@@ -183,6 +184,8 @@ class OrchestratorActor(SupervisedActor):
         return all(predicate_holds(p, context) for p in step_spec.when)
 
     def _attempt(self, instance: Instance, step: StepState, call: CallSpec, phase: Phase) -> None:
+        if (instance.id, step.id, phase) in self._inflight:
+            return  # its answer is on the way; never two attempts of one step at once
         attempt = (step.attempts if phase == "do" else step.undo_attempts) + 1
         try:
             request = build_request(instance, step.id, call, phase, attempt, self.transforms)
@@ -197,6 +200,7 @@ class OrchestratorActor(SupervisedActor):
             step.undo, step.undo_attempts = UndoStatus.RUNNING, attempt
         instance.record("undo_started" if phase == "undo" else "step_started", step.id, attempt)
         self.store.save(instance)  # durable before the effect
+        self._inflight.add((instance.id, step.id, phase))
         connector = self.connectors[call.call.connector]
         me = self.actor_ref
         instance_id = instance.id
@@ -208,6 +212,7 @@ class OrchestratorActor(SupervisedActor):
         self.bridge.spawn(run())
 
     def _finished(self, f: Finished) -> None:
+        self._inflight.discard((f.instance_id, f.step_id, f.phase))
         instance = self.live.get(f.instance_id)
         if instance is None:
             return

@@ -1,0 +1,167 @@
+"""The hot-path shortcuts (issue 7) keep the behaviour they replace.
+
+Inline delivery for no-I/O connectors, outcomes that wait for the next group commit, the one-call
+idempotency check-and-set, the cheaper JSON log line and the delivery-state snapshot.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import structlog
+from pydantic import BaseModel, ConfigDict
+
+from router.connector import OutboundRequest
+from router.errors import TransientError
+from router.ids import decode_id, encode_id, new_id_bytes
+from router.logs import render_json, timestamp
+from router.registry import register_connector
+from router.store.journal import Journal
+from router.store.records import AppendOutcome, DeliveryState, Status
+from tests.conftest import EngineFactory
+
+
+class _RecorderConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _InlineRecorder:
+    """A no-I/O connector that records the order it saw, and fails once when told to."""
+
+    timeout_s = 5.0
+    concurrency = 8
+    seen: list[tuple[str, str]]  # (ordering key, message id)
+    threads: set[str]
+    fail_first: set[str]
+
+    def __init__(self, name: str, config: _RecorderConfig) -> None:
+        self.name = name
+
+    async def start(self) -> None:
+        return None
+
+    async def send(self, request: OutboundRequest) -> bytes | None:
+        raise AssertionError("an inline connector is never sent to through the event loop")
+
+    def send_inline(self, request: OutboundRequest) -> None:
+        _InlineRecorder.threads.add(threading.current_thread().name)
+        key = request.path.rsplit("/", 1)[-1]
+        if key in _InlineRecorder.fail_first:
+            _InlineRecorder.fail_first.discard(key)
+            raise TransientError("try again")
+        _InlineRecorder.seen.append((key, request.message_id))
+
+    async def close(self) -> None:
+        return None
+
+
+register_connector("test-inline-recorder", _RecorderConfig, _InlineRecorder)
+
+
+def _routes(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "sources.yaml").write_text("shop:\n  type: /type\n  idempotency_key: /id\n")
+    (folder / "connectors.yaml").write_text("rec:\n  kind: test-inline-recorder\n")
+    (folder / "orders.yaml").write_text(
+        "id: orders\nfrom: {source: shop, type: order.created}\nkey: /customer\n"
+        "retry: {max_attempts: 3, initial: 10ms, max: 20ms}\n"
+        "steps:\n  - to: {connector: rec, path: '/o/{/customer}'}\n"
+    )
+    return folder
+
+
+async def test_inline_connector_delivers_in_order_per_key_and_journals_outcomes(
+    tmp_path: Path, make_engine: EngineFactory
+) -> None:
+    _InlineRecorder.seen, _InlineRecorder.threads, _InlineRecorder.fail_first = [], set(), {"c1"}
+    engine = await make_engine(_routes(tmp_path / "routes"))
+    acks = []
+    for i in range(60):
+        body = orjson.dumps({"id": f"m{i}", "type": "order.created", "customer": f"c{i % 3}"})
+        acks.append((f"c{i % 3}", (await engine.submit("shop", body)).id))
+    await engine.wait_idle(10)
+    for key in ("c0", "c1", "c2"):  # acceptance order per key, a retried head included
+        assert [m for k, m in _InlineRecorder.seen if k == key] == [m for k, m in acks if k == key]
+    assert all(name.startswith("RouteActor") for name in _InlineRecorder.threads)
+    assert engine.journal is not None
+    for _, message_id in acks:
+        [state] = engine.journal.deliveries(decode_id(message_id)).values()
+        assert state.status is Status.DELIVERED
+    assert engine.journal.counts()["pending"] == 0
+    first_c1 = next(m for k, m in acks if k == "c1")
+    kinds = [e.kind for e in engine.journal.timeline(decode_id(first_c1))]
+    assert kinds[-2:] == ["retry_scheduled", "delivered"]  # decision order, not write order
+
+
+def test_idempotency_check_and_set_in_one_call(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j", map_size_mb=64)
+    try:
+        from router.envelope import Envelope
+
+        def env(body: bytes) -> Envelope:
+            return Envelope(new_id_bytes(), "shop", "t", "key-1", "", "", time.time(), body)
+
+        first, same, other = env(b"{}"), env(b"{}"), env(b'{"a": 1}')
+        results = journal.append([first, same, other])
+        assert [r.outcome for r in results] == [
+            AppendOutcome.ACCEPTED,
+            AppendOutcome.DUPLICATE,
+            AppendOutcome.CONFLICT,
+        ]
+        assert results[1].message_id == first.id and results[2].message_id == first.id
+        again = journal.append([env(b"{}")])
+        assert again[0].outcome is AppendOutcome.DUPLICATE
+    finally:
+        journal.close()
+
+
+def test_delivery_state_copy_is_a_full_snapshot() -> None:
+    state = DeliveryState(Status.RETRY, 3, "k", 1.5, "boom", 0.5, 2.5)
+    copy = state.copy()
+    assert copy == dataclasses.replace(state) and copy is not state
+    assert [f.name for f in dataclasses.fields(DeliveryState)] == [
+        "status",
+        "attempts",
+        "ordering_key",
+        "next_at",
+        "last_error",
+        "first_attempt_at",
+        "updated_at",
+    ], "a new field must be added to DeliveryState.copy()"
+
+
+class _Opaque:
+    def __repr__(self) -> str:
+        return "<opaque>"
+
+
+def test_json_log_line_is_what_the_stock_renderer_writes() -> None:
+    stock = structlog.processors.JSONRenderer()
+    events: list[dict[Any, Any]] = [
+        {"event": "delivered", "message_id": "01K", "attempts": 1, "level": "info"},
+        {"event": "x", "nested": {"a": [1, 2.5, None, True]}, "text": 'é\n"q"', 5: "int key"},
+        {"event": "y", "obj": _Opaque(), "big": 2**80, "nan": float("nan")},
+    ]
+    for event in events:
+        line = stock(None, "info", dict(event))
+        assert isinstance(line, str)
+        assert render_json(None, "info", dict(event)) == line.encode()
+
+
+def test_log_timestamp_has_the_stock_format() -> None:
+    stamp = timestamp(None, "info", {})["timestamp"]
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", stamp)
+    stock = structlog.processors.TimeStamper(fmt="iso", utc=True)(None, "info", {})["timestamp"]
+    assert stamp[:16] == stock[:16] or stamp[:13] == stock[:13]  # same minute (or hour edge)
+
+
+def test_message_ids_stay_increasing_and_decodable() -> None:
+    ids = [new_id_bytes() for _ in range(2000)]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    assert all(decode_id(encode_id(raw)) == raw for raw in ids[:50])
