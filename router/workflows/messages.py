@@ -12,6 +12,7 @@ from router.connector import Connector, OutboundRequest
 from router.errors import DeliveryError, TransientError
 
 Phase = Literal["do", "undo"]
+Action = Literal["retry", "skip", "cancel"]
 Reply = Callable[[Any, Exception | None], None]
 """Called once on the actor thread with (result, error); it hops the answer to the loop."""
 
@@ -54,7 +55,7 @@ class Notified:
 
 @dataclass(frozen=True, slots=True)
 class Command:
-    action: Literal["retry", "skip", "cancel"]
+    action: Action
     instance_id: str
     reason: str
     reply: Reply

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from router.config.models import RetryPolicy, RouteSpec
 from router.connector import Connector, OutboundRequest
@@ -23,7 +23,7 @@ from router.registry import TransformSpec
 from router.runtime.bridge import LoopBridge
 from router.runtime.supervision import tell_safely
 from router.store.workflows import WorkflowStore
-from router.workflows.messages import Command, Resume, Trigger, loop_reply
+from router.workflows.messages import Action, Command, Resume, Trigger, loop_reply
 from router.workflows.metrics import WorkflowMetrics
 from router.workflows.orchestrator import OrchestratorActor
 from router.workflows.spec import WorkflowSpec
@@ -147,7 +147,8 @@ class Workflows:
             raise PermanentError(f"unknown action {action!r}")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        message = Command(action, instance_id, reason, loop_reply(loop, future), actor)  # type: ignore[arg-type]
+        checked = cast(Action, action)  # validated just above
+        message = Command(checked, instance_id, reason, loop_reply(loop, future), actor)
         tell_safely(self.ref, message)
         return await future
 
