@@ -12,6 +12,7 @@ Exit codes: 0 ok, 1 error (unreachable, 401, unknown id, a command that does not
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -172,29 +173,32 @@ def wf_retry(
     _run(lambda: _command("retry", instance_id, reason, by, (url, token), data_dir, as_json))
 
 
-@workflows.command("skip")
-def wf_skip(
-    instance_id: InstanceId,
-    reason: RequiredReason,
-    by: By = None,
-    url: Url = None,
-    token: Token = None,
-    data_dir: DataDir = None,
-    as_json: AsJson = False,
-) -> None:
-    """Skip a parked instance's failed step (or compensation) and carry on; a reason is required."""
-    _run(lambda: _command("skip", instance_id, reason, by, (url, token), data_dir, as_json))
+def _reasoned_command(action: str, summary: str) -> Callable[..., None]:
+    """A command that must say why (skip, cancel): the same options, a different action."""
+
+    def command(
+        instance_id: InstanceId,
+        reason: RequiredReason,
+        by: By = None,
+        url: Url = None,
+        token: Token = None,
+        data_dir: DataDir = None,
+        as_json: AsJson = False,
+    ) -> None:
+        _run(lambda: _command(action, instance_id, reason, by, (url, token), data_dir, as_json))
+
+    command.__doc__ = summary
+    return command
 
 
-@workflows.command("cancel")
-def wf_cancel(
-    instance_id: InstanceId,
-    reason: RequiredReason,
-    by: By = None,
-    url: Url = None,
-    token: Token = None,
-    data_dir: DataDir = None,
-    as_json: AsJson = False,
-) -> None:
-    """Cancel a parked or completed instance: undo its finished steps in reverse order."""
-    _run(lambda: _command("cancel", instance_id, reason, by, (url, token), data_dir, as_json))
+wf_skip = workflows.command("skip")(
+    _reasoned_command(
+        "skip",
+        "Skip a parked instance's failed step (or compensation) and go on; a reason is required.",
+    )
+)
+wf_cancel = workflows.command("cancel")(
+    _reasoned_command(
+        "cancel", "Cancel a parked or completed instance: undo its finished steps in reverse order."
+    )
+)
