@@ -128,12 +128,12 @@ class WorkflowStore:
             raws = [txn.get(i, db=self._db["inst"]) for i in ids]
         return [_unpack(bytes(r)) for r in raws if r is not None]
 
-    def scan(self, *, newest_first: bool = True) -> Iterator[Instance]:
-        """Every instance; the admin filters as it goes (instances are few next to messages)."""
+    def scan(self) -> Iterator[Instance]:
+        """Every instance, newest first (ids sort by creation time); the admin filters as it goes
+        (instances are few next to messages)."""
         with self.env.begin() as txn:
             cursor = txn.cursor(db=self._db["inst"])
-            items = cursor.iterprev() if newest_first else cursor.iternext()
-            for _, raw in items:
+            for _, raw in cursor.iterprev():
                 yield _unpack(bytes(raw))
 
     def query(

@@ -101,12 +101,6 @@ class Instance:
     def step(self, step_id: str) -> StepState:
         return next(s for s in self.steps if s.id == step_id)
 
-    @property
-    def compensating(self) -> bool:
-        return self.state is State.COMPENSATING or (
-            self.state is State.PARKED and any(s.undo is UndoStatus.FAILED for s in self.steps)
-        )
-
     def context(self) -> dict[str, Any]:
         """The document that step templates read (see :mod:`router.workflows.spec`)."""
         return {
