@@ -18,6 +18,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import pykka
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from router import registry
@@ -38,22 +39,31 @@ from router.logs import get_logger
 from router.metrics import Metrics
 from router.routing import RoutingTable
 from router.runtime.batcher import JournalBatcher
-from router.runtime.bridge import LoopBridge
+from router.runtime.bridge import LoopBridge, reply_on_loop
 from router.runtime.connector_actor import ConnectorActor
 from router.runtime.credit import Credit
 from router.runtime.journal_actor import JournalActor
-from router.runtime.messages import Delivery, NewDeliveries, Purge, Replay, Sweep
+from router.runtime.lag import LoopLag
+from router.runtime.messages import NewDeliveries, Purge, Replay, Sweep
+from router.runtime.outlet import Outlet
 from router.runtime.recovery import recover_deliveries
 from router.runtime.route_actor import RouteActor
 from router.runtime.supervision import tell_safely
 from router.settings import Settings
 from router.store.journal import Journal
-from router.store.records import AppendOutcome
+from router.store.records import AppendOutcome, Delivery
 from router.sync import RequestReply
 from router.workflows.service import Workflows
 
 log = get_logger("interlock.engine")
 GC_GEN0_THRESHOLD = 10_000
+LAG_INTERVAL_S = 0.005  # the loop-lag probe: 200 cheap timer callbacks a second
+STOP_TIMEOUT_S = 10.0
+SHED_DETAIL = {  # interlock_shed_total{reason}: why a 503 refused new work
+    "credit": "delivery credit exhausted",
+    "journal_queue": "journal queue is full",
+    "loop_lag": "the router is overloaded (event loop lag)",
+}
 
 
 class Engine:
@@ -73,6 +83,8 @@ class Engine:
         self.draining = False
         self.journal: Journal | None = None
         self._connectors: dict[str, Connector] = {}
+        self._outlets: dict[str, Outlet] = {}
+        self.lag: LoopLag | None = None
         self.request_reply: dict[str, RequestReply] = {}
         self._connector_refs: dict[str, Any] = {}
         self._route_refs: dict[str, Any] = {}
@@ -104,7 +116,7 @@ class Engine:
         self._batcher = JournalBatcher(
             loop,
             self._journal_ref,
-            self.metrics,
+            self.shed,
             max_batch=s.group_commit_max,
             max_queued=s.group_commit_max * s.mailbox_size,
             linger_s=s.group_commit_ms / 1000,
@@ -118,37 +130,45 @@ class Engine:
                 self.metrics.registry.register(collector)
             await connector.start()
             self._connectors[name] = connector
-            self._connector_refs[name] = ConnectorActor.start(name, connector, bridge, self.metrics)
+            self._outlets[name] = outlet = Outlet(name, connector, self.metrics)
+            self._connector_refs[name] = ConnectorActor.start(outlet, self.metrics)
         transforms = registry.transforms()
         if self.config.workflows:
             self.workflows = Workflows(
                 self.config.workflows,
                 s.data_dir,
                 s.sync,
-                self._connectors,
+                self._outlets,
                 transforms,
                 bridge,
                 self.metrics,
             )
             for name, trigger in self.workflows.triggers.items():
-                self._connector_refs[name] = ConnectorActor.start(
-                    name, trigger, bridge, self.metrics
-                )
+                self._outlets[name] = outlet = Outlet(name, trigger, self.metrics)
+                self._connector_refs[name] = ConnectorActor.start(outlet, self.metrics)
         for spec in self.config.request_reply.values():
             self.request_reply[spec.id] = RequestReply(
                 spec,
                 [transforms[name] for name in spec.transforms],
                 [transforms[name] for name in spec.reply],
-                self._connectors[spec.target.connector],
+                self._outlets[spec.target.connector],
                 self.metrics,
             )
         for route in self.config.routes.values():
             chain = [transforms[name] for name in route.transforms]
-            connector_ref = self._connector_refs[route.target.connector]
-            inline = getattr(self._connectors.get(route.target.connector), "send_inline", None)
+            target = route.target.connector
+            inline = getattr(self._connectors.get(target), "send_inline", None)
             self._route_refs[route.id] = RouteActor.start(
-                route, chain, connector_ref, self._journal_ref, bridge, self.metrics, inline=inline
+                route,
+                chain,
+                self._connector_refs[target],
+                self._outlets[target],
+                self._batcher.record,
+                self.metrics,
+                inline=inline,
             )
+        self.lag = LoopLag(loop, s.shed_lag_ms / 1000, interval_s=LAG_INTERVAL_S)
+        self.lag.start()
         self._watch_gauges()
         self.started = True
         self.recovered = await loop.run_in_executor(None, self._recover)
@@ -164,6 +184,7 @@ class Engine:
         for name, ref in refs.items():
             self.metrics.watch_mailbox(name, _inbox_depth(ref))
         self.metrics.inflight.set_function(lambda: float(self.credit.in_use))
+        self.metrics.loop_lag.set_function(lambda: self.lag.lag_s if self.lag else 0.0)
 
     def _recover(self) -> int:
         assert self.journal is not None
@@ -179,29 +200,39 @@ class Engine:
         self._sweeper = loop.call_later(self.settings.sweep_interval_s, sweep)
 
     async def stop(self) -> None:
-        """Stop accepting, flush the journal queue, stop actors and connectors, close it all."""
+        """Stop accepting, flush the journal queue, stop actors and connectors, close it all.
+
+        The journal is closed whatever happens before it: an actor that does not stop in time is
+        logged, not allowed to leave the LMDB environment open.
+        """
         self.ready = False
         self.metrics.ready.set(0)
         if self._sweeper is not None:
             self._sweeper.cancel()
-        if self._batcher is not None:
-            await self._batcher.drain()
+        if self.lag is not None:
+            self.lag.stop()
         loop = asyncio.get_running_loop()
-        refs = [*self._route_refs.values(), *self._connector_refs.values()]
-        # Route actors first (they stop handing out work), then connectors, then the journal,
-        # which still records every outcome queued before its stop message.
-        await loop.run_in_executor(None, self._stop_refs, refs)
-        if self.workflows is not None:  # its in-flight steps resume, with the same keys, on start
-            await loop.run_in_executor(None, self.workflows.stop)
-            self.workflows = None
-        for connector in self._connectors.values():
-            await connector.close()
-        if self._journal_ref is not None:
-            await loop.run_in_executor(None, self._stop_refs, [self._journal_ref])
-        if self.journal is not None:
-            self.journal.close()
-            self.journal = None
-        self.started = False
+        try:
+            if self._batcher is not None:
+                await self._batcher.drain()
+            # Route actors first (they stop handing out work), then connectors; then the
+            # outcomes they decided go to the journal, which records them before its stop.
+            refs = [*self._route_refs.values(), *self._connector_refs.values()]
+            await loop.run_in_executor(None, self._stop_refs, refs)
+            if self.workflows is not None:  # in-flight steps resume, with the same keys, on start
+                await loop.run_in_executor(None, self.workflows.stop)
+                self.workflows = None
+            for connector in self._connectors.values():
+                await connector.close()
+        finally:
+            if self._batcher is not None:
+                self._batcher.flush_outcomes()
+            if self._journal_ref is not None:
+                await loop.run_in_executor(None, self._stop_refs, [self._journal_ref])
+            if self.journal is not None:
+                self.journal.close()
+                self.journal = None
+            self.started = False
 
     @staticmethod
     def _stop_refs(refs: list[Any]) -> None:
@@ -209,7 +240,10 @@ class Engine:
             ref.stop(block=False)
         for ref in refs:
             if ref.is_alive():
-                ref.stop(block=True, timeout=10)
+                try:
+                    ref.stop(block=True, timeout=STOP_TIMEOUT_S)
+                except pykka.Timeout:
+                    log.warning("actor_did_not_stop", actor=str(ref), timeout_s=STOP_TIMEOUT_S)
 
     # -- traffic ---------------------------------------------------------------------------------
 
@@ -275,10 +309,7 @@ class Engine:
         )
         units = len(envelope.routes)
         if units and not self.credit.try_acquire(units):
-            self.metrics.shed.labels(reason="credit").inc()
-            raise BackpressureError(
-                "delivery credit exhausted", retry_after=self.settings.retry_after_s
-            )
+            raise self.shed("credit")
         try:
             result = await self._batcher.submit(envelope)
         except StorageFullError:
@@ -313,7 +344,7 @@ class Engine:
         log.error("journal_full")
 
     def _dispatch(self, deliveries: list[Delivery]) -> None:
-        """Called on the journal thread after a commit: one batch per route actor."""
+        """On the loop, after a commit or a replay: one batch per route actor (no crossing)."""
         per_route: dict[str, list[Delivery]] = defaultdict(list)
         for delivery in deliveries:
             per_route[delivery.route].append(delivery)
@@ -323,18 +354,8 @@ class Engine:
                 tell_safely(ref, NewDeliveries(batch))
 
     async def _journal_call(self, message_type: Any, items: list[tuple[bytes, str]]) -> int:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[int] = loop.create_future()
-
-        def done(count: int | None, error: Exception | None) -> None:
-            if future.done():
-                return
-            if error is not None:
-                future.set_exception(error)
-            else:
-                future.set_result(count or 0)
-
-        tell_safely(self._journal_ref, message_type(items, done))
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        tell_safely(self._journal_ref, message_type(items, reply_on_loop(future)))
         return await future
 
     async def replay(self, items: list[tuple[bytes, str]]) -> int:
@@ -350,11 +371,20 @@ class Engine:
         """Delete dead letters for good; returns how many were removed."""
         return await self._journal_call(Purge, items) if items else 0
 
-    def saturated(self) -> bool:
-        """True when new work would be refused anyway: the edge sheds before reading a body."""
-        batcher = self._batcher
-        full_queue = batcher is not None and len(batcher.pending) >= batcher.max_queued
-        return self.credit.in_use >= self.credit.limit or full_queue
+    def overloaded(self) -> str | None:
+        """Why new work would be refused now (the edge sheds before reading a body), or None."""
+        if self.credit.in_use >= self.credit.limit:
+            return "credit"
+        if self._batcher is not None and self._batcher.full:
+            return "journal_queue"
+        if self.lag is not None and self.lag.overloaded:
+            return "loop_lag"
+        return None
+
+    def shed(self, reason: str) -> BackpressureError:
+        """Count one refusal by ``reason``; returns the 503 (with Retry-After) to raise."""
+        self.metrics.child(self.metrics.shed, reason).inc()
+        return BackpressureError(SHED_DETAIL[reason], retry_after=self.settings.retry_after_s)
 
     @property
     def is_ready(self) -> bool:

@@ -19,6 +19,7 @@ Every failure the router can name is one of these, so that callers match on a cl
     │   └── UpstreamTimeoutError no answer within the route's timeout -> 504
     └── DeliveryError            an outbound attempt failed
         ├── TransientError       retry later, honouring ``retry_after``
+        │   └── DeadlineError    no answer within the call's deadline
         └── PermanentError       dead-letter now; retrying cannot help
 """
 
@@ -141,6 +142,10 @@ class TransientError(DeliveryError):
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         self.retry_after = retry_after
         super().__init__(message)
+
+
+class DeadlineError(TransientError):
+    """A connector call got no answer within its deadline (the route's or the connector's)."""
 
 
 class PermanentError(DeliveryError):

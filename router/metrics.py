@@ -91,6 +91,11 @@ class Metrics:
         self.mailbox = Gauge(
             "interlock_mailbox_depth", "Messages queued in an actor inbox", ["actor"], registry=r
         )
+        self.loop_lag = Gauge(
+            "interlock_loop_lag_seconds",
+            "How late the event loop runs a timer (the edge sheds above INTERLOCK_SHED_LAG_MS)",
+            registry=r,
+        )
         self.journal_bytes = Gauge(
             "interlock_journal_size_bytes", "Used size of the LMDB map", registry=r
         )

@@ -67,6 +67,11 @@ class Settings(BaseSettings):
         description="On SIGTERM, keep accepting this long after /readyz turns 503",
     )
     retry_after_s: float = Field(default=1.0, gt=0, description="Retry-After sent with a 503")
+    shed_lag_ms: float = Field(
+        default=20.0,
+        ge=0,
+        description="Answer 503 before reading a body while the event loop runs this late; 0: off",
+    )
     shutdown_grace_s: float = Field(default=20.0, gt=0)
     switch_interval_s: float = Field(
         default=0.005,

@@ -9,7 +9,6 @@ when the target times out or fails. Nothing is journaled: the caller is waiting 
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import time
 from collections import OrderedDict
@@ -19,12 +18,11 @@ from typing import Any
 import orjson
 
 from router.config.models import RequestReplySpec
-from router.connector import Connector
 from router.envelope import Envelope
 from router.errors import (
     BadRequestError,
+    DeadlineError,
     PermanentError,
-    TransientError,
     UpstreamError,
     UpstreamTimeoutError,
 )
@@ -33,6 +31,7 @@ from router.metrics import Metrics
 from router.pointer import Pointer
 from router.registry import TransformSpec
 from router.runtime.outbound import build_request, run_chain, to_json_bytes
+from router.runtime.outlet import Outlet
 
 MAX_CACHED = 10_000
 
@@ -49,13 +48,13 @@ class RequestReply:
         spec: RequestReplySpec,
         chain: list[TransformSpec],
         reply: list[TransformSpec],
-        connector: Connector,
+        outlet: Outlet,
         metrics: Metrics,
     ) -> None:
         self.spec = spec
         self.chain = chain
         self.reply = reply
-        self.connector = connector
+        self.outlet = outlet
         self.metrics = metrics
         self._key = Pointer(spec.cache.key) if spec.cache and spec.cache.key else None
         self._cache: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
@@ -114,16 +113,12 @@ class RequestReply:
             request = build_request(self.spec, self.chain, envelope, attempt=1)
         except PermanentError as exc:
             raise BadRequestError(str(exc)) from None
-        try:
-            async with asyncio.timeout(self.spec.timeout):
-                response = await self.connector.send(request)
-        except TimeoutError:
-            return self._fallback(
-                key, UpstreamTimeoutError(f"no answer within {self.spec.timeout:g}s")
-            )
-        except (TransientError, PermanentError) as exc:
-            return self._fallback(key, UpstreamError(f"the target failed: {exc}"))
-        answer = self._map_reply(response or b"null")
+        result = await self.outlet.call(request, self.spec.timeout)
+        if isinstance(result.error, DeadlineError):
+            return self._fallback(key, UpstreamTimeoutError(str(result.error)))
+        if result.error is not None:
+            return self._fallback(key, UpstreamError(f"the target failed: {result.error}"))
+        answer = self._map_reply(result.body or b"null")
         if cache:
             self._store(key, answer)
         return Answer(answer, "miss")

@@ -18,7 +18,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from router.engine import Engine
 from router.errors import (
-    BackpressureError,
     BadRequestError,
     IngressError,
     PayloadTooLargeError,
@@ -83,9 +82,9 @@ async def webhook(request: web.Request) -> web.Response:
         if source not in engine.sources:
             raise UnknownSourceError(f"no source named {source!r}")
         _check_json_content_type(request)
-        if engine.saturated():  # shed before the body is read and parsed: overload stays cheap
-            engine.metrics.child(engine.metrics.shed, "credit").inc()
-            raise BackpressureError("delivery credit exhausted", engine.settings.retry_after_s)
+        overloaded = engine.overloaded()
+        if overloaded is not None:  # shed before the body is read and parsed: overload stays cheap
+            raise engine.shed(overloaded)
         body = await _read_body(request, engine.settings)
         ack = await engine.submit(source, body, request.headers)
         if ack.duplicate:

@@ -1,4 +1,12 @@
-"""The journal actor: the single LMDB writer, one group commit per ``Append`` batch."""
+"""The journal actor: the single LMDB writer, one group commit per ``Append`` batch.
+
+It is the one actor with a thread of its own on the hot path, because its work blocks (the
+fsync). A batch crosses threads twice: the ``Append`` in, and after the commit ONE
+``call_soon_threadsafe`` back that answers every request of the batch and hands the new
+deliveries to their route actors on the loop. Outcomes reach it riding in the next ``Append``
+(the loop side holds them briefly, :class:`~router.runtime.batcher.JournalBatcher`), so a busy
+router pays one fsync per cycle for both.
+"""
 
 from __future__ import annotations
 
@@ -11,26 +19,35 @@ from router.logs import get_logger
 from router.metrics import Metrics
 from router.runtime.bridge import LoopBridge
 from router.runtime.credit import Credit
-from router.runtime.messages import (
-    Append,
-    Delivery,
-    FlushOutcomes,
-    Purge,
-    Record,
-    Replay,
-    Sweep,
-)
-from router.runtime.supervision import SupervisedActor, tell_safely
+from router.runtime.messages import Append, Committed, Counted, Purge, Record, Replay, Sweep
+from router.runtime.supervision import SupervisedActor
 from router.store.journal import Journal
-from router.store.records import AppendOutcome, DeliveryState, OutcomeRecord
+from router.store.records import (
+    AppendOutcome,
+    AppendResult,
+    Delivery,
+    OutcomeRecord,
+    delivery_state,
+)
 
 log = get_logger("interlock.journal")
-MAX_HELD_OUTCOMES = 2048
-# How long outcomes may wait for the next Append to carry them. Flushing them as soon as the inbox
-# was momentarily empty still cost a second fsync per cycle under load (the Record of batch n
-# usually arrives just before the Append of batch n+1); a short wait lets them ride along.
-OUTCOME_LINGER_S = 0.01
-Deliver = Callable[[list[Delivery]], None]
+Dispatch = Callable[[list[Delivery]], None]
+"""Hands deliveries to their route actors; runs on the loop."""
+
+
+def _committed(
+    on_done: Committed, results: list[AppendResult], dispatch: Dispatch, new: list[Delivery]
+) -> None:
+    """On the loop, after a commit: answer the batch's requests, then start its deliveries."""
+    on_done(results, None)
+    if new:
+        dispatch(new)
+
+
+def _counted(on_done: Counted, count: int, dispatch: Dispatch, new: list[Delivery]) -> None:
+    on_done(count, None)
+    if new:
+        dispatch(new)
 
 
 class JournalActor(SupervisedActor):
@@ -40,7 +57,7 @@ class JournalActor(SupervisedActor):
         self,
         journal: Journal,
         bridge: LoopBridge,
-        deliver: Deliver,
+        dispatch: Dispatch,
         retention_s: float,
         credit: Credit,
         metrics: Metrics,
@@ -49,58 +66,30 @@ class JournalActor(SupervisedActor):
         self.credit = credit
         self.journal = journal
         self.bridge = bridge
-        self.deliver = deliver
+        self.dispatch = dispatch
         self.retention_s = retention_s
-        self._acked = False
-        self._outcomes: list[OutcomeRecord] = []
-        self._release = 0
-        self._flush_due = False
-        self._held_since = 0.0  # when the oldest outcome still held arrived
+        self._committed = False  # the Append being handled is durable
+        self._answered = False  # ...and its requests were answered
 
     def handle(self, message: object) -> None:
         match message:
-            case Append(batch, on_done):
-                self._append(batch, on_done)
+            case Append(batch, outcomes, release, on_done):
+                self._append(batch, outcomes, release, on_done)
             case Record(outcomes, release):
-                # Held until the next Append carries them, or OUTCOME_LINGER_S, so that a busy
-                # router journals outcomes in the appends' transactions: one fsync per cycle.
-                if not self._outcomes:
-                    self._held_since = time.monotonic()
-                self._outcomes.extend(outcomes)
-                self._release += release
-                if len(self._outcomes) >= MAX_HELD_OUTCOMES:
-                    self._flush_outcomes()
-            case FlushOutcomes():
-                self._flush_due = False
-                # Outcomes that arrived after an Append took the earlier ones wait their own
-                # full linger (else this timer would still cost a lone fsync per cycle).
-                if time.monotonic() - self._held_since >= OUTCOME_LINGER_S * 0.9:
-                    self._flush_outcomes()
+                self._record(outcomes, release)
             case Replay(items, on_done):
-                self._flush_outcomes()
                 replayed = self.journal.requeue(items)
                 self.credit.force_acquire(len(replayed))
-                self.deliver([Delivery(p.envelope, p.route, p.state) for p in replayed])
-                self.bridge.call(on_done, len(replayed), None)
+                self.bridge.call(_counted, on_done, len(replayed), self.dispatch, replayed)
             case Purge(items, on_done):
-                self._flush_outcomes()
                 self.bridge.call(on_done, self.journal.purge(items), None)
             case Sweep(now):
                 removed = self.journal.sweep(now, self.retention_s)
                 self.metrics.journal_bytes.set(self.journal.size_bytes())
                 if removed:
                     log.info("journal_swept", removed=removed)
-        if self._outcomes and not self._flush_due:
-            self._flush_due = True  # one timer at a time; a flush that finds nothing is a no-op
-            delay = self._held_since + OUTCOME_LINGER_S - time.monotonic()
-            self.bridge.call_later(delay, tell_safely, self.actor_ref, FlushOutcomes())
 
-    def on_stop(self) -> None:
-        self._flush_outcomes()  # outcomes still held when the engine stops
-
-    def _flush_outcomes(self) -> None:
-        outcomes, self._outcomes = self._outcomes, []
-        release, self._release = self._release, 0
+    def _record(self, outcomes: list[OutcomeRecord], release: int) -> None:
         try:
             if outcomes:
                 self.journal.record(outcomes)
@@ -111,39 +100,42 @@ class JournalActor(SupervisedActor):
         finally:
             self.credit.release(release)
 
-    def _append(self, batch: list[Envelope], on_done: Callable[..., None]) -> None:
-        self._acked = False
+    def _append(
+        self,
+        batch: list[Envelope],
+        outcomes: list[OutcomeRecord],
+        release: int,
+        on_done: Committed,
+    ) -> None:
+        self._committed = self._answered = False
         started = time.perf_counter()
-        outcomes, self._outcomes = self._outcomes, []
-        release, self._release = self._release, 0
         try:
             results = self.journal.append(batch, outcomes)
         except StorageFullError as exc:
-            self._outcomes, self._release = outcomes, release  # retried alone, below
             self.bridge.call(on_done, None, exc)
-            self._flush_outcomes()
+            self._answered = True
+            self._record(outcomes, release)  # alone: they may still fit
             return
-        except BaseException:
-            self._outcomes, self._release = outcomes + self._outcomes, release + self._release
-            raise
+        self._committed = True
         self.credit.release(release)
         self.metrics.commit_seconds.observe(time.perf_counter() - started)
         self.metrics.commit_batch.observe(len(batch))
-        # One hop back to the loop resolves every waiting request of the batch.
-        self.bridge.call(on_done, results, None)
-        self._acked = True
-        deliveries = [
-            Delivery(env, route, DeliveryState(ordering_key=key, updated_at=env.received_at))
+        new = [
+            Delivery(env, route, delivery_state(None, env, route))
             for env, result in zip(batch, results, strict=True)
             if result.outcome is AppendOutcome.ACCEPTED
-            for route, key in env.routes
+            for route, _key in env.routes
         ]
-        if deliveries:
-            self.deliver(deliveries)
+        self.bridge.call(_committed, on_done, results, self.dispatch, new)
+        self._answered = True
 
     def on_crash(self, message: object, exc: Exception) -> None:
-        if isinstance(message, Append) and not self._acked:
-            # Nothing of the batch was acknowledged: the senders get 503 and retry.
-            self.bridge.call(message.on_done, None, exc)
+        if isinstance(message, Append):
+            if not self._answered:
+                # Nothing of the batch was acknowledged: the senders get 503 and retry (a batch
+                # already durable answers them as duplicates, and restarts deliver it).
+                self.bridge.call(message.on_done, None, exc)
+            if not self._committed:
+                self._record(message.outcomes, message.release)
         elif isinstance(message, Replay | Purge):
             self.bridge.call(message.on_done, None, exc)

@@ -2,44 +2,37 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from router.connector import OutboundRequest
 from router.envelope import Envelope
 from router.errors import DeliveryError
-from router.store.records import AppendResult, DeliveryState, OutcomeRecord
+from router.store.records import AppendResult, Delivery, OutcomeRecord
+
+Committed = Callable[[list[AppendResult] | None, Exception | None], None]
+"""Runs on the loop with an Append's results (or why it failed)."""
+Counted = Callable[[int | None, Exception | None], None]
+"""Runs on the loop with how many items a Replay or Purge changed (or why it failed)."""
 
 
-@dataclass(slots=True)
-class Delivery:
-    """One (message, route) delivery as its lane actor tracks it."""
-
-    envelope: Envelope
-    route: str
-    state: DeliveryState
-    request: OutboundRequest | None = None  # built once per attempt, same idempotency key
-    in_flight: bool = False  # handed to the connector, outcome not yet processed
-
-
-# journal actor
+# journal actor (its own thread)
 @dataclass(frozen=True, slots=True)
 class Append:
+    """A group commit: new messages, plus the outcomes that ride along in the same transaction."""
+
     batch: list[Envelope]
-    on_done: Callable[[list[AppendResult] | None, Exception | None], None]  # runs on the loop
+    outcomes: list[OutcomeRecord]
+    release: int  # credit units to free once those outcomes are durable
+    on_done: Committed
 
 
 @dataclass(frozen=True, slots=True)
 class Record:
+    """Outcomes journaled on their own (no Append came to carry them in time)."""
+
     outcomes: list[OutcomeRecord]
-    release: int = 0  # credit units to free once these outcomes are durable
-
-
-@dataclass(frozen=True, slots=True)
-class FlushOutcomes:
-    """Journal the outcomes still held (their linger is over)."""
+    release: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,16 +43,16 @@ class Sweep:
 @dataclass(frozen=True, slots=True)
 class Replay:
     items: list[tuple[bytes, str]]  # (message id, route)
-    on_done: Callable[[int | None, Exception | None], None]  # runs on the loop
+    on_done: Counted
 
 
 @dataclass(frozen=True, slots=True)
 class Purge:
     items: list[tuple[bytes, str]]
-    on_done: Callable[[int | None, Exception | None], None]
+    on_done: Counted
 
 
-# route actor
+# route actor (on the loop)
 @dataclass(frozen=True, slots=True)
 class NewDeliveries:
     deliveries: list[Delivery]
@@ -76,14 +69,8 @@ class RetryDue:
     generation: int
 
 
-# connector actor
+# connector actor (on the loop)
 @dataclass(frozen=True, slots=True)
 class Send:
-    deliveries: list[Delivery]
-    reply_to: Any  # pykka ActorRef of the route actor
-
-
-@dataclass(slots=True)
-class PendingAck:
-    envelope: Envelope
-    future: asyncio.Future[AppendResult] = field(repr=False)
+    items: list[tuple[Delivery, OutboundRequest]]
+    reply_to: object  # the route actor's ref, told the Outcomes

@@ -13,10 +13,10 @@ from typing import Any
 
 from router.logs import get_logger
 from router.runtime.credit import Credit
-from router.runtime.messages import Delivery, NewDeliveries, Record
+from router.runtime.messages import NewDeliveries, Record
 from router.runtime.supervision import tell_safely
 from router.store.journal import Journal
-from router.store.records import OutcomeRecord, PendingDelivery, Status
+from router.store.records import Delivery, OutcomeRecord, Status
 
 log = get_logger("interlock.engine")
 RECOVERY_CHUNK = 1000
@@ -28,12 +28,12 @@ def recover_deliveries(
     """Reload pending deliveries into their route actors; returns how many were reloaded."""
     batches: dict[str, list[Delivery]] = defaultdict(list)
     count = 0
-    orphans: list[PendingDelivery] = []
+    orphans: list[Delivery] = []
     for pending in journal.pending():
         if pending.route not in route_refs:
             orphans.append(pending)
             continue
-        batches[pending.route].append(Delivery(pending.envelope, pending.route, pending.state))
+        batches[pending.route].append(pending)
         count += 1
         if len(batches[pending.route]) >= RECOVERY_CHUNK:
             credit.force_acquire(RECOVERY_CHUNK)
@@ -46,7 +46,7 @@ def recover_deliveries(
     return count
 
 
-def _dead_letter_orphans(orphans: list[PendingDelivery], journal_ref: Any) -> None:
+def _dead_letter_orphans(orphans: list[Delivery], journal_ref: Any) -> None:
     now = time.time()
     records = []
     for p in orphans:

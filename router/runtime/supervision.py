@@ -3,6 +3,8 @@
 pykka stops an actor whose ``on_receive`` raises, which would strand every delivery it held. A
 supervised actor instead counts the restart, logs it once, and gives the failed message to
 ``on_crash`` so that its deliveries go to retry or the dead-letter store; they are never dropped.
+The same supervision serves both dispatchers: a thread of its own (:class:`SupervisedActor`) and
+the event loop (:class:`SupervisedLoopActor`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import pykka
 
 from router.logs import get_logger
 from router.metrics import Metrics
+from router.runtime.loop_actor import LoopActor
 
 log = get_logger("interlock.supervisor")
 
@@ -25,7 +28,9 @@ def tell_safely(ref: Any, message: Any) -> None:
         log.debug("actor_gone", actor=str(ref), message=type(message).__name__)
 
 
-class SupervisedActor(pykka.ThreadingActor):
+class Supervised(pykka.Actor):
+    """The supervision itself: ``handle`` does the work, ``on_crash`` saves what it held."""
+
     name = "actor"
 
     def __init__(self, metrics: Metrics) -> None:
@@ -51,3 +56,11 @@ class SupervisedActor(pykka.ThreadingActor):
 
     def on_crash(self, message: Any, exc: Exception) -> None:
         """Route the failed message's work to retry or dead-letter; default: nothing held."""
+
+
+class SupervisedActor(Supervised, pykka.ThreadingActor):
+    """Supervised, on a thread of its own: for work that blocks (an fsync)."""
+
+
+class SupervisedLoopActor(Supervised, LoopActor):
+    """Supervised, on the event loop: for I/O on the loop and short CPU work."""

@@ -34,13 +34,14 @@ from router.errors import StorageFullError
 from router.store.records import (
     AppendOutcome,
     AppendResult,
+    Delivery,
     DeliveryState,
     OutcomeRecord,
-    PendingDelivery,
     Status,
     TimelineEvent,
     body_digest,
     delivery_key,
+    delivery_state,
     idempotency_db_key,
 )
 
@@ -254,7 +255,7 @@ class Journal:
             removed += 1
         return removed
 
-    def requeue(self, items: list[tuple[bytes, str]]) -> list[PendingDelivery]:
+    def requeue(self, items: list[tuple[bytes, str]]) -> list[Delivery]:
         """Move dead-lettered deliveries back to pending (a replay); others are left alone.
 
         Replaying twice is safe: the second call finds no dead letter and does nothing, and the
@@ -262,9 +263,7 @@ class Journal:
         """
         return self._write(lambda txn: self._requeue(txn, items))  # type: ignore[no-any-return]
 
-    def _requeue(
-        self, txn: lmdb.Transaction, items: list[tuple[bytes, str]]
-    ) -> list[PendingDelivery]:
+    def _requeue(self, txn: lmdb.Transaction, items: list[tuple[bytes, str]]) -> list[Delivery]:
         db = self._db
         now = time.time()
         out = []
@@ -281,7 +280,7 @@ class Journal:
             self._event(
                 txn, message_id, "replayed", route=route, detail=f"after {old.attempts} attempts"
             )
-            out.append(PendingDelivery(Envelope.from_record(message_id, _b(record)), route, state))
+            out.append(Delivery(Envelope.from_record(message_id, _b(record)), route, state))
         return out
 
     def purge(self, items: list[tuple[bytes, str]]) -> int:
@@ -302,7 +301,7 @@ class Journal:
         with txn.cursor(db=self._db[name]) as cur:
             return bool(cur.set_range(prefix)) and _b(cur.key()).startswith(prefix)
 
-    def pending(self) -> Iterator[PendingDelivery]:
+    def pending(self) -> Iterator[Delivery]:
         """Every delivery not yet terminal, in message-id (arrival) order."""
         with self.env.begin() as txn, txn.cursor(db=self._db["pending"]) as cur:
             cache: dict[bytes, Envelope] = {}
@@ -316,16 +315,13 @@ class Journal:
                         message_id, _b(txn.get(message_id, db=self._db["msg"]))
                     )
                     cache[message_id] = envelope
-                yield PendingDelivery(envelope, route, self._state(txn, dk, envelope, route))
+                yield Delivery(envelope, route, self._state(txn, dk, envelope, route))
 
     def _state(
         self, txn: lmdb.Transaction, dk: bytes, envelope: Envelope, route: str
     ) -> DeliveryState:
         data = txn.get(dk, db=self._db["dlv"])
-        if data is not None:
-            return DeliveryState.unpack(codec.unpack(_b(data)))
-        key = next((k for r, k in envelope.routes if r == route), "")
-        return DeliveryState(ordering_key=key, updated_at=envelope.received_at)
+        return delivery_state(None if data is None else _b(data), envelope, route)
 
     def conflicting(self, batch: list[Envelope]) -> list[str]:
         """Idempotency keys of ``batch`` already taken by a different body (a read, no write)."""

@@ -28,7 +28,7 @@ from router.store.query_models import (
     MessageSummary,
     TimelineEntry,
 )
-from router.store.records import DeliveryState
+from router.store.records import DeliveryState, delivery_key, delivery_state
 
 SCAN_BUDGET = 20_000
 _Item = TypeVar("_Item")
@@ -64,11 +64,12 @@ def _start(since: float | None, cursor_key: bytes | None) -> bytes:
 
 
 def _statuses(txn: Any, journal: Journal, env: Envelope) -> dict[str, DeliveryStatus]:
-    """Each route's status; a delivery with no ``dlv`` record yet has not left "pending"."""
+    """Each route's status, derived as everywhere else (:func:`delivery_state`)."""
     out: dict[str, DeliveryStatus] = {}
     for route, _ in env.routes:
-        data = txn.get(env.id + route.encode(), db=journal._db["dlv"])
-        out[route] = "pending" if data is None else codec.unpack(data)["s"]
+        data = txn.get(delivery_key(env.id, route), db=journal._db["dlv"])
+        state = delivery_state(None if data is None else bytes(data), env, route)
+        out[route] = state.status.value
     return out
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from router import codec
 from router.envelope import Envelope
 
 MAX_KEY = 480  # LMDB's key limit is 511 bytes; long idempotency keys are hashed to fit
@@ -92,11 +93,30 @@ class OutcomeRecord:
     trace_id: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class PendingDelivery:
+@dataclass(slots=True)
+class Delivery:
+    """One (message, route) delivery: what the journal reloads and hands out, and a lane tracks.
+
+    It has one owner at a time. The journal thread makes it (after a commit, a replay or at
+    recovery) and hands it over to its route actor on the event loop, which alone changes its
+    state from then on; the journal gets snapshots back (:class:`OutcomeRecord`).
+    """
+
     envelope: Envelope
     route: str
     state: DeliveryState
+
+
+def delivery_state(stored: bytes | None, envelope: Envelope, route: str) -> DeliveryState:
+    """The one derivation of a delivery's state, wherever it is read.
+
+    ``stored`` is its ``dlv`` record. A delivery never attempted has none (the hot path writes no
+    record for it): it is pending, with the ordering key routed at ingress, since its receipt.
+    """
+    if stored is not None:
+        return DeliveryState.unpack(codec.unpack(stored))
+    key = next((k for r, k in envelope.routes if r == route), "")
+    return DeliveryState(ordering_key=key, updated_at=envelope.received_at)
 
 
 @dataclass(frozen=True, slots=True)

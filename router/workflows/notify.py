@@ -15,10 +15,11 @@ from typing import Any
 
 import orjson
 
-from router.connector import Connector, OutboundRequest
+from router.connector import OutboundRequest
 from router.ids import new_traceparent
+from router.runtime.outlet import Outlet
 from router.runtime.supervision import tell_safely
-from router.workflows.messages import Notified, call_once
+from router.workflows.messages import Notified
 from router.workflows.spec import WorkflowSpec
 from router.workflows.state import Instance
 
@@ -74,12 +75,12 @@ def notification_request(spec: WorkflowSpec, instance: Instance) -> OutboundRequ
 
 
 async def send_notification(
-    connector: Connector, request: OutboundRequest, actor: Any, instance_id: str
+    outlet: Outlet, request: OutboundRequest, actor: Any, instance_id: str
 ) -> None:
     """Send with a short backoff; report the outcome to the orchestrator either way."""
     error: str | None = None
     for attempt in range(1, ATTEMPTS + 1):
-        _, failure, _ = await call_once(connector, request, connector.timeout_s)
+        failure = (await outlet.call(request)).error
         if failure is None:
             error = None
             break

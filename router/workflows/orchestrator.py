@@ -16,7 +16,6 @@ from typing import Any
 
 import orjson
 
-from router.connector import Connector
 from router.errors import ConflictError, PermanentError
 from router.ids import encode_id, new_id_bytes, parse_traceparent
 from router.logs import get_logger
@@ -24,6 +23,7 @@ from router.metrics import Metrics
 from router.registry import TransformSpec
 from router.routing import predicate_holds
 from router.runtime.bridge import LoopBridge
+from router.runtime.outlet import Outlet
 from router.runtime.retry import backoff_delay, give_up_reason
 from router.runtime.supervision import SupervisedActor, tell_safely
 from router.store.workflows import WorkflowStore
@@ -36,7 +36,6 @@ from router.workflows.messages import (
     Resume,
     Trigger,
     Wake,
-    call_once,
 )
 from router.workflows.metrics import WorkflowMetrics
 from router.workflows.notify import notification_request, send_notification
@@ -61,7 +60,7 @@ class OrchestratorActor(SupervisedActor):
         self,
         specs: dict[str, WorkflowSpec],
         store: WorkflowStore,
-        connectors: dict[str, Connector],
+        outlets: dict[str, Outlet],
         transforms: dict[str, TransformSpec],
         bridge: LoopBridge,
         metrics: Metrics,
@@ -71,7 +70,7 @@ class OrchestratorActor(SupervisedActor):
         super().__init__(metrics)
         self.specs = specs
         self.store = store
-        self.connectors = connectors
+        self.outlets = outlets
         self.transforms = transforms
         self.bridge = bridge
         self.wf_metrics = workflow_metrics
@@ -201,13 +200,16 @@ class OrchestratorActor(SupervisedActor):
         instance.record("undo_started" if phase == "undo" else "step_started", step.id, attempt)
         self.store.save(instance)  # durable before the effect
         self._inflight.add((instance.id, step.id, phase))
-        connector = self.connectors[call.call.connector]
+        outlet = self.outlets[call.call.connector]
         me = self.actor_ref
         instance_id = instance.id
 
         async def run() -> None:
-            body, error, seconds = await call_once(connector, request, call.timeout)
-            tell_safely(me, Finished(instance_id, step.id, phase, attempt, body, error, seconds))
+            result = await outlet.call(request, call.timeout)
+            finished = Finished(
+                instance_id, step.id, phase, attempt, result.body, result.error, result.seconds
+            )
+            tell_safely(me, finished)
 
         self.bridge.spawn(run())
 
@@ -358,9 +360,9 @@ class OrchestratorActor(SupervisedActor):
         self.store.save(instance)
         if spec.notify is None:
             return
-        connector = self.connectors[spec.notify.connector]
+        outlet = self.outlets[spec.notify.connector]
         request = notification_request(spec, instance)
-        self.bridge.spawn(send_notification(connector, request, self.actor_ref, instance.id))
+        self.bridge.spawn(send_notification(outlet, request, self.actor_ref, instance.id))
 
     def _notified(self, instance_id: str, error: str | None) -> None:
         instance = self.live.get(instance_id) or self.store.get(instance_id)

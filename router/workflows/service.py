@@ -20,10 +20,11 @@ from router.errors import PermanentError
 from router.ids import decode_id
 from router.metrics import Metrics
 from router.registry import TransformSpec
-from router.runtime.bridge import LoopBridge
+from router.runtime.bridge import LoopBridge, reply_on_loop
+from router.runtime.outlet import Outlet
 from router.runtime.supervision import tell_safely
 from router.store.workflows import WorkflowStore
-from router.workflows.messages import Action, Command, Resume, Trigger, loop_reply
+from router.workflows.messages import Action, Command, Resume, Trigger
 from router.workflows.metrics import WorkflowMetrics
 from router.workflows.orchestrator import OrchestratorActor
 from router.workflows.spec import WorkflowSpec
@@ -82,7 +83,7 @@ class TriggerConnector:
             traceparent=request.traceparent,
             event=dict(request.event or {}),
             body=request.body,
-            reply=loop_reply(loop, future),
+            reply=reply_on_loop(future),
         )
         tell_safely(self.orchestrator, trigger)
         instance_id = await future
@@ -97,7 +98,7 @@ class Workflows:
         specs: dict[str, WorkflowSpec],
         data_dir: Path,
         sync: bool,
-        connectors: dict[str, Connector],
+        outlets: dict[str, Outlet],
         transforms: dict[str, TransformSpec],
         bridge: LoopBridge,
         metrics: Metrics,
@@ -110,7 +111,7 @@ class Workflows:
                 self.metrics.objective.labels(workflow=spec.id).set(spec.sla.objective)
         self.counts: Counter[tuple[str, str]] = Counter()
         self.ref = OrchestratorActor.start(
-            specs, self.store, connectors, transforms, bridge, metrics, self.metrics, self.counts
+            specs, self.store, outlets, transforms, bridge, metrics, self.metrics, self.counts
         )
         self.metrics.watch_instances(self._counts)
         self.triggers: dict[str, Connector] = {
@@ -130,7 +131,7 @@ class Workflows:
         """Resume running and compensating instances; returns how many."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[int] = loop.create_future()
-        reply = loop_reply(loop, future)
+        reply = reply_on_loop(future)
         tell_safely(self.ref, Resume(lambda count: reply(count, None)))
         return await future
 
@@ -148,7 +149,7 @@ class Workflows:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
         checked = cast(Action, action)  # validated just above
-        message = Command(checked, instance_id, reason, loop_reply(loop, future), actor)
+        message = Command(checked, instance_id, reason, reply_on_loop(future), actor)
         tell_safely(self.ref, message)
         return await future
 
