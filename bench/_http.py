@@ -12,6 +12,8 @@ import asyncio
 import time
 from typing import Protocol, cast
 
+from bench import _body
+
 _HEADER_END = b"\r\n\r\n"
 _LENGTH = b"\ncontent-length:"
 _CLOSE = b"\nconnection: close"
@@ -90,8 +92,20 @@ async def connect(host: str, port: int, listener: Listener) -> Connection:
 
 
 def request_head(host: str, port: int, path: str, length: int) -> bytes:
-    """The request line and headers of a JSON POST with a ``length``-byte body."""
+    """The request line and fixed headers of a JSON POST with a ``length``-byte body.
+
+    It ends after the ``Content-Length`` line: :func:`signed_request` adds the body's signature
+    header and the blank line.
+    """
     return (
         f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {length}\r\n\r\n"
+        f"Content-Length: {length}\r\n"
     ).encode()
+
+
+_SIGNATURE = f"{_body.SIGNATURE_HEADER}: ".encode()
+
+
+def signed_request(head: bytes, body: bytes) -> bytes:
+    """``head`` (from :func:`request_head`), the body's signature header, and the body."""
+    return head + _SIGNATURE + _body.signature(body).encode() + b"\r\n\r\n" + body

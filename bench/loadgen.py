@@ -9,6 +9,10 @@ recorded separately as the service time.
 Closed loop: each of N connections sends its next request as soon as the previous one is
 answered; this finds the maximum throughput, and its latencies are service times.
 
+Every request is signed as the bench source verifies it (``X-Hub-Signature-256``, see
+``bench._body.signature``). Latency is also kept per answer status (``latency_by_status_ms``),
+so an overloaded server's accepted (202) and shed (503) answers can be told apart.
+
 Run as ``python -m bench.loadgen '<LoadSpec as JSON>'``; it prints one JSON result on stdout.
 Requests due during the warm-up are sent but not counted. Requests still unanswered ``drain_s``
 after the last one was due count as errors (``timeout``) with their age as latency.
@@ -27,7 +31,7 @@ import orjson
 from hdrh.histogram import HdrHistogram
 
 from bench import _body
-from bench._http import Connection, connect, request_head
+from bench._http import Connection, connect, request_head, signed_request
 
 _MAX_US = 60_000_000
 _LAG_LIMIT_MS = 5.0  # a scheduler running this late means the generator itself is saturated
@@ -72,11 +76,13 @@ class Generator:
         self.service = _histogram()
         self.lag = _histogram()
         self.statuses: collections.Counter[str] = collections.Counter()
+        self.by_status: dict[str, HdrHistogram] = {}  # latency per answer status (and timeout)
         self.free: list[Connection] = []
         self.busy: set[Connection] = set()
         self.queue: collections.deque[tuple[bytes, float]] = collections.deque()
         self.counter = 0
         self.answered = 0  # every response, warm-up included: server CPU per request
+        self.accepted = 0  # every 2xx response, warm-up included: server CPU per accepted one
         self.window = (0.0, 0.0)
         self.sending = True
         self.idle = asyncio.Event()
@@ -84,13 +90,18 @@ class Generator:
         length = len(_body.body(0, spec.prefix))
         self.head = request_head(spec.host, spec.port, spec.path, length)
 
+    def _request(self) -> bytes:
+        """The next request, signed as the bench source verifies it (``bench._body``)."""
+        request = signed_request(self.head, _body.body(self.counter, self.spec.prefix))
+        self.counter += 1
+        return request
+
     def _measured(self, intended: float) -> bool:
         return self.window[0] <= intended < self.window[1]
 
     def dispatch(self, intended: float) -> None:
         """Issue the next request, due at ``intended``."""
-        request = self.head + _body.body(self.counter, self.spec.prefix)
-        self.counter += 1
+        request = self._request()
         if self.free:
             conn = self.free.pop()
             self.busy.add(conn)
@@ -98,22 +109,30 @@ class Generator:
         else:
             self.queue.append((request, intended))
 
+    def _record(self, status: str, latency_us: int) -> None:
+        self.latency.record_value(latency_us)
+        self.statuses[status] += 1
+        hist = self.by_status.get(status)
+        if hist is None:
+            hist = self.by_status[status] = _histogram()
+        hist.record_value(latency_us)
+
     def on_response(self, conn: Connection, status: int) -> None:
         now = time.monotonic()
         self.answered += 1
+        if 200 <= status < 300:
+            self.accepted += 1
         self.busy.discard(conn)
         if self._measured(conn.intended):
-            self.latency.record_value(min(_MAX_US, max(1, int((now - conn.intended) * 1e6))))
+            self._record(str(status), min(_MAX_US, max(1, int((now - conn.intended) * 1e6))))
             self.service.record_value(min(_MAX_US, max(1, int((now - conn.sent) * 1e6))))
-            self.statuses[str(status)] += 1
         if not conn.closed:
             self._reuse(conn, now)
 
     def _reuse(self, conn: Connection, now: float) -> None:
         if self.spec.mode == "closed" and self.sending:
             self.busy.add(conn)
-            conn.send(self.head + _body.body(self.counter, self.spec.prefix), now)
-            self.counter += 1
+            conn.send(self._request(), now)
         elif self.queue:
             self.busy.add(conn)
             conn.send(*self.queue.popleft())
@@ -199,8 +218,7 @@ class Generator:
         stale = [c.intended for c in self.busy] + [intended for _, intended in self.queue]
         for intended in stale:
             if self._measured(intended):
-                self.latency.record_value(min(_MAX_US, max(1, int((now - intended) * 1e6))))
-                self.statuses["timeout"] += 1
+                self._record("timeout", min(_MAX_US, max(1, int((now - intended) * 1e6))))
         self.queue.clear()
 
     def _result(self, cpu_s: float) -> dict[str, Any]:
@@ -215,11 +233,13 @@ class Generator:
             "connections": spec.connections,
             "duration_s": spec.duration_s,
             "answered_total": self.answered,
+            "accepted_total": self.accepted,
             "ok": ok,
             "errors": errors,
             "statuses": dict(self.statuses),
             "throughput": round(ok / spec.duration_s, 1),
             "latency_ms": summary_ms(self.latency),
+            "latency_by_status_ms": {k: summary_ms(h) for k, h in sorted(self.by_status.items())},
             "service_ms": summary_ms(self.service),
             "loadgen": {
                 "cpu_util": round(cpu_util, 3),

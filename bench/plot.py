@@ -23,6 +23,7 @@ SCENARIOS = (("ingest", "HTTP durable ingest"), ("end_to_end", "End to end (webh
 COLOURS = {  # one colour per target in every panel
     "interlock": "tab:green",
     "bare": "tab:blue",
+    "limit": "tab:cyan",
     "forwarder": "tab:orange",
     "nodered": "tab:red",
     "celery": "tab:purple",

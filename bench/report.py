@@ -36,6 +36,152 @@ def _num(value: Any, fmt: str = ",.0f") -> str:
     return "-" if value is None else format(value, fmt)
 
 
+# The closed-loop connection counts the goals name (the plan may measure others too).
+GOAL_CONNECTIONS = (16, 64, 256)
+PAIRS = (("interlock", "bare"), ("interlock", "limit"), ("limit", "bare"))
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 3) if a and b else None
+
+
+def _dig(data: Any, *path: str) -> Any:
+    """``data[path[0]][path[1]]...``, or None as soon as a level is missing."""
+    for key in path:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(key)
+    return data
+
+
+def ratios(result: dict[str, Any]) -> dict[str, float | None]:
+    """Every ratio between the targets of one run, from its recorded figures (None: not measured).
+
+    ``<a>_vs_<b>_closed_<n>``: closed-loop ``throughput`` at ``n`` connections
+    (``ingest.targets.<a>.closed_loops.<n>``) of ``a`` over ``b``; ``<a>_vs_<b>_sustained``: the
+    open-loop ``sustained_rate``; ``cpu_per_accepted_interlock_vs_<b>_*``: the steps'
+    ``server_cpu_us_per_accepted`` (closed loop 64, each target at its own sustained step
+    ``at_sustained``, and at the same half-sustained rate ``half_sustained``);
+    ``ack_p99_interlock_vs_bare_half_sustained``: ``half_sustained.latency_ms.p99``;
+    ``pipeline_vs_parts``: ``cost_ratio``; ``e2e_*``: ``end_to_end.ratios``.
+    """
+    ing = result.get("ingest", {})
+    targets: dict[str, Any] = ing.get("targets", {}) if ing.get("status") == "ok" else {}
+    recorded = {int(c) for t in targets.values() for c in t.get("closed_loops", {})}
+    out: dict[str, float | None] = {}
+
+    def closed(name: str, count: int, *field: str) -> Any:
+        return _dig(targets, name, "closed_loops", str(count), *field)
+
+    for a, b in PAIRS:
+        for count in sorted(recorded | set(GOAL_CONNECTIONS)):
+            out[f"{a}_vs_{b}_closed_{count}"] = _ratio(
+                closed(a, count, "throughput"), closed(b, count, "throughput")
+            )
+        out[f"{a}_vs_{b}_sustained"] = _ratio(
+            _dig(targets, a, "sustained_rate"), _dig(targets, b, "sustained_rate")
+        )
+    cpu = "server_cpu_us_per_accepted"
+    for b in ("bare", "limit"):
+        out[f"cpu_per_accepted_interlock_vs_{b}_closed_64"] = _ratio(
+            closed("interlock", 64, cpu), closed(b, 64, cpu)
+        )
+    for step in ("at_sustained", "half_sustained"):
+        out[f"cpu_per_accepted_interlock_vs_bare_{step.removeprefix('at_')}"] = _ratio(
+            _dig(targets, "interlock", step, cpu), _dig(targets, "bare", step, cpu)
+        )
+    out["ack_p99_interlock_vs_bare_half_sustained"] = _ratio(
+        _dig(targets, "interlock", "half_sustained", "latency_ms", "p99"),
+        _dig(targets, "bare", "half_sustained", "latency_ms", "p99"),
+    )
+    out["pipeline_vs_parts"] = result.get("cost_ratio")
+    e2e = result.get("end_to_end", {})
+    if e2e.get("status") == "ok":
+        out.update({f"e2e_{k}": v for k, v in e2e.get("ratios", {}).items()})
+    return out
+
+
+# (ratio key, what it is, comparison, bound): the goals of issue "The hot path".
+GOALS: tuple[tuple[str, str, str, float], ...] = (
+    ("interlock_vs_bare_closed_64", "durable ingest / bare, closed loop 64 conns", ">=", 0.75),
+    *(
+        (
+            f"interlock_vs_limit_closed_{n}",
+            f"durable ingest / limit, closed loop {n} conns",
+            ">=",
+            0.9,
+        )
+        for n in GOAL_CONNECTIONS
+    ),
+    (
+        "cpu_per_accepted_interlock_vs_bare_closed_64",
+        "server CPU per accepted request / bare's, closed 64",
+        "<=",
+        1.5,
+    ),
+    (
+        "cpu_per_accepted_interlock_vs_bare_sustained",
+        "server CPU per accepted request / bare's, at sustained",
+        "<=",
+        1.5,
+    ),
+    ("pipeline_vs_parts", "pipeline cost / sum of unavoidable parts", "<=", 2.0),
+    ("e2e_interlock_vs_forwarder", "end to end / point-to-point forwarder", ">=", 0.8),
+    (
+        "ack_p99_interlock_vs_bare_half_sustained",
+        "ack p99 at half the sustained rate / bare's",
+        "<=",
+        2.0,
+    ),
+)
+
+
+def _row(key: str, goal: str, op: str, bound: float, measured: float | None) -> dict[str, Any]:
+    met = None if measured is None else (measured >= bound if op == ">=" else measured <= bound)
+    return {"key": key, "goal": goal, "op": op, "bound": bound, "measured": measured, "met": met}
+
+
+def goals(result: dict[str, Any], found: dict[str, float | None]) -> list[dict[str, Any]]:
+    """The goals table: each goal with its measured value and whether it was met (None: not
+    measured in this run)."""
+    rows = [_row(key, goal, op, bound, found.get(key)) for key, goal, op, bound in GOALS]
+    ovl = result.get("overload", {})
+    ok = ovl.get("status") == "ok"
+    plan = ovl.get("plan", {})
+    what = f"overload {plan.get('factor', 2.0):g}x for {plan.get('duration_s', 60.0):g} s"
+    p99 = _dig(ovl, "accepted_latency_ms", "p99") if ok else None
+    bound = float(ovl.get("p99_bound_ms") or 50.0)
+    rows.append(_row("overload_accepted_p99_ms", f"{what}: accepted p99 (ms)", "<=", bound, p99))
+    lost = _row("overload_lost", f"{what}: accepted requests lost", "<=", 0, ovl.get("lost"))
+    if ok:  # lost counts missing messages; no_loss also needs nothing left pending
+        lost["met"] = bool(ovl.get("no_loss"))
+    rows.append(lost)
+    return rows
+
+
+def summarise(result: dict[str, Any]) -> None:
+    """Add the run's ``ratios`` and ``goals`` to ``result`` (the JSON keeps them)."""
+    result["ratios"] = ratios(result)
+    result["goals"] = goals(result, result["ratios"])
+
+
+def _goals(result: dict[str, Any]) -> list[str]:
+    rows = result.get("goals") or goals(result, result.get("ratios") or ratios(result))
+    lines = ["", 'Goals (issue "The hot path"), as measured in this run']
+    for row in rows:
+        measured = row["measured"]
+        if measured is None:
+            value = "-"
+        elif isinstance(measured, int) or measured >= 100:
+            value = f"{measured:,.0f}"
+        else:
+            value = f"{measured:.2f}"
+        verdict = {True: "met", False: "MISSED", None: "not measured"}[row["met"]]
+        bound = f"{row['op']} {row['bound']:g}"
+        lines.append(f"   {row['goal']:<58} {value:>8}   {bound:<8} {verdict}")
+    return lines
+
+
 def _machine(m: dict[str, Any]) -> list[str]:
     dirty = "+dirty" if m["git_dirty"] else ""
     return [
@@ -95,17 +241,95 @@ def _step_cells(step: dict[str, Any] | None) -> str:
     return f"{lat['p50']:>7.2f} {lat['p99']:>8.2f} {lat['p999']:>8.2f} {mark:<4}"
 
 
+def _closed_table(targets: dict[str, dict[str, Any]], names: list[str]) -> list[str]:
+    """Closed-loop throughput, p99 and server CPU per accepted request, by connection count."""
+    counts = sorted({int(c) for n in names for c in targets[n].get("closed_loops", {})})
+    if not counts:
+        return []
+    header = "".join(f" | {n:^25}" for n in names)
+    sub = "".join(f" | {'req/s':>8} {'p99 ms':>7} {'µs/acc':>7}" for _ in names)
+    lines = [
+        "   closed loop: each connection sends again as soon as it is answered (service times;"
+        " µs/acc = server CPU per accepted request)",
+        f"   {'conns':>7}{header}",
+        f"   {'':>7}{sub}",
+    ]
+    for count in counts:
+        cells = ""
+        for name in names:
+            step = targets[name].get("closed_loops", {}).get(str(count))
+            if step is None:
+                cells += f" | {'':>25}"
+                continue
+            mark = "!" if step["errors"] else ("*" if _busy(step) else " ")
+            cpu = _num(step.get("server_cpu_us_per_accepted"))
+            cells += (
+                f" | {step['throughput']:>8,.0f} {step['latency_ms']['p99']:>7.2f} {cpu:>7}{mark}"
+            )
+        lines.append(f"   {count:>7}{cells}")
+    lines.append("   ! = some requests failed (see the JSON), * = other processes were busy")
+    return lines
+
+
+def _busy(step: dict[str, Any]) -> bool:
+    return bool(step.get("background_cpu_cores", 0.0) > _BUSY_MACHINE)
+
+
+def _ratio_lines(r: dict[str, Any]) -> list[str]:
+    found = r.get("ratios") or ratios(r)
+    counts = sorted(
+        {int(k.rsplit("_", 1)[1]) for k in found if k.startswith("interlock_vs_bare_closed_")}
+    )
+    head = "".join(f"{'closed ' + str(c):>11}" for c in counts)
+    lines = [f"   {'ratio':<16}{head}{'sustained':>11}"]
+    for a, b in (("interlock", "bare"), ("interlock", "limit"), ("limit", "bare")):
+        cells = "".join(f"{_num(found.get(f'{a}_vs_{b}_closed_{c}'), '.2f'):>11}" for c in counts)
+        sustained = _num(found.get(f"{a}_vs_{b}_sustained"), ".2f")
+        lines.append(f"   {a + '/' + b:<16}{cells}{sustained:>11}")
+    lines.append(
+        "   server CPU per accepted request, interlock/bare: closed 64 "
+        f"{_num(found.get('cpu_per_accepted_interlock_vs_bare_closed_64'), '.2f')}, at sustained "
+        f"{_num(found.get('cpu_per_accepted_interlock_vs_bare_sustained'), '.2f')}, at half rate "
+        f"{_num(found.get('cpu_per_accepted_interlock_vs_bare_half_sustained'), '.2f')}; "
+        "interlock/limit closed 64 "
+        f"{_num(found.get('cpu_per_accepted_interlock_vs_limit_closed_64'), '.2f')}"
+    )
+    return lines
+
+
+def _half_lines(targets: dict[str, dict[str, Any]], r: dict[str, Any]) -> list[str]:
+    halves = {n: t["half_sustained"] for n, t in targets.items() if t.get("half_sustained")}
+    if not halves:
+        return []
+    rate = next(iter(halves.values()))["offered_rate"]
+    cells = ", ".join(
+        f"{n} p50 {h['latency_ms']['p50']:.2f} p99 {h['latency_ms']['p99']:.2f} ms"
+        + ("" if h["errors"] == 0 else f" ({h['errors']} errors)")
+        for n, h in halves.items()
+    )
+    found = r.get("ratios") or ratios(r)
+    ratio = _num(found.get("ack_p99_interlock_vs_bare_half_sustained"), ".2f")
+    return [
+        f"   at half interlock's sustained rate ({rate:,.0f}/s, open loop): {cells};"
+        f" ack p99 interlock/bare {ratio}"
+    ]
+
+
 def _ingest(r: dict[str, Any]) -> list[str]:
     ing = r.get("ingest", {})
-    lines = ["", "2. HTTP durable ingest vs bare aiohttp (open loop, latency from intended send)"]
+    lines = [
+        "",
+        "2. HTTP durable ingest vs bare aiohttp and the journal-only limit (open loop, latency "
+        "from intended send)",
+    ]
     if ing.get("status") != "ok":
         return [*lines, f"   {ing.get('status')}: {_short(ing.get('reason', ''))}"]
     plan, targets = ing["plan"], ing["targets"]
     names = list(targets)
     lines.append(
         f"   load generator: 1 process, raw HTTP/1.1 keep-alive, {plan['open_connections']} "
-        f"connections, {plan['step_s']:g} s steps; it shares the {r['machine']['cores']} cores "
-        "with the server under test"
+        f"connections, {plan['step_s']:g} s steps, every request signed; it shares the "
+        f"{r['machine']['cores']} cores with the server under test"
     )
     if "interlock_unavailable" in ing:
         lines.append(f"   interlock not measured: {_short(ing['interlock_unavailable'])}")
@@ -135,27 +359,16 @@ def _ingest(r: dict[str, Any]) -> list[str]:
     lines.append("")
     for name in names:
         t = targets[name]
-        closed = t["closed_loop"]
         limited = (
             " (load generator limited: true ceiling may be higher)"
             if t["limited_by_loadgen"]
             else ""
         )
         at = t["at_sustained"]
-        cpu = f", server CPU {at['server_cpu_us_per_request']} µs/req" if at else ""
+        cpu = f", server CPU {_num(at.get('server_cpu_us_per_accepted'))} µs/accepted" if at else ""
         lines.append(f"   {name:<9} sustained {_num(t['sustained_rate'])}/s{cpu}{limited}")
-        lat = closed["latency_ms"]
-        lines.append(
-            f"   {'':<9} closed loop {_num(closed['throughput'])}/s with "
-            f"{closed['connections']} conns, p50 {lat['p50']:.2f} p99 {lat['p99']:.2f} "
-            f"p999 {lat['p999']:.2f} ms, errors {closed['errors']}"
-            + ("  *" if closed.get("background_cpu_cores", 0.0) > _BUSY_MACHINE else "")
-        )
-    if ing.get("ratio_sustained") is not None:
-        lines.append(
-            f"   ratio interlock/bare: sustained {ing['ratio_sustained']:.2f}, "
-            f"closed loop {_num(ing.get('ratio_closed_loop'), '.2f')}"
-        )
+    lines += _half_lines(targets, r)
+    lines += ["", *_closed_table(targets, names), "", *_ratio_lines(r)]
     return lines
 
 
@@ -210,8 +423,11 @@ def _overload(r: dict[str, Any]) -> list[str]:
         f"(2 x {ovl['sustained_rate']:,.0f}/s sustained, from {ovl['sustained_from']}); "
         f"{ovl['plan']['connections']} connections",
         f"   accepted (202) {ovl['accepted']:,} ({ovl['accepted_per_s']:,.0f}/s), shed (503) "
-        f"{ovl['shed']:,}, other {other:,}; p99 {ovl['latency_ms']['p99']:,.1f} ms"
+        f"{ovl['shed']:,}, other {other:,}; p99 of all {ovl['latency_ms']['p99']:,.1f} ms"
         + ("  (load generator saturated)" if ovl["loadgen_limited"] else ""),
+        f"   accepted p50/p99 {_latency(ovl.get('accepted_latency_ms'))}, shed p50/p99 "
+        f"{_latency(ovl.get('shed_latency_ms'))} (from the intended send; bound "
+        f"{_num(ovl.get('p99_bound_ms'), 'g')} ms); lost {ovl['lost']:,}",
         f"   peak RSS {ovl['peak_rss_kib'] / 1024:,.0f} MiB (at start "
         f"{_num((ovl['rss_at_start_kib'] or 0) / 1024)} MiB); max pending {ovl['max_pending']:,}",
         f"   journal {ovl['journal_messages']:,} messages, {ovl['journal_pending']} pending: "
@@ -219,6 +435,10 @@ def _overload(r: dict[str, Any]) -> list[str]:
         + f"; drain {_num(ovl['drain_s'], '.2f')} s after the load ended",
     ]
     return lines
+
+
+def _latency(summary: dict[str, float] | None) -> str:
+    return "-" if not summary else f"{summary['p50']:,.1f}/{summary['p99']:,.1f} ms"
 
 
 def _recovery(r: dict[str, Any]) -> list[str]:
@@ -250,5 +470,6 @@ def render(result: dict[str, Any]) -> str:
         *_e2e(result),
         *_overload(result),
         *_recovery(result),
+        *_goals(result),
     ]
     return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""Servers under test, each in its own process: the bare aiohttp baseline and ``interlock run``."""
+"""Servers under test, each in its own process: the bare and limit baselines, ``interlock run``."""
 
 from __future__ import annotations
 
@@ -131,6 +131,23 @@ def start_bare(workdir: Path) -> Server:
     port = free_port()
     argv = [sys.executable, "-m", "bench.baselines.bare", "--port", str(port)]
     return _spawn("bare", argv, port, workdir / "bare.log")
+
+
+def start_limit(workdir: Path) -> Server:
+    """Start the ``limit`` baseline (journal-only durable ingest) with a fresh data dir."""
+    port = free_port()
+    data = workdir / "limit-data"
+    data.mkdir(exist_ok=True)
+    argv = [
+        sys.executable,
+        "-m",
+        "bench.baselines.limit",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data),
+    ]
+    return _spawn("limit", argv, port, workdir / "limit.log")
 
 
 def interlock_command() -> str:

@@ -1,16 +1,25 @@
-"""HTTP durable ingest (``interlock run``) against a bare aiohttp handler, same load, same run.
+"""HTTP durable ingest (``interlock run``) against two baselines, same load, same run.
+
+The targets, each in its own process: ``bare`` (an aiohttp handler that reads the body and
+answers, nothing durable), ``limit`` (a tight journal-only durable ingest on the same stack:
+``bench/baselines/limit.py``) and ``interlock`` (``interlock run --routes bench/routes_http``).
 
 For each target: an open-loop throughput search (offered rate stepped up; a step *passes* when
 nothing failed, p99 from the intended send time is within the bound and the answered rate is at
 least 95 % of the offered rate), then a bisection between the last passing and the first failing
-rate, then one closed-loop maximum-throughput measure. The load generator runs in its own
+rate. Then one open-loop step at half of Interlock's sustained rate for ``bare`` and
+``interlock`` (their ack p99 at the same, comfortable rate), and closed-loop maximum-throughput
+measures at each of ``closed_connections`` (16, 64, 256). The load generator runs in its own
 process; each step is one ``python -m bench.loadgen`` subprocess. Steps alternate between the
-targets at each rate so slow drift of the machine affects both alike.
+targets at each rate (and each connection count) so slow drift of the machine affects all alike.
+The ratios between the targets are computed by ``bench.report``.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
+import functools
 import resource
 import subprocess
 import sys
@@ -38,13 +47,25 @@ class IngestPlan:
     warmup_s: float = 1.0
     p99_bound_ms: float = 50.0
     open_connections: int = 32
-    closed_connections: int = 16
-    closed_s: float = 5.0
+    closed_connections: tuple[int, ...] = (16, 64, 256)
+    closed_s: float = 4.0  # 9 closed-loop measures (3 targets x 3 counts): about 45 s in all
+    # The open-loop step at half of Interlock's sustained rate: which targets run it.
+    half_rate_targets: tuple[str, ...] = ("bare", "interlock")
     settle: bool = True  # let a server go quiet after a failed step and before the closed loop
+    # The targets' half-rate and closed-loop steps at the same time, one load generator each: the
+    # smoke run only checks shapes (never figures) and must stay short. Their figures disturb
+    # each other (and `background_cpu_cores` is meaningless then).
+    side_by_side: bool = False
 
 
 SMOKE_PLAN = IngestPlan(
-    ladder=(200,), bisections=0, step_s=0.5, warmup_s=0.2, closed_s=0.5, settle=False
+    ladder=(200,),
+    bisections=0,
+    step_s=0.4,
+    warmup_s=0.1,
+    closed_s=0.3,
+    settle=False,
+    side_by_side=True,
 )
 
 
@@ -82,8 +103,10 @@ def run_step(server: servers.Server, spec: LoadSpec) -> dict[str, Any]:
     elapsed = time.monotonic() - started
     background = (_busy_cpu_seconds() - busy_before - cpu - loadgen_cpu) / elapsed
     result["background_cpu_cores"] = round(max(0.0, background), 2)
-    answered = result["answered_total"]
+    answered, accepted = result["answered_total"], result["accepted_total"]
     result["server_cpu_us_per_request"] = round(cpu / answered * 1e6, 1) if answered else None
+    # The same CPU over the 2xx answers only: what an accepted request costs, shed ones included.
+    result["server_cpu_us_per_accepted"] = round(cpu / accepted * 1e6, 1) if accepted else None
     return result
 
 
@@ -187,17 +210,50 @@ class Search:
         }
 
 
-def _closed(server: servers.Server, plan: IngestPlan) -> dict[str, Any]:
+def _closed(
+    server: servers.Server, plan: IngestPlan, connections: int, measure: Measure = run_step
+) -> dict[str, Any]:
     spec = LoadSpec(
         port=server.port,
         mode="closed",
         duration_s=plan.closed_s,
         warmup_s=plan.warmup_s,
-        connections=plan.closed_connections,
-        prefix=f"{server.name[0]}max",
+        connections=connections,
+        prefix=f"{server.name[0]}c{connections}",
     )
-    result = run_step(server, spec)
-    print(f"  {server.name:<9} closed loop: {result['throughput']:.0f}/s", flush=True)
+    result = measure(server, spec)
+    print(
+        f"  {server.name:<9} closed loop, {connections:>3} conns: {result['throughput']:.0f}/s"
+        f"  p99 {result['latency_ms']['p99']:.2f} ms",
+        flush=True,
+    )
+    return result
+
+
+def half_rate(sustained: float | None) -> int | None:
+    """Half of a sustained rate, the comfortable load the ack p99 is compared at."""
+    half = int(sustained or 0) // 2
+    return half or None
+
+
+def _half_step(
+    server: servers.Server, plan: IngestPlan, rate: int, measure: Measure, check: Check
+) -> dict[str, Any]:
+    spec = LoadSpec(
+        port=server.port,
+        rate=float(rate),
+        duration_s=plan.step_s,
+        warmup_s=plan.warmup_s,
+        connections=plan.open_connections,
+        prefix=f"{server.name[0]}half",
+    )
+    result = measure(server, spec)
+    result["passed"] = check(result, plan)
+    print(
+        f"  {server.name:<9} {rate:>6}/s  p99 {result['latency_ms']['p99']:>9.2f} ms"
+        f"  errors {result['errors']:<5} (half of interlock's sustained rate)",
+        flush=True,
+    )
     return result
 
 
@@ -208,7 +264,8 @@ def compare(
     check: Check = passed,
     closed_loop: bool = True,
 ) -> dict[str, dict[str, Any]]:
-    """Run the search (and the closed-loop measure) against every (ready) target."""
+    """Run the search against every (ready) target; with ``closed_loop``, then the step at half
+    of Interlock's sustained rate and the closed-loop measures (keyed by connection count)."""
     searches = {t.name: Search(t, plan, measure, check) for t in targets}
     for rate in plan.ladder:
         for search in searches.values():
@@ -219,14 +276,48 @@ def compare(
             middle = search.next_bisection()
             if middle is not None:
                 search.step(middle)
-    out: dict[str, dict[str, Any]] = {}
-    for target in targets:
-        if plan.settle:
-            target.wait_quiet()
-        out[target.name] = searches[target.name].summary()
-        if closed_loop:
-            out[target.name]["closed_loop"] = _closed(target, plan)
+    out = {name: search.summary() for name, search in searches.items()}
+    if closed_loop:
+        _after_search(targets, plan, out, measure, check)
     return out
+
+
+def _after_search(
+    targets: list[servers.Server],
+    plan: IngestPlan,
+    out: dict[str, dict[str, Any]],
+    measure: Measure,
+    check: Check,
+) -> None:
+    """The step at half of Interlock's sustained rate, then the closed loops, into ``out``."""
+
+    def each(
+        chosen: list[servers.Server], step: Callable[[servers.Server], dict[str, Any]]
+    ) -> dict[str, dict[str, Any]]:
+        if plan.side_by_side:
+            with concurrent.futures.ThreadPoolExecutor(len(chosen) or 1) as pool:
+                futures = {t.name: pool.submit(step, t) for t in chosen}
+            return {name: future.result() for name, future in futures.items()}
+        found = {}
+        for target in chosen:  # one after the other, alternating between the targets
+            if plan.settle:
+                target.wait_quiet()
+            found[target.name] = step(target)
+        return found
+
+    half = half_rate(out["interlock"]["sustained_rate"]) if "interlock" in out else None
+    if half is not None:
+        chosen = [t for t in targets if t.name in plan.half_rate_targets]
+        halves = each(chosen, lambda t: _half_step(t, plan, half, measure, check))
+        for name, step in halves.items():
+            out[name]["half_sustained"] = step
+    for connections in plan.closed_connections:
+        closed_step = functools.partial(
+            _closed, plan=plan, connections=connections, measure=measure
+        )
+        closed = each(targets, closed_step)
+        for name, step in closed.items():
+            out[name].setdefault("closed_loops", {})[str(connections)] = step
 
 
 def ratio(a: float | None, b: float | None) -> float | None:
@@ -260,11 +351,14 @@ def run(plan: IngestPlan, with_interlock: bool = True) -> dict[str, Any]:
         try:
             bare = servers.start_bare(workdir)
             spawned.append(bare)
+            limit = servers.start_limit(workdir)
+            spawned.append(limit)
             interlock = _start_interlock(workdir, result) if with_interlock else None
             if interlock is not None:
                 spawned.append(interlock)
-            bare.wait_ready()  # both start meanwhile
-            ready = [bare]
+            bare.wait_ready()  # all three start meanwhile
+            limit.wait_ready()
+            ready = [bare, limit]
             if interlock is not None and _ready_interlock(interlock, result) is not None:
                 ready.append(interlock)
             result["targets"] = compare(ready, plan)
@@ -273,11 +367,4 @@ def run(plan: IngestPlan, with_interlock: bool = True) -> dict[str, Any]:
                 result["exit_codes"][server.name] = server.stop()
                 if server.name == "interlock" and "interlock_unavailable" not in result:
                     result["interlock_log_tail"] = server.tail(15)
-    targets = result["targets"]
-    if "interlock" in targets and "bare" in targets:
-        i, b = targets["interlock"], targets["bare"]
-        result["ratio_sustained"] = ratio(i["sustained_rate"], b["sustained_rate"])
-        result["ratio_closed_loop"] = ratio(
-            i["closed_loop"]["throughput"], b["closed_loop"]["throughput"]
-        )
     return result

@@ -4,9 +4,11 @@ Against ``interlock run --routes bench/routes_http`` (null connector), one open-
 ``factor`` x the sustainable rate (the ingest scenario's, when it ran in the same invocation,
 else :data:`FALLBACK_SUSTAINED`). Meanwhile two sampler threads read the server's ``VmRSS`` from
 ``/proc/PID/status`` and the admin API's ``/readiness`` every 100 ms. Reported: peak RSS, the
-answers (202 accepted, 503 shed, anything else), whether every accepted message is in the
-journal (``records.msg`` equals the 202s once ``records.pending`` is 0) and the drain time, from
-the end of the offered load to the first sample with nothing pending.
+answers (202 accepted, 503 shed, anything else) with the latency of the accepted and of the shed
+ones apart (``accepted_latency_ms``, ``shed_latency_ms``: a fast 503 must not make the accepted
+requests' p99 look better), whether every accepted message is in the journal (``records.msg``
+equals the 202s once ``records.pending`` is 0) and the drain time, from the end of the offered
+load to the first sample with nothing pending.
 """
 
 from __future__ import annotations
@@ -31,14 +33,14 @@ SAMPLE_S = 0.1
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class OverloadPlan:
-    duration_s: float = 20.0
+    duration_s: float = 60.0  # the goal is stated for 60 s at 2x, so `make bench` runs that
     factor: float = 2.0
     connections: int = 512  # enough that the backlog reaches the server, not the client queue
-    drain_timeout_s: float = 120.0  # after the load: how long pending deliveries may take
+    drain_timeout_s: float = 300.0  # after the load: how long pending deliveries may take
     answer_wait_s: float = 10.0  # after the last request was due: unanswered ones then time out
 
 
-FULL_PLAN = OverloadPlan(duration_s=60.0, drain_timeout_s=300.0)
+FULL_PLAN = OverloadPlan()  # `--full` runs the same overload as `make bench`
 SMOKE_PLAN = OverloadPlan(duration_s=2.0, connections=32, drain_timeout_s=20.0, answer_wait_s=5.0)
 
 
@@ -186,8 +188,13 @@ def run(plan: OverloadPlan, sustained: float | None = None) -> dict[str, Any]:
             "other": {k: v for k, v in statuses.items() if k not in ("202", "503")},
             "accepted_per_s": round(accepted / plan.duration_s, 1),
             "latency_ms": step["latency_ms"],
+            # Accepted (202) and shed (503) answers apart; None when there was none of the kind.
+            "accepted_latency_ms": step["latency_by_status_ms"].get("202"),
+            "shed_latency_ms": step["latency_by_status_ms"].get("503"),
+            "p99_bound_ms": ingest.IngestPlan().p99_bound_ms,  # the search's pass bound
             "loadgen_limited": step["loadgen"]["limited"],
             "server_cpu_us_per_request": step["server_cpu_us_per_request"],
+            "server_cpu_us_per_accepted": step["server_cpu_us_per_accepted"],
             "background_cpu_cores": step["background_cpu_cores"],
             "peak_rss_kib": memory.peak_kib,
             "rss_samples": memory.samples,

@@ -63,17 +63,50 @@ def test_smoke_run_writes_json(tmp_path: Path) -> None:
 
     ingest = result["ingest"]
     assert ingest["status"] == "ok", ingest
-    assert set(ingest["targets"]) == {"bare", "interlock"}, ingest.get("interlock_unavailable")
-    for target in ingest["targets"].values():
+    targets = ingest["targets"]
+    assert set(targets) == {"bare", "limit", "interlock"}, ingest.get("interlock_unavailable")
+    assert ingest["exit_codes"] == {"bare": 0, "limit": 0, "interlock": 0}
+    for target in targets.values():
         assert target["steps"], target
         step = target["steps"][0]
         assert step["mode"] == "open"
         assert step["ok"] > 0
+        assert step["errors"] == 0, step["statuses"]  # every request signed and accepted
         _positive(step["latency_ms"], "p50", "p99", "p999")
-        closed = target["closed_loop"]
-        assert closed["mode"] == "closed"
-        _positive(closed, "throughput", "ok")
-    assert ingest["ratio_closed_loop"] > 0
+        assert set(target["closed_loops"]) == {"16", "64", "256"}
+        for connections, closed in target["closed_loops"].items():
+            assert closed["mode"] == "closed"
+            assert closed["connections"] == int(connections)
+            _positive(closed, "throughput", "ok", "accepted_total")
+            assert closed["errors"] == 0, closed["statuses"]
+            assert closed["server_cpu_us_per_accepted"] is not None
+    half = targets["interlock"]["sustained_rate"] // 2
+    assert half > 0
+    for name in ("bare", "interlock"):
+        step = targets[name]["half_sustained"]
+        assert step["mode"] == "open"
+        assert step["offered_rate"] == half
+        assert step["ok"] > 0
+    assert "half_sustained" not in targets["limit"]
+
+    ratios = result["ratios"]
+    for a, b in (("interlock", "bare"), ("interlock", "limit"), ("limit", "bare")):
+        for connections in (16, 64, 256):
+            assert ratios[f"{a}_vs_{b}_closed_{connections}"] > 0
+        assert ratios[f"{a}_vs_{b}_sustained"] > 0
+    assert ratios["cpu_per_accepted_interlock_vs_bare_closed_64"] > 0
+    assert ratios["ack_p99_interlock_vs_bare_half_sustained"] > 0
+    assert ratios["pipeline_vs_parts"] == result["cost_ratio"]
+    assert ratios["e2e_interlock_vs_forwarder"] > 0
+    goals = {row["key"]: row for row in result["goals"]}
+    assert len(goals) == 11
+    for key, row in goals.items():
+        assert row["met"] in {True, False, None}, row
+        if key != "cpu_per_accepted_interlock_vs_bare_sustained":  # few CPU ticks in a smoke step
+            assert row["measured"] is not None, row
+            assert row["met"] is not None, row
+    assert goals["overload_lost"]["met"] is True
+    assert "Goals (" in done.stdout
 
     e2e = result["end_to_end"]
     assert e2e["status"] == "ok", e2e
@@ -101,6 +134,8 @@ def test_smoke_run_writes_json(tmp_path: Path) -> None:
     assert overload["no_loss"] is True
     assert overload["drained"] is True
     assert overload["drain_s"] >= 0
+    assert overload["accepted_latency_ms"]["p99"] > 0  # the 202s' latency, apart from any 503s
+    assert overload["shed_latency_ms"] is None or overload["shed_latency_ms"]["p99"] > 0
 
     recovery = result["recovery"]
     assert recovery["status"] == "ok", recovery

@@ -19,6 +19,11 @@ def _step(rate: float, p99: float, *, superseded: bool = False) -> dict[str, Any
     return step
 
 
+def test_make_bench_overloads_at_twice_the_rate_for_60_s() -> None:
+    assert overload.OverloadPlan().duration_s == 60.0
+    assert overload.OverloadPlan().factor == 2.0
+
+
 def test_sustained_rate_comes_from_this_runs_ingest_only_when_it_passed() -> None:
     ok = {"ingest": {"status": "ok", "targets": {"interlock": {"sustained_rate": 900}}}}
     assert overload.sustained_from(ok) == 900.0
@@ -98,6 +103,9 @@ def test_report_renders_the_new_sections_and_their_failures() -> None:
         "accepted_per_s": 0.5,
         "shed": 3,
         "latency_ms": {"p99": 1.0},
+        "accepted_latency_ms": {"p50": 2.0, "p99": 30.0},
+        "shed_latency_ms": None,
+        "p99_bound_ms": 50.0,
         "loadgen_limited": False,
         "peak_rss_kib": 2048,
         "rss_at_start_kib": 1024,
@@ -120,6 +128,7 @@ def test_report_renders_the_new_sections_and_their_failures() -> None:
     }
     text = "\n".join(report._overload({"overload": ovl}) + report._recovery({"recovery": rec}))
     assert "shed (503) 3" in text
+    assert "accepted p50/p99 2.0/30.0 ms, shed p50/p99 -" in text
     assert "nothing accepted lost" in text
     assert "start to ready 1.50 s" in text
     failed = report._overload({"overload": {"status": "error", "reason": "boom"}})
