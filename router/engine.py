@@ -38,6 +38,7 @@ from router.ingest import Ack, SourceHandler
 from router.logs import get_logger
 from router.metrics import Metrics
 from router.routing import RoutingTable
+from router.runtime.admission import AckLimit
 from router.runtime.batcher import JournalBatcher
 from router.runtime.bridge import LoopBridge, reply_on_loop
 from router.runtime.connector_actor import ConnectorActor
@@ -63,6 +64,7 @@ SHED_DETAIL = {  # interlock_shed_total{reason}: why a 503 refused new work
     "credit": "delivery credit exhausted",
     "journal_queue": "journal queue is full",
     "loop_lag": "the router is overloaded (event loop lag)",
+    "ack_latency": "the router is overloaded (commit queue)",
 }
 
 
@@ -85,6 +87,7 @@ class Engine:
         self._connectors: dict[str, Connector] = {}
         self._outlets: dict[str, Outlet] = {}
         self.lag: LoopLag | None = None
+        self.ack_limit = AckLimit(settings.shed_ack_ms / 1000, ceiling=settings.max_connections)
         self.request_reply: dict[str, RequestReply] = {}
         self._connector_refs: dict[str, Any] = {}
         self._route_refs: dict[str, Any] = {}
@@ -310,6 +313,7 @@ class Engine:
         units = len(envelope.routes)
         if units and not self.credit.try_acquire(units):
             raise self.shed("credit")
+        self.ack_limit.enter()
         try:
             result = await self._batcher.submit(envelope)
         except StorageFullError:
@@ -319,8 +323,11 @@ class Engine:
         except BaseException:
             self.credit.release(units)
             raise
+        finally:
+            done = time.perf_counter()
+            self.ack_limit.leave(done - started, done)
         self.storage_full = False
-        self.metrics.ack_seconds.observe(time.perf_counter() - started)
+        self.metrics.ack_seconds.observe(done - started)
         if result.outcome is not AppendOutcome.ACCEPTED:
             self.credit.release(units)
         if result.outcome is AppendOutcome.CONFLICT:
@@ -379,6 +386,8 @@ class Engine:
             return "journal_queue"
         if self.lag is not None and self.lag.overloaded:
             return "loop_lag"
+        if self.ack_limit.full:
+            return "ack_latency"
         return None
 
     def shed(self, reason: str) -> BackpressureError:

@@ -72,6 +72,12 @@ class Settings(BaseSettings):
         ge=0,
         description="Answer 503 before reading a body while the event loop runs this late; 0: off",
     )
+    shed_ack_ms: float = Field(
+        default=25.0,
+        ge=0,
+        description="Cap the requests waiting for their commit while even the fastest ack takes "
+        "longer than this (adaptive, per 100 ms); 0: off",
+    )
     shutdown_grace_s: float = Field(default=20.0, gt=0)
     switch_interval_s: float = Field(
         default=0.005,

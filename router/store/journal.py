@@ -65,6 +65,27 @@ def _event_key(message_id: bytes) -> bytes:
     )
 
 
+def _event_item(
+    message_id: bytes,
+    kind: str,
+    *,
+    route: str = "",
+    detail: str = "",
+    attempt: int = 0,
+    at: float | None = None,
+) -> tuple[bytes, bytes]:
+    """A timeline event's key and record (``at``: when it happened; default now)."""
+    record = {
+        "at": time.time() if at is None else at,
+        "kind": kind,
+        "route": route,
+        "detail": detail,
+        "attempt": attempt,
+        "extra": {},
+    }
+    return _event_key(message_id), codec.pack(record)
+
+
 class Journal:
     """Durable message journal, idempotency store, delivery states, timeline and dead letters.
 
@@ -129,39 +150,69 @@ class Journal:
         return self._write(work)  # type: ignore[no-any-return]
 
     def _append(self, txn: lmdb.Transaction, batch: list[Envelope]) -> list[AppendResult]:
+        """The batch's idempotency check-and-set and its records, in a few bulk LMDB calls.
+
+        A single-key ``put`` beside a busy event loop can give the GIL away and wait up to a
+        switch interval to get it back (measured: 100 puts in 34-91 ms beside a busy thread,
+        against 0.8-2 ms as one ``putmulti``). So the batch reads every idempotency key at once
+        (``getmulti``), decides in Python (a key repeated inside the batch included), and writes
+        each database with one ``putmulti``. This is the only writer, inside one transaction, so
+        reading then writing is still an atomic check-and-set.
+        """
         db = self._db
-        results = []
-        now = time.time()
-        for env in batch:
+        results: list[AppendResult | None] = [None] * len(batch)
+        candidates: list[tuple[int, Envelope, bytes, bytes, bytes]] = []
+        for i, env in enumerate(batch):
             try:
                 record = env.to_record()
                 idem_key = idempotency_db_key(env.source, env.idempotency_key)
             except (TypeError, ValueError, UnicodeError):
                 # One unencodable message must not fail its whole batch (or reach the disk).
-                results.append(AppendResult(AppendOutcome.REJECTED, env.id))
+                results[i] = AppendResult(AppendOutcome.REJECTED, env.id)
                 continue
-            digest = body_digest(env.body)
-            # The check-and-set as one call (MDB_NOOVERWRITE): a new key, the common case, costs
-            # one LMDB call instead of a get and a put (each call gives up the GIL).
-            if not txn.put(idem_key, codec.pack([env.id, digest]), overwrite=False, db=db["idem"]):
-                first_id, first_digest = codec.unpack(_b(txn.get(idem_key, db=db["idem"])))[:2]
+            candidates.append((i, env, record, idem_key, body_digest(env.body)))
+        with txn.cursor(db=db["idem"]) as cur:
+            taken: dict[bytes, tuple[bytes, bytes]] = {
+                _b(key): tuple(codec.unpack(_b(value))[:2])
+                for key, value in cur.getmulti([c[3] for c in candidates])
+            }
+        now = time.time()
+        idem: list[tuple[bytes, bytes]] = []
+        messages: list[tuple[bytes, bytes]] = []
+        pending: list[tuple[bytes, bytes]] = []
+        unrouted: list[tuple[bytes, bytes]] = []
+        for i, env, record, idem_key, digest in candidates:
+            first = taken.get(idem_key)
+            if first is not None:  # seen before, in the store or earlier in this batch
+                first_id, first_digest = first
                 same = first_digest == digest
                 outcome = AppendOutcome.DUPLICATE if same else AppendOutcome.CONFLICT
-                results.append(AppendResult(outcome, first_id))
+                results[i] = AppendResult(outcome, first_id)
                 if not same:
                     self._event(
                         txn, first_id, "conflict", detail=f"same key, different body at {now:.3f}"
                     )
                 continue
+            taken[idem_key] = (env.id, digest)
+            idem.append((idem_key, codec.pack([env.id, digest])))
             # "received" and "routed" timeline events are derived from this record on read.
-            txn.put(env.id, record, db=db["msg"])
+            messages.append((env.id, record))
             if not env.routes:
-                txn.put(env.id, b"", db=db["unrouted"])
-            for route, _key in env.routes:
-                # No `dlv` record yet: a new delivery's state is derived from the message record.
-                txn.put(delivery_key(env.id, route), b"", db=db["pending"])
-            results.append(AppendResult(AppendOutcome.ACCEPTED, env.id))
-        return results
+                unrouted.append((env.id, b""))
+            # No `dlv` record yet: a new delivery's state is derived from the message record.
+            pending += [(delivery_key(env.id, route), b"") for route, _key in env.routes]
+            results[i] = AppendResult(AppendOutcome.ACCEPTED, env.id)
+        self._put_all(txn, "idem", idem)
+        self._put_all(txn, "msg", messages)
+        self._put_all(txn, "pending", pending)
+        self._put_all(txn, "unrouted", unrouted)
+        return [r for r in results if r is not None]
+
+    def _put_all(self, txn: lmdb.Transaction, name: str, items: list[tuple[bytes, bytes]]) -> None:
+        """Write ``items`` in order (a later value for a key wins) with one LMDB call."""
+        if items:
+            with txn.cursor(db=self._db[name]) as cur:
+                cur.putmulti(items)
 
     def _event(
         self,
@@ -171,33 +222,32 @@ class Journal:
         route: str = "",
         detail: str = "",
         attempt: int = 0,
-        at: float | None = None,
         **extra: Any,
     ) -> None:
-        record = {
-            "at": time.time() if at is None else at,
-            "kind": kind,
-            "route": route,
-            "detail": detail,
-            "attempt": attempt,
-            "extra": extra,
-        }
-        txn.put(_event_key(message_id), codec.pack(record), db=self._db["ev"])
+        key, value = _event_item(message_id, kind, route=route, detail=detail, attempt=attempt)
+        if extra:
+            value = codec.pack({**codec.unpack(value), "extra": extra})
+        txn.put(key, value, db=self._db["ev"])
 
     def record(self, outcomes: list[OutcomeRecord]) -> None:
         """Journal delivery outcomes (and their timeline events) in one transaction."""
         self._write(lambda txn: self._record(txn, outcomes))
 
     def _record(self, txn: lmdb.Transaction, outcomes: list[OutcomeRecord]) -> None:
-        db = self._db
+        """Outcomes in decision order: states (the last one of a delivery wins), dead letters and
+        timeline events each in one bulk write; finished deliveries leave the ``pending`` index."""
+        states: list[tuple[bytes, bytes]] = []
+        dead: list[tuple[bytes, bytes]] = []
+        events: list[tuple[bytes, bytes]] = []
+        finished: list[bytes] = []
         for out in outcomes:
             dk = delivery_key(out.message_id, out.route)
             state = out.state
-            txn.put(dk, codec.pack(state.pack()), db=db["dlv"])
+            states.append((dk, codec.pack(state.pack())))
             if state.status in (Status.DELIVERED, Status.DEAD):
-                txn.delete(dk, db=db["pending"])
+                finished.append(dk)
             if state.status is Status.DEAD:
-                dead = {
+                record = {
                     "route": out.route,
                     "reason": out.detail,
                     "attempts": state.attempts,
@@ -205,20 +255,26 @@ class Journal:
                     "trace_id": out.trace_id,
                     "at": state.updated_at,
                 }
-                txn.put(dk, codec.pack(dead), db=db["dlq"])
+                dead.append((dk, codec.pack(record)))
             if out.event == "delivered":
                 continue  # derived on read from the delivered state (one put less per message)
-            self._event(
-                txn,
-                out.message_id,
-                out.event,
-                route=out.route,
-                detail=out.detail or state.last_error,
-                attempt=state.attempts,
-                # When it was decided, not when it was journaled: outcomes may wait for the next
-                # group commit, and the timeline must keep the order of the decisions.
-                at=state.updated_at or None,
+            events.append(
+                _event_item(
+                    out.message_id,
+                    out.event,
+                    route=out.route,
+                    detail=out.detail or state.last_error,
+                    attempt=state.attempts,
+                    # When it was decided, not when it was journaled: outcomes may wait for the
+                    # next group commit, and the timeline must keep the order of the decisions.
+                    at=state.updated_at or None,
+                )
             )
+        self._put_all(txn, "dlv", states)
+        self._put_all(txn, "dlq", dead)
+        self._put_all(txn, "ev", events)
+        for dk in finished:  # deletes have no bulk call; measured cheap beside a busy loop
+            txn.delete(dk, db=self._db["pending"])
 
     def sweep(self, now: float, retention_s: float, limit: int = 10000) -> int:
         """Remove expired idempotency keys and finished messages older than retention."""

@@ -66,7 +66,7 @@ def test_smoke_run_writes_json(tmp_path: Path) -> None:
     targets = ingest["targets"]
     assert set(targets) == {"bare", "limit", "interlock"}, ingest.get("interlock_unavailable")
     assert ingest["exit_codes"] == {"bare": 0, "limit": 0, "interlock": 0}
-    for target in targets.values():
+    for name, target in targets.items():
         assert target["steps"], target
         step = target["steps"][0]
         assert step["mode"] == "open"
@@ -78,7 +78,12 @@ def test_smoke_run_writes_json(tmp_path: Path) -> None:
             assert closed["mode"] == "closed"
             assert closed["connections"] == int(connections)
             _positive(closed, "throughput", "ok", "accepted_total")
-            assert closed["errors"] == 0, closed["statuses"]
+            if name == "interlock":
+                # A closed loop deep enough to queue for the commit is shed (503 + Retry-After,
+                # the ack_latency signal); nothing else may fail.
+                assert set(closed["statuses"]) <= {"202", "503"}, closed["statuses"]
+            else:
+                assert closed["errors"] == 0, closed["statuses"]
             assert closed["server_cpu_us_per_accepted"] is not None
     half = targets["interlock"]["sustained_rate"] // 2
     assert half > 0

@@ -1,0 +1,48 @@
+"""The adaptive cap on requests waiting for their commit (the edge's standing-queue signal)."""
+
+from __future__ import annotations
+
+from router.runtime.admission import AckLimit
+
+
+def _interval(limit: AckLimit, now: float, sojourns: list[float]) -> None:
+    """One interval's answers: every request enters, then leaves after its sojourn."""
+    for _ in sojourns:
+        limit.enter()
+    for sojourn in sojourns:
+        limit.leave(sojourn, now)
+
+
+def test_a_standing_queue_shrinks_the_cap_in_proportion_and_a_fast_ack_grows_it() -> None:
+    limit = AckLimit(0.02, ceiling=1000, start=100, interval_s=0.1)
+    assert limit.limit == 100 and not limit.full
+    _interval(limit, now=0.0, sojourns=[0.04, 0.05])  # even the fastest took twice the target
+    assert limit.limit == 50
+    _interval(limit, now=0.05, sojourns=[0.5])  # the interval is not over: no change yet
+    assert limit.limit == 50
+    _interval(limit, now=0.1, sojourns=[0.5, 0.9])  # 25x the target: halved at most
+    assert limit.limit == 25
+    _interval(limit, now=0.2, sojourns=[0.001, 0.5])  # a fast ack: no standing queue
+    assert limit.limit == 26
+    for i in range(200):
+        _interval(limit, now=0.3 + i * 0.1, sojourns=[0.001])
+    assert limit.limit == 1000  # up to the ceiling, never past it
+
+
+def test_full_counts_the_waiting_requests_and_never_goes_below_the_floor() -> None:
+    limit = AckLimit(0.02, ceiling=64, start=10, floor=8)
+    for _ in range(10):
+        limit.enter()
+    assert limit.full and limit.waiting == 10
+    limit.leave(0.001, now=0.0)
+    assert not limit.full
+    for i in range(20):
+        _interval(limit, now=1.0 + i, sojourns=[10.0])
+    assert limit.limit == 8
+
+
+def test_a_zero_target_turns_the_cap_off() -> None:
+    limit = AckLimit(0.0, ceiling=4, start=1)
+    for _ in range(100):
+        limit.enter()
+    assert not limit.full
