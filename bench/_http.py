@@ -38,6 +38,7 @@ class Connection(asyncio.Protocol):
         self.intended = 0.0  # when the request was meant to be sent (open loop schedule)
         self.sent = 0.0  # when it actually was written
         self.closed = False
+        self.retry_after = 0.0  # the last answer's Retry-After, in seconds (0: none)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast("asyncio.Transport", transport)  # uvloop's is not a subclass
@@ -69,6 +70,7 @@ class Connection(asyncio.Protocol):
             del self.buffer[:total]
             self.busy = False
             status = int(head[9:12])
+            self.retry_after = _retry_after(head)
             if _CLOSE in head:
                 self.close()
             self.listener.on_response(self, status)
@@ -82,6 +84,19 @@ class Connection(asyncio.Protocol):
     def connection_lost(self, _exc: Exception | None) -> None:
         self.closed = True
         self.listener.on_lost(self)
+
+
+def _retry_after(head: bytes) -> float:
+    """A ``Retry-After: <seconds>`` header of a lower-cased response head, else 0."""
+    start = head.find(b"\r\nretry-after:")
+    if start < 0:
+        return 0.0
+    start += len(b"\r\nretry-after:")
+    stop = head.find(b"\r", start)
+    try:
+        return max(0.0, float(head[start : stop if stop > 0 else None].strip()))
+    except ValueError:
+        return 0.0
 
 
 async def connect(host: str, port: int, listener: Listener) -> Connection:

@@ -7,7 +7,8 @@ its stalls by slowing the sender down (coordinated omission). The time from writ
 recorded separately as the service time.
 
 Closed loop: each of N connections sends its next request as soon as the previous one is
-answered; this finds the maximum throughput, and its latencies are service times.
+answered; this finds the maximum throughput, and its latencies are service times. A connection
+answered 503 with ``Retry-After`` waits that long first, as the vendors' senders do.
 
 Every request is signed as the bench source verifies it (``X-Hub-Signature-256``, see
 ``bench._body.signature``). Latency is also kept per answer status (``latency_by_status_ms``),
@@ -132,6 +133,12 @@ class Generator:
     def _reuse(self, conn: Connection, now: float) -> None:
         if self.spec.mode == "closed" and self.sending:
             self.busy.add(conn)
+            if conn.retry_after > 0:
+                # Shed: wait as the server asked, as every vendor's sender does, instead of
+                # resending at once (a client that never backs off keeps any server's loop
+                # busy answering 503s). Latency of the next request counts from when it is sent.
+                asyncio.get_running_loop().call_later(conn.retry_after, self._resend, conn)
+                return
             conn.send(self._request(), now)
         elif self.queue:
             self.busy.add(conn)
@@ -140,6 +147,14 @@ class Generator:
             self.free.append(conn)
             if not self.sending and not self.busy:
                 self.idle.set()
+
+    def _resend(self, conn: Connection) -> None:
+        if conn.closed or not self.sending:
+            self.busy.discard(conn)
+            if not self.sending and not self.busy:
+                self.idle.set()
+            return
+        conn.send(self._request(), time.monotonic())
 
     def on_lost(self, conn: Connection) -> None:
         if conn in self.busy:

@@ -317,15 +317,16 @@ class Engine:
         try:
             result = await self._batcher.submit(envelope)
         except StorageFullError:
+            self.ack_limit.abandon()
             self.credit.release(units)
             self._storage_full()
             raise
         except BaseException:
+            self.ack_limit.abandon()
             self.credit.release(units)
             raise
-        finally:
-            done = time.perf_counter()
-            self.ack_limit.leave(done - started, done)
+        done = time.perf_counter()
+        self.ack_limit.leave(done - started, done)
         self.storage_full = False
         self.metrics.ack_seconds.observe(done - started)
         if result.outcome is not AppendOutcome.ACCEPTED:

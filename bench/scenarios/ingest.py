@@ -267,6 +267,9 @@ def compare(
     """Run the search against every (ready) target; with ``closed_loop``, then the step at half
     of Interlock's sustained rate and the closed-loop measures (keyed by connection count)."""
     searches = {t.name: Search(t, plan, measure, check) for t in targets}
+    if plan.settle:
+        for target in targets:
+            warm_up(target, plan, measure)
     for rate in plan.ladder:
         for search in searches.values():
             if search.first_fail is None:
@@ -280,6 +283,21 @@ def compare(
     if closed_loop:
         _after_search(targets, plan, out, measure, check)
     return out
+
+
+def warm_up(server: servers.Server, plan: IngestPlan, measure: Measure = run_step) -> None:
+    """One unrecorded second at the first rung: a fresh server's first commits (new LMDB pages,
+    cold caches) once failed the limit baseline's first step, and a search that fails its first
+    rung never climbs."""
+    spec = LoadSpec(
+        port=server.port,
+        rate=float(plan.ladder[0]),
+        duration_s=1.0,
+        warmup_s=0.0,
+        connections=plan.open_connections,
+        prefix=f"{server.name[0]}warm",
+    )
+    measure(server, spec)
 
 
 def _after_search(

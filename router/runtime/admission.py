@@ -47,6 +47,10 @@ class AckLimit:
     def enter(self) -> None:
         self.waiting += 1
 
+    def abandon(self) -> None:
+        """One request left without an ack (refused or failed): no sample, it tells nothing."""
+        self.waiting -= 1
+
     def leave(self, sojourn_s: float, now: float) -> None:
         """One request answered after ``sojourn_s`` s of waiting; ``now``: a monotonic clock."""
         self.waiting -= 1

@@ -269,3 +269,12 @@ def test_goals_of_a_run_without_measures_are_not_measured() -> None:
     assert rows
     assert all(row["measured"] is None and row["met"] is None for row in rows)
     assert "not measured" in "\n".join(report._goals({}))
+
+
+def test_the_load_generator_reads_retry_after_from_a_shed_answer() -> None:
+    from bench._http import _retry_after
+
+    head = b"http/1.1 503 service unavailable\r\nretry-after: 1\r\ncontent-length: 0"
+    assert _retry_after(head) == 1.0
+    assert _retry_after(b"http/1.1 202 accepted\r\ncontent-length: 2") == 0.0
+    assert _retry_after(b"http/1.1 503 x\r\nretry-after: soon\r\ncontent-length: 0") == 0.0

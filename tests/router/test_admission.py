@@ -41,6 +41,15 @@ def test_full_counts_the_waiting_requests_and_never_goes_below_the_floor() -> No
     assert limit.limit == 8
 
 
+def test_an_abandoned_request_frees_its_place_without_a_sample() -> None:
+    limit = AckLimit(0.02, ceiling=64, start=10, interval_s=0.1)
+    limit.enter()
+    limit.abandon()
+    assert limit.waiting == 0 and limit.limit == 10
+    _interval(limit, now=1.0, sojourns=[0.05])
+    assert limit.limit < 10  # only a real ack moved it
+
+
 def test_a_zero_target_turns_the_cap_off() -> None:
     limit = AckLimit(0.0, ceiling=4, start=1)
     for _ in range(100):
