@@ -50,7 +50,7 @@ class IngestPlan:
     closed_connections: tuple[int, ...] = (16, 64, 256)
     closed_s: float = 4.0  # 9 closed-loop measures (3 targets x 3 counts): about 45 s in all
     # The open-loop step at half of Interlock's sustained rate: which targets run it.
-    half_rate_targets: tuple[str, ...] = ("bare", "interlock")
+    half_rate_targets: tuple[str, ...] = ("bare", "limit", "interlock")  # limit: the fsync floor
     settle: bool = True  # let a server go quiet after a failed step and before the closed loop
     # The targets' half-rate and closed-loop steps at the same time, one load generator each: the
     # smoke run only checks shapes (never figures) and must stay short. Their figures disturb

@@ -184,11 +184,8 @@ def test_compare_runs_the_half_rate_step_and_closed_loops_at_each_count() -> Non
         "limit": 400,
         "interlock": 200,
     }
-    assert [t["half_sustained"]["offered_rate"] for t in (out["bare"], out["interlock"])] == [
-        100.0,
-        100.0,
-    ]
-    assert "half_sustained" not in out["limit"]
+    # All three at half of Interlock's sustained rate (limit: how much of the ack time is fsync).
+    assert [t["half_sustained"]["offered_rate"] for t in out.values()] == [100.0, 100.0, 100.0]
     closed = [(name, conns) for name, mode, conns, _ in calls if mode == "closed"]
     assert closed == [(n, c) for c in (16, 64, 256) for n in ("bare", "limit", "interlock")]
     assert all(set(t["closed_loops"]) == {"16", "64", "256"} for t in out.values())

@@ -38,7 +38,7 @@ def test_full_counts_the_waiting_requests_and_never_goes_below_the_floor() -> No
     assert not limit.full
     for i in range(20):
         _interval(limit, now=1.0 + i, sojourns=[10.0])
-    assert limit.limit == 8
+    assert limit.limit == 9  # what 90 % of 1 ack/s needs at a 10 s ack time, above the floor
 
 
 def test_an_abandoned_request_frees_its_place_without_a_sample() -> None:
@@ -55,3 +55,19 @@ def test_a_zero_target_turns_the_cap_off() -> None:
     for _ in range(100):
         limit.enter()
     assert not limit.full
+
+
+def test_the_cap_keeps_what_carried_the_best_recent_ack_rate() -> None:
+    limit = AckLimit(0.02, ceiling=1000, start=100, interval_s=0.1)
+    _interval(limit, now=0.0, sojourns=[0.001])  # opens the first interval
+    for k in range(200):  # 200 fast acks in 0.1 s: 2,000/s
+        _interval(limit, now=0.0005 * k, sojourns=[0.001])
+    _interval(limit, now=0.1, sojourns=[0.001])  # closes it
+    assert limit.peak_rate == 2010.0 and limit.limit == 110
+    # The ack time triples, but not because of the queue it caps (say the loop is busy): the cap
+    # keeps what 90 % of that rate (less 2 % of decay) needs at 60 ms: 106, not half (55).
+    _interval(limit, now=0.2, sojourns=[0.06])
+    assert limit.limit == 106
+    for i in range(400):  # the best rate fades, and the cap with it
+        _interval(limit, now=0.3 + i * 0.1, sojourns=[0.06])
+    assert limit.limit == 8
