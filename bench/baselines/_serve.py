@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -32,3 +36,14 @@ def serve(
         loop=loop,
         shutdown_timeout=shutdown_timeout,
     )
+
+
+def arguments(doc: str | None, argv: Sequence[str] | None, *, data_dir: bool = False) -> Any:
+    """A baseline's command line: ``--port P [--host H] [--no-uvloop]`` (and ``--data-dir``)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0] if doc else None)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    if data_dir:
+        parser.add_argument("--data-dir", type=Path, required=True)
+    parser.add_argument("--no-uvloop", action="store_true", help="use the asyncio event loop")
+    return parser.parse_args(argv)

@@ -9,12 +9,11 @@ Usage: ``python -m bench.baselines.bare --port P [--host H] [--no-uvloop]``.
 
 from __future__ import annotations
 
-import argparse
 import uuid
 
 from aiohttp import web
 
-from bench.baselines._serve import serve
+from bench.baselines._serve import arguments, serve
 
 
 async def _accept(request: web.Request) -> web.Response:
@@ -35,11 +34,7 @@ def app() -> web.Application:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--no-uvloop", action="store_true", help="use the asyncio event loop")
-    args = parser.parse_args(argv)
+    args = arguments(__doc__, argv)
     serve(app(), args.host, args.port, use_uvloop=not args.no_uvloop)
 
 

@@ -18,7 +18,6 @@ Usage: ``python -m bench.baselines.limit --port P --data-dir DIR [--host H] [--n
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import gc
 import hashlib
@@ -36,7 +35,7 @@ import orjson
 from aiohttp import web
 
 from bench import _body
-from bench.baselines._serve import serve
+from bench.baselines._serve import arguments, serve
 
 MAX_BODY_BYTES = 1024 * 1024  # Interlock's default max_body_bytes
 BODY_TIMEOUT_S = 10.0  # Interlock's default body_timeout_s
@@ -250,12 +249,7 @@ def app(data_dir: Path) -> web.Application:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--data-dir", type=Path, required=True)
-    parser.add_argument("--no-uvloop", action="store_true", help="use the asyncio event loop")
-    args = parser.parse_args(argv)
+    args = arguments(__doc__, argv, data_dir=True)
     serve(app(args.data_dir), args.host, args.port, use_uvloop=not args.no_uvloop)
 
 

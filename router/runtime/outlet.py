@@ -40,6 +40,14 @@ class CallResult:
         return "permanent" if isinstance(self.error, PermanentError) else "transient"
 
 
+def classify(exc: Exception) -> DeliveryError:
+    """A connector's failure as the retry logic reads it: its own DeliveryError, or (anything
+    else it raised, a bug) a transient one."""
+    if isinstance(exc, DeliveryError):
+        return exc
+    return TransientError(f"connector raised {type(exc).__name__}: {exc}")
+
+
 class Outlet:
     """One connector as the engine calls it: its limit, its deadline and its metrics."""
 
@@ -68,12 +76,10 @@ class Outlet:
             try:
                 async with asyncio.timeout(deadline):
                     body = await self.connector.send(request)
-            except DeliveryError as exc:
-                error = exc
             except TimeoutError:
                 error = DeadlineError(f"no answer within {deadline:g}s")
-            except Exception as exc:  # noqa: BLE001 - a connector bug delays, never loses
-                error = TransientError(f"connector raised {type(exc).__name__}: {exc}")
+            except Exception as exc:  # noqa: BLE001 - classified: a bug delays, never loses
+                error = classify(exc)
         result = CallResult(body, error, time.perf_counter() - started)
         self.count(request.route, result)
         return result
@@ -84,10 +90,8 @@ class Outlet:
         error: DeliveryError | None = None
         try:
             send(request)
-        except DeliveryError as exc:
-            error = exc
-        except Exception as exc:  # noqa: BLE001 - a connector bug delays, never loses
-            error = TransientError(f"connector raised {type(exc).__name__}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - classified: a bug delays, never loses
+            error = classify(exc)
         result = CallResult(None, error, time.perf_counter() - started)
         self.count(request.route, result)
         return result

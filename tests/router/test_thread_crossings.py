@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import pytest
 from pydantic import BaseModel, ConfigDict
 
 from router.connector import OutboundRequest
+from router.engine import Engine
 from router.registry import register_connector
 from tests.conftest import EngineFactory
 
@@ -94,38 +96,35 @@ def _order(i: int) -> bytes:
 
 
 @pytest.fixture
-def recorder() -> None:
-    _AsyncRecorder.threads, _AsyncRecorder.sent = set(), []
-
-
-@pytest.mark.usefixtures("recorder")
-async def test_one_delivered_message_crosses_three_times(
+async def counted(
     tmp_path: Path, make_engine: EngineFactory
-) -> None:
+) -> AsyncIterator[tuple[Engine, _Crossings]]:
+    """An engine on the recorder connector, with its crossings counted until teardown."""
+    _AsyncRecorder.threads, _AsyncRecorder.sent = set(), []
     engine = await make_engine(_routes(tmp_path / "routes"))
     crossings = _Crossings(engine, asyncio.get_running_loop())
-    try:
-        ack = await engine.submit("shop", _order(1))
-        await engine.wait_idle(10)
-    finally:
-        crossings.undo()
+    yield engine, crossings
+    crossings.undo()
+
+
+async def test_one_delivered_message_crosses_three_times(
+    counted: tuple[Engine, _Crossings],
+) -> None:
+    engine, crossings = counted
+    ack = await engine.submit("shop", _order(1))
+    await engine.wait_idle(10)
     assert _AsyncRecorder.sent == [ack.id]
     assert _AsyncRecorder.threads == {threading.current_thread().name}  # the I/O is on the loop
     assert crossings.to_journal == ["Append", "Record"]
     assert crossings.to_loop == 1  # the commit: the ack and the delivery in one hand-off
 
 
-@pytest.mark.usefixtures("recorder")
 async def test_under_load_crossings_are_per_batch_not_per_message(
-    tmp_path: Path, make_engine: EngineFactory
+    counted: tuple[Engine, _Crossings],
 ) -> None:
-    engine = await make_engine(_routes(tmp_path / "routes"))
-    crossings = _Crossings(engine, asyncio.get_running_loop())
-    try:
-        acks = await asyncio.gather(*(engine.submit("shop", _order(i)) for i in range(200)))
-        await engine.wait_idle(10)
-    finally:
-        crossings.undo()
+    engine, crossings = counted
+    acks = await asyncio.gather(*(engine.submit("shop", _order(i)) for i in range(200)))
+    await engine.wait_idle(10)
     assert sorted(_AsyncRecorder.sent) == sorted(a.id for a in acks)
     appends = crossings.to_journal.count("Append")
     assert set(crossings.to_journal) <= {"Append", "Record"}
