@@ -102,14 +102,21 @@ def dumps(document: Any) -> bytes:
     return orjson.dumps(document)
 
 
-async def settled(engine: Engine, workflow: str, key: str, within_s: float = 20.0) -> Instance:
-    """Wait until the instance for ``key`` is neither running nor compensating."""
+async def settled(
+    engine: Engine, workflow: str, key: str, within_s: float = 20.0, *, notified: bool = False
+) -> Instance:
+    """Wait until the instance for ``key`` is neither running nor compensating; with
+    ``notified``, also until its exception notification's outcome is recorded (it is sent after
+    the instance settles, so its record at the target may lag the state by a round trip)."""
     assert engine.workflows is not None
     deadline = time.monotonic() + within_s
     found: list[Instance] = []
     while time.monotonic() < deadline:
         found = await engine.workflows.query(workflow=workflow, key=key)
-        if found and found[0].state not in ACTIVE:
+        done = found and found[0].state not in ACTIVE
+        if done and notified:
+            done = not found[0].notify_pending and found[0].notifications > 0
+        if done:
             return found[0]
         await asyncio.sleep(0.02)
     raise AssertionError(f"{workflow} {key} did not settle: {[i.summary() for i in found]}")

@@ -123,7 +123,7 @@ async def test_quote_to_cash_permanent_failure_at_the_entitlement_compensates_in
     reset.call(lambda: webhook.set_faults({"broken": [f"salesforce-{opp['Id']}"]}))
     body = sc.dumps(opp)
     await _poster(client)("salesforce", body, sc.salesforce_headers(body, "evt-q2c-2"))
-    instance = await sc.settled(engine, "quote-to-cash", opp["Id"])
+    instance = await sc.settled(engine, "quote-to-cash", opp["Id"], notified=True)
 
     assert instance.state is State.COMPENSATED
     assert instance.failed_step == "entitlement"
@@ -281,7 +281,7 @@ async def test_direct_commerce_parks_an_order_without_stock(
     order["line_items"][0]["sku"] = "SKU-2"  # none on hand
     body = sc.dumps(order)
     await _poster(client)("shopify", body, sc.shopify_headers(body, "wh-order-2"))
-    instance = await sc.settled(engine, "direct-commerce", "990001")
+    instance = await sc.settled(engine, "direct-commerce", "990001", notified=True)
     assert instance.state is State.PARKED
     assert instance.failed_step == "availability"
     assert "expectation failed: /in_stock is false" in (instance.reason or "")
