@@ -4,6 +4,11 @@ Every failure the router can name is one of these, so that callers match on a cl
 
     InterlockError
     ├── ConfigError              a route/source/connector file is wrong (file, line, field)
+    ├── TemplateError            a workflow step's input template has no value to fill in
+    ├── UnknownInstanceError     no workflow instance has that id
+    ├── StorageError             the journal or the workflow store failed (LMDB, translated)
+    │   ├── StorageOpenError     a store cannot be opened (path, permissions, format)
+    │   └── StorageFullError     the map is full (also an UnavailableError: 503)
     ├── IngressError             the sender got something wrong -> 4xx problem+json
     │   ├── UnknownSourceError   404
     │   ├── BadRequestError      400 (not JSON, bad shape, missing type or key)
@@ -14,7 +19,7 @@ Every failure the router can name is one of these, so that callers match on a cl
     │   └── ConflictError        409 (same idempotency key, different body)
     ├── UnavailableError         the router cannot accept now -> 503 + Retry-After
     │   ├── BackpressureError    credit for new work is exhausted
-    │   └── StorageFullError     the LMDB map is full
+    │   └── StorageFullError     the LMDB map is full (also a StorageError)
     ├── UpstreamError            a request/reply route's target failed -> 502
     │   └── UpstreamTimeoutError no answer within the route's timeout -> 504
     └── DeliveryError            an outbound attempt failed
@@ -48,6 +53,26 @@ class ConfigError(InterlockError):
             where = f"{where}:{self.line}"
         field = f" {self.field}:" if self.field else ""
         return f"{where}:{field} {self.message}"
+
+
+class TemplateError(InterlockError):
+    """A ``{{ /pointer }}`` in a workflow step's input has no value, or no scalar one, to fill."""
+
+
+class UnknownInstanceError(InterlockError):
+    """No workflow instance has this id; ``str()`` is the id."""
+
+
+class StorageError(InterlockError):
+    """An LMDB failure of the journal or the workflow store, translated at the store's edge.
+
+    Every ``lmdb.Error`` becomes one of these, so callers never catch a bare ``Exception`` to
+    survive the storage layer; the original is kept as ``__cause__``.
+    """
+
+
+class StorageOpenError(StorageError):
+    """A store cannot be opened: no such folder (read-only), permissions, or not an LMDB store."""
 
 
 class IngressError(InterlockError):
@@ -112,7 +137,7 @@ class BackpressureError(UnavailableError):
     title = "Backpressure: credit exhausted"
 
 
-class StorageFullError(UnavailableError):
+class StorageFullError(UnavailableError, StorageError):
     title = "Journal storage is full"
 
 

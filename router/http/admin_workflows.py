@@ -21,12 +21,11 @@ from typing import TYPE_CHECKING, Annotated, Literal, Protocol, TypeVar, cast
 from aiohttp import web
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
 
-from router.errors import ConflictError, UnavailableError
+from router.errors import ConflictError, UnavailableError, UnknownInstanceError
 from router.http.admin_openapi import ID_PATTERN, Handler, Operation
 from router.http.problem import json_response
 from router.ids import decode_id, encode_id
 from router.logs import get_logger
-from router.workflows.orchestrator import UnknownInstanceError
 from router.workflows.spec import WorkflowSpec
 from router.workflows.state import Instance, State
 

@@ -1,8 +1,9 @@
-"""The journal and idempotency store: the only module that imports ``lmdb``.
+"""The journal and idempotency store: its environment and every write.
 
 One environment per process; every write happens on the journal actor's thread, so LMDB's single
 writer is never contended. Readers (recovery, the admin API, the CLI on a stopped router) use short
-read transactions. Databases::
+read transactions through :meth:`Journal.reader` (:mod:`router.store.reads`); LMDB errors leave as
+the errors tree (:mod:`router.store.lmdb_env`). Databases::
 
     msg        message id (16 B)            -> envelope record (time-ordered: the sweeper's index)
     idem       source \\0 key               -> [message id, body digest]
@@ -23,14 +24,15 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import lmdb
-
 from router import codec
 from router.envelope import Envelope
-from router.errors import StorageFullError
+from router.store.lmdb_env import Transaction, open_environment, translated
+from router.store.reads import JournalReader
+from router.store.reads import as_bytes as _b
 from router.store.records import (
     AppendOutcome,
     AppendResult,
@@ -41,20 +43,12 @@ from router.store.records import (
     TimelineEvent,
     body_digest,
     delivery_key,
-    delivery_state,
     idempotency_db_key,
 )
 
 _DBS = ("msg", "idem", "dlv", "pending", "ev", "dlq", "unrouted")
 _seq = itertools.count()
-MB = 1024 * 1024
-
-
-def _b(value: bytes | memoryview | None) -> bytes:
-    """LMDB returns bytes here (no ``buffers=True``); this narrows the stub's wider type."""
-    if value is None:
-        raise KeyError("journal index points at a missing record")
-    return bytes(value)
+_FULL_HINT = "; raise INTERLOCK_MAP_SIZE_MB or shorten the retention"
 
 
 def _event_key(message_id: bytes) -> bytes:
@@ -102,36 +96,33 @@ class Journal:
         sync: bool = True,
         readonly: bool = False,
     ) -> None:
-        path.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.env = lmdb.open(
-            str(path),
-            map_size=map_size_mb * MB,
-            max_dbs=len(_DBS) + 2,
+        self.env, self._db, self.stale_readers_cleared = open_environment(
+            path,
+            _DBS,
+            what="journal",
+            map_size_mb=map_size_mb,
             sync=sync,
-            metasync=sync,
             readonly=readonly,
             max_readers=256,
             max_spare_txns=4,
         )
-        self.stale_readers_cleared = 0 if readonly else self.env.reader_check()
-        self._db = {name: self.env.open_db(name.encode(), create=not readonly) for name in _DBS}
 
     def close(self) -> None:
         self.env.close()
+
+    @contextmanager
+    def reader(self) -> Iterator[JournalReader]:
+        """One consistent read snapshot (any thread); LMDB errors leave as StorageError."""
+        with translated("journal"), self.env.begin() as txn:
+            yield JournalReader(txn, self._db)
 
     # -- writes (journal actor thread only) ---------------------------------------------------
 
     def _write(self, work: Any) -> Any:
         """Run ``work(txn)`` in one write transaction; a full map fails only that transaction."""
-        try:
-            with self.env.begin(write=True) as txn:
-                return work(txn)
-        except lmdb.MapFullError:
-            raise StorageFullError(
-                "journal storage is full; raise INTERLOCK_MAP_SIZE_MB or shorten the retention",
-                retry_after=30,
-            ) from None
+        with translated("journal", full_hint=_FULL_HINT), self.env.begin(write=True) as txn:
+            return work(txn)
 
     def append(
         self, batch: list[Envelope], outcomes: list[OutcomeRecord] | None = None
@@ -142,14 +133,14 @@ class Journal:
         both, which roughly halves the commits of a busy router.
         """
 
-        def work(txn: lmdb.Transaction) -> list[AppendResult]:
+        def work(txn: Transaction) -> list[AppendResult]:
             if outcomes:
                 self._record(txn, outcomes)
             return self._append(txn, batch)
 
         return self._write(work)  # type: ignore[no-any-return]
 
-    def _append(self, txn: lmdb.Transaction, batch: list[Envelope]) -> list[AppendResult]:
+    def _append(self, txn: Transaction, batch: list[Envelope]) -> list[AppendResult]:
         """The batch's idempotency check-and-set and its records, in a few bulk LMDB calls.
 
         A single-key ``put`` beside a busy event loop can give the GIL away and wait up to a
@@ -208,7 +199,7 @@ class Journal:
         self._put_all(txn, "unrouted", unrouted)
         return [r for r in results if r is not None]
 
-    def _put_all(self, txn: lmdb.Transaction, name: str, items: list[tuple[bytes, bytes]]) -> None:
+    def _put_all(self, txn: Transaction, name: str, items: list[tuple[bytes, bytes]]) -> None:
         """Write ``items`` in order (a later value for a key wins) with one LMDB call."""
         if items:
             with txn.cursor(db=self._db[name]) as cur:
@@ -216,7 +207,7 @@ class Journal:
 
     def _event(
         self,
-        txn: lmdb.Transaction,
+        txn: Transaction,
         message_id: bytes,
         kind: str,
         route: str = "",
@@ -233,7 +224,7 @@ class Journal:
         """Journal delivery outcomes (and their timeline events) in one transaction."""
         self._write(lambda txn: self._record(txn, outcomes))
 
-    def _record(self, txn: lmdb.Transaction, outcomes: list[OutcomeRecord]) -> None:
+    def _record(self, txn: Transaction, outcomes: list[OutcomeRecord]) -> None:
         """Outcomes in decision order: states (the last one of a delivery wins), dead letters and
         timeline events each in one bulk write; finished deliveries leave the ``pending`` index."""
         states: list[tuple[bytes, bytes]] = []
@@ -280,7 +271,7 @@ class Journal:
         """Remove expired idempotency keys and finished messages older than retention."""
         return self._write(lambda txn: self._sweep(txn, now, retention_s, limit))  # type: ignore[no-any-return]
 
-    def _sweep(self, txn: lmdb.Transaction, now: float, retention_s: float, limit: int) -> int:
+    def _sweep(self, txn: Transaction, now: float, retention_s: float, limit: int) -> int:
         """Walk messages older than the retention (ids are time-ordered): expire each one's
         idempotency key, and remove the message itself once nothing is pending or dead."""
         db = self._db
@@ -300,7 +291,8 @@ class Journal:
             if seen is not None and codec.unpack(_b(seen))[0] == key:
                 txn.delete(idem_key, db=db["idem"])
                 removed += 1
-            if self._has_prefix(txn, "pending", key) or self._has_prefix(txn, "dlq", key):
+            view = JournalReader(txn, db)
+            if view.has_prefix("pending", key) or view.has_prefix("dlq", key):
                 continue  # unfinished or dead-lettered: kept for the operator
             txn.delete(key, db=db["msg"])
             txn.delete(key, db=db["unrouted"])
@@ -319,7 +311,7 @@ class Journal:
         """
         return self._write(lambda txn: self._requeue(txn, items))  # type: ignore[no-any-return]
 
-    def _requeue(self, txn: lmdb.Transaction, items: list[tuple[bytes, str]]) -> list[Delivery]:
+    def _requeue(self, txn: Transaction, items: list[tuple[bytes, str]]) -> list[Delivery]:
         db = self._db
         now = time.time()
         out = []
@@ -343,7 +335,7 @@ class Journal:
         """Drop dead letters for good (the delivery stays recorded as dead in its timeline)."""
         return self._write(lambda txn: self._purge(txn, items))  # type: ignore[no-any-return]
 
-    def _purge(self, txn: lmdb.Transaction, items: list[tuple[bytes, str]]) -> int:
+    def _purge(self, txn: Transaction, items: list[tuple[bytes, str]]) -> int:
         purged = 0
         for message_id, route in items:
             if txn.delete(delivery_key(message_id, route), db=self._db["dlq"]):
@@ -353,115 +345,45 @@ class Journal:
 
     # -- reads (any thread) ------------------------------------------------------------------
 
-    def _has_prefix(self, txn: lmdb.Transaction, name: str, prefix: bytes) -> bool:
-        with txn.cursor(db=self._db[name]) as cur:
-            return bool(cur.set_range(prefix)) and _b(cur.key()).startswith(prefix)
-
     def pending(self) -> Iterator[Delivery]:
         """Every delivery not yet terminal, in message-id (arrival) order."""
-        with self.env.begin() as txn, txn.cursor(db=self._db["pending"]) as cur:
-            cache: dict[bytes, Envelope] = {}
-            for raw in cur.iternext(values=False):
-                dk = _b(raw)
-                message_id, route = dk[:16], dk[16:].decode()
-                envelope = cache.get(message_id)
-                if envelope is None:
-                    cache.clear()
-                    envelope = Envelope.from_record(
-                        message_id, _b(txn.get(message_id, db=self._db["msg"]))
-                    )
-                    cache[message_id] = envelope
-                yield Delivery(envelope, route, self._state(txn, dk, envelope, route))
-
-    def _state(
-        self, txn: lmdb.Transaction, dk: bytes, envelope: Envelope, route: str
-    ) -> DeliveryState:
-        data = txn.get(dk, db=self._db["dlv"])
-        return delivery_state(None if data is None else _b(data), envelope, route)
+        with self.reader() as reader:
+            yield from reader.pending()
 
     def conflicting(self, batch: list[Envelope]) -> list[str]:
         """Idempotency keys of ``batch`` already taken by a different body (a read, no write)."""
-        with self.env.begin() as txn:
-            found = []
-            for env in batch:
-                seen = txn.get(
-                    idempotency_db_key(env.source, env.idempotency_key), db=self._db["idem"]
-                )
-                if seen is not None and codec.unpack(_b(seen))[1] != body_digest(env.body):
-                    found.append(env.idempotency_key)
-            return found
+        with self.reader() as reader:
+            return reader.conflicting(batch)
 
     def message(self, message_id: bytes) -> Envelope | None:
-        with self.env.begin() as txn:
-            data = txn.get(message_id, db=self._db["msg"])
-            return None if data is None else Envelope.from_record(message_id, data)
+        with self.reader() as reader:
+            return reader.message(message_id)
 
     def deliveries(self, message_id: bytes) -> dict[str, DeliveryState]:
         """Each route's delivery state (derived for a delivery not attempted yet)."""
-        with self.env.begin() as txn:
-            record = txn.get(message_id, db=self._db["msg"])
-            if record is None:
-                return {}
-            envelope = Envelope.from_record(message_id, _b(record))
-            return {
-                route: self._state(txn, delivery_key(message_id, route), envelope, route)
-                for route, _ in envelope.routes
-            }
+        with self.reader() as reader:
+            envelope = reader.message(message_id)
+            return {} if envelope is None else reader.deliveries(envelope)
 
     def timeline(self, message_id: bytes) -> list[TimelineEvent]:
         """Every event of a message in order: received, routed (or unrouted), then outcomes."""
-        with self.env.begin() as txn:
-            record = txn.get(message_id, db=self._db["msg"])
-            if record is None:
-                return []
-            envelope = Envelope.from_record(message_id, _b(record))
-            events = [
-                TimelineEvent(
-                    envelope.received_at, "received", "", f"{envelope.source} {envelope.type}"
-                )
-            ]
-            events += [
-                TimelineEvent(envelope.received_at, "routed", route, f"key={key}")
-                for route, key in envelope.routes
-            ] or [TimelineEvent(envelope.received_at, "unrouted", "", "no route matched")]
-            stored: list[TimelineEvent] = []
-            for route, _ in envelope.routes:
-                state = self._state(txn, delivery_key(message_id, route), envelope, route)
-                if state.status is Status.DELIVERED:
-                    detail = f"attempt {state.attempts}"
-                    stored.append(
-                        TimelineEvent(state.updated_at, "delivered", route, detail, state.attempts)
-                    )
-            with txn.cursor(db=self._db["ev"]) as cur:
-                if cur.set_range(message_id):
-                    for key, value in cur:
-                        if not _b(key).startswith(message_id):
-                            break
-                        rec = codec.unpack(_b(value))
-                        stored.append(
-                            TimelineEvent(
-                                rec["at"],
-                                rec["kind"],
-                                rec["route"],
-                                rec["detail"],
-                                rec["attempt"],
-                                rec["extra"],
-                            )
-                        )
-            return events + sorted(stored, key=lambda event: event.at)
+        with self.reader() as reader:
+            return reader.timeline(message_id)
 
     def dead_letters(self, limit: int = 1000) -> list[tuple[bytes, dict[str, Any]]]:
-        with self.env.begin() as txn, txn.cursor(db=self._db["dlq"]) as cur:
-            return [(key[:16], codec.unpack(value)) for key, value in itertools.islice(cur, limit)]
+        with self.reader() as reader:
+            found = reader.dead_letters_from(b"")
+            return [(key[:16], record) for key, record in itertools.islice(found, limit)]
 
     def unrouted(self, limit: int = 1000) -> list[bytes]:
-        with self.env.begin() as txn, txn.cursor(db=self._db["unrouted"]) as cur:
-            return list(itertools.islice(cur.iternext(values=False), limit))
+        with self.reader() as reader:
+            return list(itertools.islice(reader.unrouted_ids(), limit))
 
     def counts(self) -> dict[str, int]:
-        with self.env.begin() as txn:
-            return {name: txn.stat(self._db[name])["entries"] for name in _DBS}
+        with self.reader() as reader:
+            return reader.counts()
 
     def size_bytes(self) -> int:
-        info = self.env.info()
-        return int((info["last_pgno"] + 1) * self.env.stat()["psize"])
+        with translated("journal"):
+            info = self.env.info()
+            return int((info["last_pgno"] + 1) * self.env.stat()["psize"])

@@ -10,12 +10,11 @@ The result models are frozen pydantic models: they are also the admin API's Open
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import orjson
 
-from router import codec
 from router.envelope import Envelope
 from router.ids import decode_id, encode_id
 from router.store.journal import Journal
@@ -28,10 +27,12 @@ from router.store.query_models import (
     MessageSummary,
     TimelineEntry,
 )
-from router.store.records import DeliveryState, delivery_key, delivery_state
+from router.store.reads import JournalReader
+from router.store.records import DeliveryState
 
 SCAN_BUDGET = 20_000
 _Item = TypeVar("_Item")
+_Record = TypeVar("_Record")
 MAX_MS = (1 << 48) - 1
 __all__ = [
     "DeadLetter",
@@ -63,14 +64,9 @@ def _start(since: float | None, cursor_key: bytes | None) -> bytes:
     return max(start, cursor_key) if cursor_key is not None else start
 
 
-def _statuses(txn: Any, journal: Journal, env: Envelope) -> dict[str, DeliveryStatus]:
+def _statuses(reader: JournalReader, env: Envelope) -> dict[str, DeliveryStatus]:
     """Each route's status, derived as everywhere else (:func:`delivery_state`)."""
-    out: dict[str, DeliveryStatus] = {}
-    for route, _ in env.routes:
-        data = txn.get(delivery_key(env.id, route), db=journal._db["dlv"])
-        state = delivery_state(None if data is None else bytes(data), env, route)
-        out[route] = state.status.value
-    return out
+    return {route: state.status.value for route, state in reader.deliveries(env).items()}
 
 
 def search_messages(
@@ -92,41 +88,41 @@ def search_messages(
     The cursor is the last id returned (or scanned, when the scan budget ran out); None at the end.
     """
 
-    def pick(txn: Any, key: bytes, value: bytes) -> MessageSummary | None:
-        env = Envelope.from_record(key, value)
+    def scan(reader: JournalReader, start: bytes) -> Iterator[tuple[bytes, Envelope]]:
+        return ((env.id, env) for env in reader.messages_from(start))
+
+    def pick(reader: JournalReader, env: Envelope) -> MessageSummary | None:
         unrouted = not env.routes
-        if not _matches(env, unrouted, status, route, source, correlation_id, txn, journal):
+        if not _matches(env, unrouted, status, route, source, correlation_id, reader):
             return None
-        return _summary(env, _statuses(txn, journal, env), unrouted)
+        return _summary(env, _statuses(reader, env), unrouted)
 
     after = decode_id(cursor) if cursor is not None else None
-    return _page(journal, "msg", since, until, after, limit, pick, encode_id)
+    return _page(journal, scan, since, until, after, limit, pick, encode_id)
 
 
 def _page(
     journal: Journal,
-    name: str,
+    scan: Callable[[JournalReader, bytes], Iterator[tuple[bytes, _Record]]],
     since: float | None,
     until: float | None,
     after: bytes | None,
     limit: int,
-    pick: Callable[[Any, bytes, bytes], _Item | None],
+    pick: Callable[[JournalReader, _Record], _Item | None],
     cursor_of: Callable[[bytes], str],
 ) -> tuple[list[_Item], str | None]:
     """One page of a time-ordered scan (keys start with a message id) within the scan budget."""
     until_ms = _until_ms(until)
     items: list[_Item] = []
-    with journal.env.begin() as txn, txn.cursor(db=journal._db[name]) as cur:
-        if not cur.set_range(_start(since, after)):
-            return [], None
+    with journal.reader() as reader:
         scanned = 0
-        for key, value in cur:
+        for key, record in scan(reader, _start(since, after)):
             if int.from_bytes(key[:6], "big") > until_ms:
                 return items, None
             if key == after:
                 continue
             scanned += 1
-            item = pick(txn, key, value)
+            item = pick(reader, record)
             if item is not None:
                 items.append(item)
                 if len(items) >= limit:
@@ -143,8 +139,7 @@ def _matches(
     route: str | None,
     source: str | None,
     correlation_id: str | None,
-    txn: Any,
-    journal: Journal,
+    reader: JournalReader,
 ) -> bool:
     if source is not None and env.source != source:
         return False
@@ -155,7 +150,7 @@ def _matches(
     if status == "unrouted":
         return unrouted
     if status is not None:
-        routes = _statuses(txn, journal, env)
+        routes = _statuses(reader, env)
         return status in ([routes[route]] if route is not None else routes.values())
     return True
 
@@ -175,14 +170,13 @@ def _summary(env: Envelope, routes: dict[str, DeliveryStatus], unrouted: bool) -
 
 def message_detail(journal: Journal, message_id: bytes) -> MessageDetail | None:
     """The message's metadata, kept headers, body, deliveries and timeline; None when unknown."""
-    env = journal.message(message_id)
-    if env is None:
-        return None
-    states = journal.deliveries(message_id)
-    events = journal.timeline(message_id)
-    db = journal._db
-    with journal.env.begin() as txn:
-        dead = {r for r in states if txn.get(message_id + r.encode(), db=db["dlq"]) is not None}
+    with journal.reader() as reader:
+        env = reader.message(message_id)
+        if env is None:
+            return None
+        states = reader.deliveries(env)
+        events = reader.timeline(message_id)
+        dead = {route for route in states if reader.is_dead_letter(message_id, route)}
     try:
         body: Any = orjson.loads(env.body)
         is_json = True
@@ -259,45 +253,39 @@ def list_dead_letters(
     cursor: str | None = None,
 ) -> tuple[list[DeadLetter], str | None]:
     """Dead letters in message arrival order (``since``/``until`` bound the message's receipt)."""
-    db = journal._db
 
-    def pick(txn: Any, key: bytes, value: bytes) -> DeadLetter | None:
-        message_id, record = key[:16], codec.unpack(value)
-        raw = txn.get(message_id, db=db["msg"])
-        env = Envelope.from_record(message_id, raw) if raw is not None else None
+    def scan(
+        reader: JournalReader, start: bytes
+    ) -> Iterator[tuple[bytes, tuple[bytes, dict[str, Any]]]]:
+        return ((key, (key, record)) for key, record in reader.dead_letters_from(start))
+
+    def pick(reader: JournalReader, item: tuple[bytes, dict[str, Any]]) -> DeadLetter | None:
+        key, record = item
         if route is not None and record["route"] != route:
             return None
+        env = reader.message(key[:16])
         if source is not None and (env is None or env.source != source):
             return None
-        return _dead_letter(message_id, record, env)
+        return _dead_letter(key[:16], record, env)
 
     def cursor_of(key: bytes) -> str:
         return f"{encode_id(key[:16])}:{key[16:].decode()}"
 
     after = parse_dead_letter_cursor(cursor) if cursor is not None else None
-    return _page(journal, "dlq", since, until, after, limit, pick, cursor_of)
+    return _page(journal, scan, since, until, after, limit, pick, cursor_of)
 
 
 def dead_letters_of(journal: Journal, message_id: bytes) -> list[DeadLetter]:
     """Every dead-lettered delivery of one message (empty when it has none)."""
-    db = journal._db
-    out = []
-    with journal.env.begin() as txn, txn.cursor(db=db["dlq"]) as cur:
-        raw = txn.get(message_id, db=db["msg"])
-        env = Envelope.from_record(message_id, raw) if raw is not None else None
-        if cur.set_range(message_id):
-            for key, value in cur:
-                if not key.startswith(message_id):
-                    break
-                out.append(_dead_letter(message_id, codec.unpack(value), env))
-    return out
+    with journal.reader() as reader:
+        env = reader.message(message_id)
+        return [_dead_letter(message_id, r, env) for r in reader.dead_letters_of(message_id)]
 
 
 def pending_by_route(journal: Journal) -> dict[str, int]:
     """Deliveries not yet terminal (pending or waiting for a retry), per route."""
     counts: dict[str, int] = {}
-    with journal.env.begin() as txn, txn.cursor(db=journal._db["pending"]) as cur:
-        for key in cur.iternext(values=False):
-            route = key[16:].decode()
+    with journal.reader() as reader:
+        for _message_id, route in reader.pending_keys():
             counts[route] = counts.get(route, 0) + 1
     return counts

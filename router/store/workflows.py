@@ -16,16 +16,15 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import lmdb
 import msgpack
 
-from router.errors import StorageFullError
+from router.store.lmdb_env import Transaction, open_environment, translated
 from router.workflows.state import ACTIVE, Instance
 
-MB = 1024 * 1024
 _DBS = ("inst", "key", "active")
 
 
@@ -50,20 +49,15 @@ class WorkflowStore:
         sync: bool = True,
         readonly: bool = False,
     ) -> None:
-        if not readonly:
-            path.mkdir(parents=True, exist_ok=True)
-        self.env = lmdb.open(
-            str(path),
-            map_size=map_size_mb * MB,
-            max_dbs=len(_DBS) + 1,
+        self.env, self._db, _ = open_environment(
+            path,
+            _DBS,
+            what="workflow store",
+            map_size_mb=map_size_mb,
             sync=sync,
-            metasync=sync,
             readonly=readonly,
             max_readers=64,
         )
-        if not readonly:
-            self.env.reader_check()
-        self._db = {name: self.env.open_db(name.encode(), create=not readonly) for name in _DBS}
 
     def close(self) -> None:
         self.env.close()
@@ -71,11 +65,13 @@ class WorkflowStore:
     # -- writes (orchestrator thread only) -------------------------------------------------------
 
     def _write(self, txn_work: Any) -> Any:
-        try:
-            with self.env.begin(write=True) as txn:
-                return txn_work(txn)
-        except lmdb.MapFullError:
-            raise StorageFullError("workflow storage is full", retry_after=30) from None
+        with translated("workflow"), self.env.begin(write=True) as txn:
+            return txn_work(txn)
+
+    @contextmanager
+    def _read(self) -> Iterator[Transaction]:
+        with translated("workflow store"), self.env.begin() as txn:
+            yield txn
 
     def _put(self, txn: Any, instance: Instance) -> None:
         raw_id = instance.id.encode()
@@ -112,18 +108,18 @@ class WorkflowStore:
     # -- reads (any thread) ----------------------------------------------------------------------
 
     def get(self, instance_id: str) -> Instance | None:
-        with self.env.begin() as txn:
+        with self._read() as txn:
             raw = txn.get(instance_id.encode(), db=self._db["inst"])
         return None if raw is None else _unpack(bytes(raw))
 
     def by_key(self, workflow: str, business_key: str) -> Instance | None:
-        with self.env.begin() as txn:
+        with self._read() as txn:
             found = txn.get(_key(workflow, business_key), db=self._db["key"])
         return None if found is None else self.get(bytes(found).decode())
 
     def active(self) -> list[Instance]:
         """Instances to resume after a restart, oldest first (ids sort by creation time)."""
-        with self.env.begin() as txn:
+        with self._read() as txn:
             ids = [bytes(k) for k, _ in txn.cursor(db=self._db["active"])]
             raws = [txn.get(i, db=self._db["inst"]) for i in ids]
         return [_unpack(bytes(r)) for r in raws if r is not None]
@@ -131,7 +127,7 @@ class WorkflowStore:
     def scan(self) -> Iterator[Instance]:
         """Every instance, newest first (ids sort by creation time); the admin filters as it goes
         (instances are few next to messages)."""
-        with self.env.begin() as txn:
+        with self._read() as txn:
             cursor = txn.cursor(db=self._db["inst"])
             for _, raw in cursor.iterprev():
                 yield _unpack(bytes(raw))

@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from router.errors import ConflictError, PermanentError
+from router.errors import ConflictError, PermanentError, TemplateError, UnknownInstanceError
 from router.ids import encode_id, new_id_bytes, parse_traceparent
 from router.logs import get_logger
 from router.metrics import Metrics
@@ -42,15 +42,11 @@ from router.workflows.notify import notification_request, send_notification
 from router.workflows.plan import build_request, read_answer
 from router.workflows.spec import CallSpec, StepSpec, WorkflowSpec
 from router.workflows.state import FINAL, Instance, State, StepState, StepStatus, UndoStatus
-from router.workflows.template import TemplateError, render
+from router.workflows.template import render
 
 log = get_logger("interlock.workflows")
 _DONE = frozenset({StepStatus.SUCCEEDED, StepStatus.SKIPPED})
 _UNDONE = frozenset({UndoStatus.DONE, UndoStatus.SKIPPED, UndoStatus.NOT_COMPENSABLE})
-
-
-class UnknownInstanceError(LookupError):
-    """No workflow instance has this id."""
 
 
 class OrchestratorActor(SupervisedActor):

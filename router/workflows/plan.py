@@ -13,7 +13,7 @@ import orjson
 from pydantic import BaseModel
 
 from router.connector import OutboundRequest
-from router.errors import PermanentError
+from router.errors import PermanentError, TemplateError
 from router.ids import new_traceparent
 from router.pointer import Pointer
 from router.registry import TransformSpec
@@ -21,7 +21,7 @@ from router.routing import predicate_holds
 from router.runtime.outbound import render_path, run_chain, to_json_bytes
 from router.workflows.spec import CallSpec, StepSpec
 from router.workflows.state import Instance
-from router.workflows.template import TemplateError, render
+from router.workflows.template import render
 
 TRIGGER = "/trigger"
 

@@ -14,13 +14,10 @@ from typing import Any
 
 import orjson
 
+from router.errors import TemplateError
 from router.pointer import Pointer
 
 _REFERENCE = re.compile(r"\{\{\s*(/[^}\s]*)\s*\}\}")
-
-
-class TemplateError(ValueError):
-    """A reference that resolves to nothing, or to something that cannot be text."""
 
 
 def references(template: Any) -> list[str]:

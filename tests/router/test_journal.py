@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from router.envelope import Envelope
-from router.errors import StorageFullError, UnavailableError
+from router.errors import StorageError, StorageFullError, StorageOpenError, UnavailableError
 from router.ids import new_id_bytes
-from router.store.journal import MB, Journal
+from router.store.journal import Journal
+from router.store.lmdb_env import MB
 from router.store.records import (
     AppendOutcome,
     AppendResult,
@@ -346,6 +347,42 @@ def test_writes_do_not_disturb_a_reader_in_progress(tmp_path: Path) -> None:
         assert [p.envelope.id for p in [first, *rest]] == [env.id for env in small]
     finally:
         journal.close()
+
+
+def test_a_full_map_is_also_a_storage_error(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "journal", map_size_mb=1, sync=False)
+    try:
+        with pytest.raises(StorageError, match="journal storage is full"):
+            journal.append(big_batch(8, 200_000))
+    finally:
+        journal.close()
+
+
+def test_opening_a_folder_that_is_not_a_journal_read_only_is_a_storage_open_error(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(StorageOpenError, match="no journal here"):
+        Journal(tmp_path / "nothing", readonly=True)
+    assert not (tmp_path / "nothing").exists()  # a read-only open creates nothing
+
+
+def test_a_file_where_the_journal_folder_should_be_is_a_storage_open_error(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "journal").write_text("not a folder")
+    with pytest.raises(StorageOpenError, match="cannot open the journal"):
+        Journal(tmp_path / "journal")
+
+
+def test_an_lmdb_error_while_reading_leaves_as_a_storage_error(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "journal", sync=False)
+    env = envelope("k")
+    journal.append([env])
+    journal.close()  # lmdb refuses every call on a closed environment with its own lmdb.Error
+    with pytest.raises(StorageError, match="journal: Error"):
+        journal.message(env.id)
+    with pytest.raises(StorageError):
+        journal.append([envelope("k2")])
 
 
 # -- readers in another process ----------------------------------------------------------------

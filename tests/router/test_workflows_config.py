@@ -9,7 +9,8 @@ import pytest
 
 from router import load_config
 from router.config import ConfigErrors
-from router.workflows.template import TemplateError, reference_paths, references, render
+from router.errors import TemplateError
+from router.workflows.template import reference_paths, references, render
 from tests.router.test_check_cli import EXIT_CONFIG, interlock
 
 GOOD = """\

@@ -1,0 +1,78 @@
+"""The only module that imports ``lmdb``: opening an environment, and translating its errors.
+
+The journal and the workflow store each hold one environment. Every LMDB call they make runs
+inside :func:`translated`, so an ``lmdb.Error`` leaves the store as a
+:class:`~router.errors.StorageError` (a full map as :class:`~router.errors.StorageFullError`, a 503
+with ``Retry-After``), never as a library exception a caller would have to catch as ``Exception``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import lmdb
+
+from router.errors import StorageError, StorageFullError, StorageOpenError
+
+MB = 1024 * 1024
+# What the stores annotate a transaction, a cursor and a database handle with.
+Transaction = lmdb.Transaction
+Cursor = lmdb.Cursor
+Database = Any  # lmdb's _Database has no public name
+
+
+@contextmanager
+def translated(what: str, *, full_hint: str = "", retry_after: float = 30) -> Iterator[None]:
+    """Turn an ``lmdb.Error`` raised in the block into the errors tree; ``what`` names the store."""
+    try:
+        yield
+    except lmdb.MapFullError:
+        raise StorageFullError(f"{what} storage is full{full_hint}", retry_after) from None
+    except lmdb.Error as exc:
+        raise StorageError(f"{what}: {type(exc).__name__}: {exc}") from exc
+
+
+def open_environment(
+    path: Path,
+    names: tuple[str, ...],
+    *,
+    what: str,
+    map_size_mb: int,
+    sync: bool,
+    readonly: bool,
+    max_readers: int,
+    max_spare_txns: int = 1,
+) -> tuple[lmdb.Environment, dict[str, Database], int]:
+    """Open (or create) the environment at ``path`` and its named databases.
+
+    Returns the environment, its databases by name, and how many stale reader slots of crashed
+    processes were cleared (0 when read-only). A read-only open of a folder that is not a store
+    fails as :class:`StorageOpenError` instead of creating one.
+    """
+    if readonly and not (path / "data.mdb").is_file():
+        raise StorageOpenError(f"{path}: no {what} here (expected {path / 'data.mdb'})")
+    try:
+        if not readonly:
+            path.mkdir(parents=True, exist_ok=True)
+        env = lmdb.open(
+            str(path),
+            map_size=map_size_mb * MB,
+            max_dbs=len(names) + 2,
+            sync=sync,
+            metasync=sync,
+            readonly=readonly,
+            max_readers=max_readers,
+            max_spare_txns=max_spare_txns,
+        )
+    except (lmdb.Error, OSError) as exc:
+        raise StorageOpenError(f"{path}: cannot open the {what}: {exc}") from exc
+    try:
+        cleared = 0 if readonly else int(env.reader_check())
+        dbs = {name: env.open_db(name.encode(), create=not readonly) for name in names}
+    except lmdb.Error as exc:
+        env.close()
+        raise StorageOpenError(f"{path}: cannot open the {what}: {exc}") from exc
+    return env, dbs, cleared
