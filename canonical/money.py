@@ -212,15 +212,6 @@ class Money(BaseModel):
         self._same(other)
         return self.amount >= other.amount
 
-    def same_value(self, other: Money) -> bool:
-        """Numeric equality regardless of scale (``1.0 USD`` and ``1.00 USD`` are the same value).
-
-        ``==`` compares fields, and Decimal equality already ignores scale, so this exists for
-        readability where a test or validator means value, not representation.
-        """
-        self._same(other)
-        return self.amount == other.amount
-
     def __str__(self) -> str:
         return f"{self.amount} {self.currency}"
 

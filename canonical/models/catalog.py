@@ -154,11 +154,3 @@ class Product(Entity):
     unit_label: str | None = None
     active: bool = True
     prices: tuple[Price, ...] = ()
-
-    @property
-    def default_unit_price(self) -> Money | None:
-        """The first per-unit price, if any (what a write-in line would use)."""
-        for price in self.prices:
-            if isinstance(price, OneOffPrice | RecurringPrice):
-                return price.unit_amount
-        return None
