@@ -2,7 +2,10 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+# One stamp per extra set, named after pyproject.toml's checksum: an edit re-installs.
+SUM := $(shell cksum pyproject.toml | cut -d' ' -f1)
+RUN_STAMP := $(VENV)/.installed-run-$(SUM)
+STAMP := $(VENV)/.installed-dev-$(SUM)
 PORT ?= 8080
 
 .PHONY: install run test check lint typecheck fmt fuzz bench bench-full bench-peers bench-smoke clean
@@ -11,15 +14,22 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
+# What running needs: the router's own dependencies, no test or lint tools.
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	rm -f $(VENV)/.installed-run-*
+	touch $(RUN_STAMP)
+
+# What testing and checking need on top (pytest, mypy, ruff, the vendors' signing libraries...).
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
 	rm -f $(VENV)/.installed-*
-	touch $(STAMP)
+	touch $(STAMP) $(RUN_STAMP)
 
 install: $(STAMP)
 
 # The router on routes/ plus the vendor simulators (ports 9100-9106) its shipped connectors use.
-run: $(STAMP)
+run: $(RUN_STAMP)
 	@mkdir -p data
 	@echo "Interlock on http://127.0.0.1:$(PORT), simulators on 9100-9106 (log: data/simulators.log)."
 	@echo "Try, in another shell (the README explains each):"
