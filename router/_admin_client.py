@@ -24,6 +24,7 @@ from router.ids import decode_id, encode_id
 from router.settings import Settings
 from router.store.journal import Journal
 from router.store.workflows import WorkflowStore
+from router.workflows.kind import WORKFLOW
 from router.workflows.spec import WorkflowSpec
 
 DEFAULT_URL = "http://127.0.0.1:8081"
@@ -212,7 +213,7 @@ def workflow_specs(routes: Path | None) -> dict[str, WorkflowSpec]:
     if not folder.exists():
         fail(f"{folder}: no such routes folder (pass --routes for the workflow definitions)", 2)
     try:
-        specs: dict[str, WorkflowSpec] = load_config(folder).workflows
+        specs: dict[str, WorkflowSpec] = load_config(folder).specs(WORKFLOW)
     except ConfigError as exc:
         fail(exc.render(), EXIT_CONFIG)
     return specs

@@ -47,11 +47,11 @@ def check(routes: Annotated[Path, typer.Argument(help="Routes folder")] = Path("
     config = _load_or_exit(routes)
     for warning in config.warnings:
         typer.echo(f"warning: {warning}", err=True)
-    typer.echo(
-        f"{routes}: ok ({len(config.sources)} sources, {len(config.connectors)} connectors, "
-        f"{len(config.routes) - len(config.workflows)} routes, "
-        f"{len(config.request_reply)} request/reply routes, {len(config.workflows)} workflows)"
-    )
+    from router.config.kinds import file_kinds
+
+    counts = [f"{len(config.sources)} sources", f"{len(config.connectors)} connectors"]
+    counts += [f"{len(config.specs(kind))} {kind.plural}" for kind in file_kinds().values()]
+    typer.echo(f"{routes}: ok ({', '.join(counts)})")
 
 
 @app.command()

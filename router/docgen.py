@@ -13,48 +13,28 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from router.config.models import (
-    CacheSpec,
-    FromSpec,
-    Predicate,
-    RequestReplySpec,
-    RetryPolicy,
-    RouteSpec,
-    SourceSpec,
-    ToSpec,
-)
-from router.workflows.spec import (
-    CallSpec,
-    InputSpec,
-    SlaSpec,
-    StepSpec,
-    TriggerSpec,
-    WorkflowSpec,
-)
+from router.config.kinds import file_kinds
 
 BEGIN = "<!-- BEGIN GENERATED: python -m router.docgen -->"
 END = "<!-- END GENERATED -->"
-MODELS: list[tuple[str, type[BaseModel]]] = [
-    ("Route file (`<route-id>.yaml`)", RouteSpec),
-    ("`from:`", FromSpec),
-    ("`from.when[]` predicate", Predicate),
-    ("`steps[].to:`", ToSpec),
-    ("`retry:`", RetryPolicy),
-    ("Source (`sources.yaml` entry)", SourceSpec),
-    ("Request/reply route (`kind: request-reply`)", RequestReplySpec),
-    ("`cache:` of a request/reply route", CacheSpec),
-    ("Workflow (`kind: workflow`)", WorkflowSpec),
-    ("`trigger:` of a workflow", TriggerSpec),
-    ("`steps[]` of a workflow", StepSpec),
-    ("`compensate:` of a step", CallSpec),
-    ("`input:` of a step or compensation", InputSpec),
-    ("`sla:` of a workflow", SlaSpec),
-]
+
+
+def models() -> list[tuple[str, type[BaseModel]]]:
+    """Each registered file kind's table, then its sub-models', in registration order."""
+    out: list[tuple[str, type[BaseModel]]] = []
+    for kind in file_kinds().values():
+        out += [(kind.title, kind.model), *kind.docs]
+    return out
 
 
 def _type_name(annotation: Any) -> str:
     text = getattr(annotation, "__name__", None) or str(annotation)
-    for prefix in ("typing.", "router.config.models.", "router.workflows.spec."):
+    for prefix in (
+        "typing.",
+        "router.config.models.",
+        "router.workflows.spec.",
+        "router.request_reply.kind.",
+    ):
         text = text.replace(prefix, "")
     return text.replace("|", "or")
 
@@ -70,7 +50,7 @@ def _default(field: Any) -> str:
 
 def render() -> str:
     parts = [BEGIN]
-    for title, model in MODELS:
+    for title, model in models():
         parts += [
             "",
             f"### {title}",

@@ -37,6 +37,8 @@ from router.ids import encode_id
 from router.ingest import Ack, SourceHandler
 from router.logs import get_logger
 from router.metrics import Metrics
+from router.request_reply.kind import REQUEST_REPLY
+from router.request_reply.service import RequestReply
 from router.routing import RoutingTable
 from router.runtime.admission import AckLimit
 from router.runtime.batcher import JournalBatcher
@@ -53,7 +55,7 @@ from router.runtime.supervision import tell_safely
 from router.settings import Settings
 from router.store.journal import Journal
 from router.store.records import AppendOutcome, Delivery
-from router.sync import RequestReply
+from router.workflows.kind import WORKFLOW
 from router.workflows.service import Workflows
 
 log = get_logger("interlock.engine")
@@ -136,9 +138,10 @@ class Engine:
             self._outlets[name] = outlet = Outlet(name, connector, self.metrics)
             self._connector_refs[name] = ConnectorActor.start(outlet, self.metrics)
         transforms = registry.transforms()
-        if self.config.workflows:
+        workflow_specs = self.config.specs(WORKFLOW)
+        if workflow_specs:
             self.workflows = Workflows(
-                self.config.workflows,
+                workflow_specs,
                 s.data_dir,
                 s.sync,
                 self._outlets,
@@ -149,7 +152,7 @@ class Engine:
             for name, trigger in self.workflows.triggers.items():
                 self._outlets[name] = outlet = Outlet(name, trigger, self.metrics)
                 self._connector_refs[name] = ConnectorActor.start(outlet, self.metrics)
-        for spec in self.config.request_reply.values():
+        for spec in self.config.specs(REQUEST_REPLY).values():
             self.request_reply[spec.id] = RequestReply(
                 spec,
                 [transforms[name] for name in spec.transforms],

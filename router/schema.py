@@ -1,4 +1,5 @@
-"""JSON Schemas published for editors and docs."""
+"""JSON Schemas published for editors and docs: one per registered file kind, and the folder's
+``sources.yaml`` and ``connectors.yaml``."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, RootModel
 
-from router.config.models import ConnectorSpec, RequestReplySpec, RouteSpec, SourceSpec
-from router.workflows.spec import WorkflowSpec
+from router.config.kinds import file_kinds
+from router.config.models import ConnectorSpec, SourceSpec
 
 
 class _Sources(RootModel[dict[str, SourceSpec]]):
@@ -19,13 +20,14 @@ class _Connectors(RootModel[dict[str, ConnectorSpec]]):
     pass
 
 
-_SCHEMAS: dict[str, type[BaseModel]] = {
-    "route": RouteSpec,
-    "request-reply": RequestReplySpec,
-    "workflow": WorkflowSpec,
-    "sources": _Sources,
-    "connectors": _Connectors,
-}
+def _models() -> dict[str, type[BaseModel]]:
+    models: dict[str, type[BaseModel]] = {name: kind.model for name, kind in file_kinds().items()}
+    return {**models, "sources": _Sources, "connectors": _Connectors}
+
+
+def schema_names() -> list[str]:
+    """What ``interlock schema`` accepts."""
+    return [*_models(), "canonical"]
 
 
 def schema_for(what: str) -> dict[str, Any]:
@@ -33,9 +35,9 @@ def schema_for(what: str) -> dict[str, Any]:
     if what == "canonical":
         canonical = importlib.import_module("canonical")
         return dict(canonical.json_schemas())
-    model = _SCHEMAS.get(what)
+    model = _models().get(what)
     if model is None:
-        raise KeyError(f"unknown schema {what!r}: use {', '.join(_SCHEMAS)} or canonical")
+        raise KeyError(f"unknown schema {what!r}: use {', '.join(schema_names())}")
     document = model.model_json_schema(by_alias=True)
     document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     return document

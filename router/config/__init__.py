@@ -1,12 +1,7 @@
 """Route files: models, loader and type checks."""
 
-from router.config.loader import (
-    ConfigErrors,
-    ConnectorConfig,
-    RouterConfig,
-    SourceConfig,
-    load_config,
-)
+from router.config.loaded import ConnectorConfig, RouterConfig, SourceConfig
+from router.config.loader import ConfigErrors, load_config
 from router.config.models import RetryPolicy, RouteSpec, SourceSpec
 
 __all__ = [

@@ -1,33 +1,33 @@
 """Load and cross-check a routes folder into a :class:`RouterConfig`.
 
 Every problem found is collected (not just the first) and raised as one :class:`ConfigErrors`, whose
-lines read ``file:line: field: message``.
+lines read ``file:line: field: message``. ``sources.yaml`` and ``connectors.yaml`` come first; every
+other ``.yaml`` file is one of the registered file kinds (:mod:`router.config.kinds`), which this
+module knows by none of their names.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from router import registry
 from router.config._yaml import LineIndex, read_yaml
-from router.config.models import (
-    STEP_TAGS,
-    ConnectorSpec,
-    RequestReplySpec,
-    RouteSpec,
-    SourceSpec,
-)
-from router.config.typecheck import chain_problems
+from router.config.kinds import DEFAULT_KIND, file_kinds
+from router.config.loaded import ConnectorConfig, RouterConfig, SourceConfig
+from router.config.models import STEP_TAGS, ConnectorSpec, SourceSpec
+from router.config.references import unknown
 from router.errors import ConfigError
+
+SpecT = TypeVar("SpecT", bound=BaseModel)
 
 SOURCES_FILE = "sources.yaml"
 CONNECTORS_FILE = "connectors.yaml"
 RESERVED = {SOURCES_FILE, CONNECTORS_FILE}
+LAYOUT = "a routes folder holds sources.yaml, connectors.yaml and one <id>.yaml per route"
 
 
 class ConfigErrors(ConfigError):  # noqa: N818 - a collection of ConfigError
@@ -39,34 +39,6 @@ class ConfigErrors(ConfigError):  # noqa: N818 - a collection of ConfigError
 
     def render(self) -> str:
         return "\n".join(e.render() for e in getattr(self, "errors", []))
-
-
-@dataclass(frozen=True, slots=True)
-class ConnectorConfig:
-    name: str
-    kind: str
-    settings: BaseModel
-
-
-@dataclass(frozen=True, slots=True)
-class SourceConfig:
-    name: str
-    spec: SourceSpec
-    verifier_settings: BaseModel | None
-
-
-@dataclass(slots=True)
-class RouterConfig:
-    """A validated routes folder: what the engine runs."""
-
-    base: Path
-    sources: dict[str, SourceConfig] = field(default_factory=dict)
-    connectors: dict[str, ConnectorConfig] = field(default_factory=dict)
-    routes: dict[str, RouteSpec] = field(default_factory=dict)
-    request_reply: dict[str, RequestReplySpec] = field(default_factory=dict)
-    workflows: dict[str, Any] = field(default_factory=dict)  # id -> WorkflowSpec
-    warnings: list[str] = field(default_factory=list)
-    invalid: set[str] = field(default_factory=set)  # defined but broken: no cascade of errors
 
 
 def _validation_errors(
@@ -128,7 +100,7 @@ def _component(
     if component is None:
         known = ", ".join(sorted(kinds)) or "none registered"
         key = (*at, what.rsplit(maxsplit=1)[-1])
-        errors.append(index.error(key, f"unknown {what} {chosen!r} (known: {known})"))
+        errors.append(index.error(key, f"{unknown(what, chosen, kinds)} (known: {known})"))
         return None
     result: BaseModel | None = _validate(component.config_model, fields, index, at, errors)
     return result
@@ -179,73 +151,40 @@ def _load_connectors(
             config.invalid.discard(f"connector:{name}")
 
 
-def _check_route(
-    route: RouteSpec | RequestReplySpec,
-    index: LineIndex,
-    config: RouterConfig,
-    errors: list[ConfigError],
-) -> None:
-    known = registry.transforms()
-    if isinstance(route, RouteSpec):
-        source = route.from_.source
-        if source not in config.sources and f"source:{source}" not in config.invalid:
-            errors.append(index.error(("from", "source"), f"unknown source {source!r}"))
-    else:
-        for i, name in enumerate(route.reply):
-            if name not in known:
-                errors.append(index.error(("reply", i), f"unknown transform {name!r}"))
-    transform_steps = [(i, s) for i, s in enumerate(route.steps) if hasattr(s, "transform")]
-    missing = False
-    for i, step in transform_steps:
-        name = step.transform
-        if name not in known:
-            missing = True
-            errors.append(index.error(("steps", i, "transform"), f"unknown transform {name!r}"))
-    if not missing:
-        for i, problem in chain_problems([known[name] for name in route.transforms]):
-            step_index = transform_steps[i][0]
-            errors.append(index.error(("steps", step_index, "transform"), problem))
-    target = route.target.connector
-    to_loc = ("steps", len(route.steps) - 1, "to")
-    if target not in config.connectors and f"connector:{target}" not in config.invalid:
-        errors.append(index.error((*to_loc, "connector"), f"unknown connector {target!r}"))
-    operation = route.target.operation
-    if operation is not None and target in config.connectors:
-        offered = registry.connectors()[config.connectors[target].kind].operations
-        if operation not in offered:
-            names = ", ".join(sorted(offered)) or "none: it takes method and path"
-            message = f"connector {target!r} has no operation {operation!r} (it offers: {names})"
-            errors.append(index.error((*to_loc, "operation"), message))
-
-
-def _load_workflow(
+def _load_file(
     path: Path, data: Any, index: LineIndex, config: RouterConfig, errors: list[ConfigError]
 ) -> None:
-    # Imported here: router.workflows builds on router.config's models.
-    from router.workflows.check import workflow_problems  # noqa: PLC0415
-    from router.workflows.service import trigger_route  # noqa: PLC0415
-    from router.workflows.spec import WorkflowSpec  # noqa: PLC0415
-
-    spec = _validate(WorkflowSpec, data, index, (), errors)
+    """One route-folder file of a registered kind: validate, check its id, cross-check, add."""
+    kinds = file_kinds()
+    name = data.get("kind", DEFAULT_KIND) if isinstance(data, dict) else DEFAULT_KIND
+    kind = kinds.get(name) if isinstance(name, str) else None
+    if kind is None:
+        message = f"{unknown('kind', str(name), kinds)} (known: {', '.join(sorted(kinds))})"
+        errors.append(index.error(("kind",), message))
+        return
+    spec = _validate(kind.model, data, index, (), errors)
     if spec is None:
         return
     if spec.id != path.stem:
-        errors.append(
-            index.error(("id",), f"workflow id {spec.id!r} must equal the file stem {path.stem!r}")
-        )
+        message = f"{kind.name} id {spec.id!r} must equal the file stem {path.stem!r}"
+        errors.append(index.error(("id",), message))
         return
-    problems = workflow_problems(spec, config)
+    problems = kind.problems(spec, config)
     errors.extend(index.error(loc, message) for loc, message in problems)
     if not problems:
-        config.workflows[spec.id] = spec
-        config.routes[spec.id] = trigger_route(spec)
+        config.sections.setdefault(kind.name, {})[spec.id] = spec
+        kind.add(spec, config)
 
 
 def load_config(base: Path | str, env: Mapping[str, str] | None = None) -> RouterConfig:
     """Read, validate and cross-check a routes folder; raise :class:`ConfigErrors` if wrong."""
     base = Path(base)
-    if not base.is_dir():
+    if not base.exists():
         raise FileNotFoundError(f"{base}: no such routes folder")
+    if not base.is_dir():
+        raise ConfigError(f"not a routes folder: {LAYOUT}", file=str(base))
+    if not any(base.glob("*.yaml")) and not any(base.glob("*.yml")):
+        raise ConfigError(f"no route files here: {LAYOUT}", file=str(base))
     errors: list[ConfigError] = []
     config = RouterConfig(base=base)
     _load_sources(base, env, errors, config)
@@ -262,27 +201,7 @@ def load_config(base: Path | str, env: Mapping[str, str] | None = None) -> Route
         except ConfigError as exc:
             errors.append(exc)
             continue
-        kind = data.get("kind") if isinstance(data, dict) else None
-        if kind == "workflow":
-            _load_workflow(path, data, index, config, errors)
-            continue
-        synchronous = kind == "request-reply"
-        model: type[RouteSpec | RequestReplySpec] = RequestReplySpec if synchronous else RouteSpec
-        route = _validate(model, data, index, (), errors)
-        if route is None:
-            continue
-        if route.id != path.stem:
-            errors.append(
-                index.error(
-                    ("id",), f"route id {route.id!r} must equal the file stem {path.stem!r}"
-                )
-            )
-            continue
-        _check_route(route, index, config, errors)
-        if isinstance(route, RequestReplySpec):
-            config.request_reply[route.id] = route
-        else:
-            config.routes[route.id] = route
+        _load_file(path, data, index, config, errors)
     if errors:
         raise ConfigErrors(errors)
     return config

@@ -183,10 +183,11 @@ class RetryPolicy(Frozen):
     )
 
 
-class _StepsMixin:
+class Steps:
     """What both route kinds derive from their ``steps``: the transform names and the target."""
 
-    if TYPE_CHECKING:  # declared for the type checker only: each model declares the field itself
+    if TYPE_CHECKING:  # declared for the type checker only: each model declares the fields itself
+        id: str
         steps: list[Step]
 
     @property
@@ -200,14 +201,14 @@ class _StepsMixin:
         return last.to
 
 
-def _one_delivery_last(steps: list[Step]) -> list[Step]:
+def one_delivery_last(steps: list[Step]) -> list[Step]:
     targets = [i for i, step in enumerate(steps) if isinstance(step, ToStep)]
     if targets != [len(steps) - 1]:
         raise ValueError("steps must end with exactly one `to:` step, after the transforms")
     return steps
 
 
-class RouteSpec(_StepsMixin, Frozen):
+class RouteSpec(Steps, Frozen):
     """One route: match inbound messages, transform them, deliver them to one connector."""
 
     id: str = Field(pattern=ROUTE_ID_PATTERN, description="kebab-case; equals the file stem")
@@ -223,7 +224,7 @@ class RouteSpec(_StepsMixin, Frozen):
 
     _check_key = field_validator("key")(lambda v: None if v is None else Pointer(v).text)
 
-    _ends_in_one_delivery = field_validator("steps")(_one_delivery_last)
+    _ends_in_one_delivery = field_validator("steps")(one_delivery_last)
 
 
 class ConnectorSpec(BaseModel):
@@ -231,40 +232,3 @@ class ConnectorSpec(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
     kind: str = Field(description="A registered connector kind: http, log, null, ...")
-
-
-class CacheSpec(Frozen):
-    """A short answer cache for a request/reply route."""
-
-    ttl: Duration = Field(description="How long an answer is served from the cache")
-    key: str | None = Field(
-        default=None,
-        description="JSON Pointer into the request naming the cache key; omitted: the body",
-    )
-    stale_for: Duration = Field(
-        default=0.0,
-        description="On a timeout or a failed call, serve an expired answer up to this old",
-    )
-
-    _check_key = field_validator("key")(lambda v: None if v is None else Pointer(v).text)
-
-
-class RequestReplySpec(_StepsMixin, Frozen):
-    """A synchronous route, served at ``POST /api/{id}``: transform, call, answer in ``timeout``.
-
-    Nothing is journaled: the caller waits for the answer and retries itself if it must.
-    """
-
-    id: str = Field(pattern=ROUTE_ID_PATTERN, description="kebab-case; equals the file stem")
-    kind: Literal["request-reply"] = Field(description="Marks a synchronous route")
-    description: str = Field(default="", description="Free text for operators")
-    steps: list[Step] = Field(
-        min_length=1, description="`transform:` steps in order, then exactly one `to:` step"
-    )
-    reply: list[str] = Field(
-        default_factory=list, description="Transforms applied to the target's JSON answer"
-    )
-    timeout: Duration = Field(default=2.0, description="Answer within this, or 504")
-    cache: CacheSpec | None = Field(default=None, description="Optional answer cache")
-
-    _ends_in_one_delivery = field_validator("steps")(_one_delivery_last)

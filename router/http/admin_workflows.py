@@ -16,7 +16,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Annotated, Literal, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Annotated, Literal, Protocol, TypeVar
 
 from aiohttp import web
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
@@ -26,6 +26,7 @@ from router.http.admin_openapi import ID_PATTERN, Handler, Operation
 from router.http.problem import json_response
 from router.ids import decode_id, encode_id
 from router.logs import get_logger
+from router.workflows.kind import WORKFLOW
 from router.workflows.spec import WorkflowSpec
 from router.workflows.state import Instance, State
 
@@ -293,7 +294,7 @@ class WorkflowsAdmin:
     def _workflows(self, request: web.Request) -> Workflows | None:
         """The running workflows; None when none are configured (lists are then empty)."""
         engine = request.app[self._engine]
-        if engine.workflows is None and engine.config.workflows:
+        if engine.workflows is None and engine.config.specs(WORKFLOW):
             raise UnavailableError(
                 "the workflows are not running (the router is starting or stopping)"
             )
@@ -319,7 +320,7 @@ class WorkflowsAdmin:
         workflows = self._workflows(request)
         if workflows is None:
             return _ok(WorkflowStats(workflows=[]))
-        specs = cast("dict[str, WorkflowSpec]", request.app[self._engine].config.workflows)
+        specs = request.app[self._engine].config.specs(WORKFLOW)
         loop = asyncio.get_running_loop()
         # One pass over the store in the executor: instances are few next to messages.
         found = await loop.run_in_executor(None, lambda: stats_of(specs, workflows.store.scan()))

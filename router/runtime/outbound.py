@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel
 
-from router.config.models import RequestReplySpec, RouteSpec
+from router.config.models import Steps
 from router.connector import OutboundRequest
 from router.envelope import Envelope
 from router.errors import PermanentError
@@ -80,7 +80,7 @@ def render_path(template: str, document: Any) -> str:
 
 
 def build_request(
-    route: RouteSpec | RequestReplySpec,
+    route: Steps,
     chain: list[TransformSpec],
     envelope: Envelope,
     attempt: int,

@@ -9,49 +9,27 @@ last transform returns a pydantic model.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
 
 from router import registry
-from router.config.models import ToSpec
-from router.config.typecheck import chain_problems
+from router.config.kinds import Loc, Problem
+from router.config.references import source_problems, target_problems, transform_problems
 from router.pointer import Pointer
 from router.workflows.spec import CallSpec, StepSpec, WorkflowSpec
 from router.workflows.template import reference_paths
 
 if TYPE_CHECKING:
-    from router.config.loader import RouterConfig
+    from router.config.loaded import RouterConfig
 
-Loc = tuple[Any, ...]
-Problem = tuple[Loc, str]
 ROOTS = ("trigger", "event", "steps", "instance")
 EVENT_FIELDS = frozenset({"source", "type", "key"})
 INSTANCE_FIELDS = frozenset({"id", "key"})
 
 
-def _chain(names: list[str], at: Loc, known: dict[str, registry.TransformSpec]) -> list[Problem]:
-    missing = [(i, n) for i, n in enumerate(names) if n not in known]
-    if missing:
-        return [((*at, i), f"unknown transform {n!r}") for i, n in missing]
-    return [((*at, i), p) for i, p in chain_problems([known[n] for n in names])]
-
-
-def _target(call: ToSpec, at: Loc, config: RouterConfig) -> list[Problem]:
-    name = call.connector
-    if name not in config.connectors:
-        if f"connector:{name}" in config.invalid:
-            return []
-        return [((*at, "connector"), f"unknown connector {name!r}")]
-    if call.operation is None:
-        return []
-    offered = registry.connectors()[config.connectors[name].kind].operations
-    if call.operation in offered:
-        return []
-    names = ", ".join(sorted(offered)) or "none: it takes method and path"
-    return [
-        ((*at, "operation"), f"connector {name!r} has no operation {call.operation!r} ({names})")
-    ]
+def _chain(names: list[str], at: Loc) -> list[Problem]:
+    return transform_problems(names, [(*at, i) for i in range(len(names))])
 
 
 class _References:
@@ -130,9 +108,8 @@ def _trigger_model(spec: WorkflowSpec) -> type[BaseModel] | None:
 def _call_problems(
     call: CallSpec, at: Loc, visible: list[str], refs: _References, config: RouterConfig
 ) -> list[Problem]:
-    known = registry.transforms()
-    out = _target(call.call, (*at, "call"), config)
-    out += _chain(call.input.transforms, (*at, "input", "transforms"), known)
+    out = target_problems(call.call, (*at, "call"), config)
+    out += _chain(call.input.transforms, (*at, "input", "transforms"))
     out += refs.input_problems(call, (*at, "input", "transforms", 0))
     if call.input.from_ is not None:
         out += refs.problems(call.input.from_, visible, (*at, "input", "from"))
@@ -146,9 +123,8 @@ def _step_problems(
 ) -> list[Problem]:
     at: Loc = ("steps", i)
     earlier = refs.order[:i]
-    known = registry.transforms()
     out = _call_problems(step, at, earlier, refs, config)
-    out += _chain(step.reply, (*at, "reply"), known)
+    out += _chain(step.reply, (*at, "reply"))
     for j, predicate in enumerate(step.when):
         out += refs.problems(predicate.pointer, earlier, (*at, "when", j, "pointer"))
     if step.compensate is not None:
@@ -160,12 +136,8 @@ def _step_problems(
 
 def workflow_problems(spec: WorkflowSpec, config: RouterConfig) -> list[Problem]:
     """Every problem in ``spec`` against the loaded sources and connectors."""
-    known = registry.transforms()
-    out: list[Problem] = []
-    source = spec.trigger.source
-    if source not in config.sources and f"source:{source}" not in config.invalid:
-        out.append((("trigger", "source"), f"unknown source {source!r}"))
-    out += _chain(spec.trigger.transforms, ("trigger", "transforms"), known)
+    out = source_problems(spec.trigger.source, ("trigger", "source"), config)
+    out += _chain(spec.trigger.transforms, ("trigger", "transforms"))
     ids = [step.id for step in spec.steps]
     for i, step_id in enumerate(ids):
         if step_id in ids[:i]:
@@ -184,5 +156,5 @@ def workflow_problems(spec: WorkflowSpec, config: RouterConfig) -> list[Problem]
     for i, step in enumerate(spec.steps):
         out += _step_problems(i, step, refs, config)
     if spec.notify is not None:
-        out += _target(spec.notify, ("notify",), config)
+        out += target_problems(spec.notify, ("notify",), config)
     return out

@@ -1,6 +1,7 @@
 """Workflows inside the engine: the trigger connectors, the orchestrator, and the operator API.
 
-A workflow's trigger is an ordinary route (see :func:`trigger_route`): the inbound message is
+A workflow's trigger is an ordinary route (``router.workflows.kind.trigger_route``): the inbound
+message is
 journaled with its route at ingress, like any other, and "delivered" to the workflow's trigger
 connector, which creates the instance durably before it reports success. So a trigger accepted
 with 202 survives a crash before its instance exists: the journal redelivers it, and the business
@@ -14,7 +15,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, cast
 
-from router.config.models import RetryPolicy, RouteSpec
 from router.connector import Connector, OutboundRequest
 from router.errors import PermanentError
 from router.ids import decode_id
@@ -24,31 +24,12 @@ from router.runtime.bridge import LoopBridge, reply_on_loop
 from router.runtime.outlet import Outlet
 from router.runtime.supervision import tell_safely
 from router.store.workflows import WorkflowStore
+from router.workflows.kind import TRIGGER_PREFIX
 from router.workflows.messages import Action, Command, Resume, Trigger
 from router.workflows.metrics import WorkflowMetrics
 from router.workflows.orchestrator import OrchestratorActor
 from router.workflows.spec import WorkflowSpec
 from router.workflows.state import Instance
-
-TRIGGER_PREFIX = "workflow:"
-
-
-def trigger_route(spec: WorkflowSpec) -> RouteSpec:
-    """The route that carries a workflow's trigger messages to its orchestrator."""
-    trigger = spec.trigger
-    return RouteSpec.model_validate(
-        {
-            "id": spec.id,
-            "description": f"trigger of workflow {spec.id}",
-            "from": trigger.model_dump(by_alias=True, exclude={"transforms"}, exclude_unset=True),
-            "steps": [
-                *({"transform": name} for name in trigger.transforms),
-                {"to": {"connector": TRIGGER_PREFIX + spec.id}},
-            ],
-            # Local and quick; a long budget only matters if the workflow store is full.
-            "retry": RetryPolicy(max_attempts=100, initial=0.2, max=30.0).model_dump(),
-        }
-    )
 
 
 def received_at(message_id: str) -> float:

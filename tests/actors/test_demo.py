@@ -47,6 +47,7 @@ from router.config._yaml import read_yaml
 from router.errors import SignatureError
 from router.registry import transforms, verifiers
 from router.runtime.outbound import run_chain
+from router.workflows.kind import WORKFLOW
 from tests.support.scenarios import simulator_env
 
 ROUTES = Path(__file__).resolve().parents[2] / "routes"
@@ -120,7 +121,7 @@ def _workflow_spec(workflow: str) -> Any:
     path = ROUTES / f"{workflow}.yaml"
     if not path.exists():
         return None
-    return load_config(ROUTES, {}).workflows.get(workflow)
+    return load_config(ROUTES, {}).specs(WORKFLOW).get(workflow)
 
 
 def _event(t: Trigger) -> dict[str, Any]:

@@ -39,6 +39,8 @@ class Runs:
     broken_routes: Path
     missing: Path
     results: dict[str, Result]
+    empty: Path
+    typo: Path
 
 
 def valid_folder(base: Path) -> Path:
@@ -63,7 +65,18 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
         "  - to: {connector: nowhere}\n"
     )
     missing = base / "nope"
+    empty = base / "empty"
+    empty.mkdir()
+    typo = valid_folder(base / "typo")
+    (typo / "refunds.yaml").write_text(
+        "id: refunds\nfrom: {source: shpo, type: refund.created}\nsteps:\n"
+        "  - to: {connector: snik}\n"
+    )
+    not_a_folder = valid / "orders.yaml"
     commands = {
+        "check empty": ["check", str(empty)],
+        "check file": ["check", str(not_a_folder)],
+        "check typo": ["check", str(typo)],
         "check valid": ["check", str(valid)],
         "check broken": ["check", str(broken)],
         "check missing": ["check", str(missing)],
@@ -92,7 +105,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
             if process.poll() is None:
                 process.kill()
                 process.communicate()
-    return Runs(valid, broken, missing, results)
+    return Runs(valid, broken, missing, results, empty, typo)
 
 
 def test_check_accepts_a_valid_folder_and_warns_about_unverified_sources(runs: Runs) -> None:
@@ -140,3 +153,30 @@ def test_schema_of_an_unknown_kind_is_a_usage_error(runs: Runs) -> None:
     assert result.returncode == EXIT_USAGE
     assert "unknown schema 'nope'" in result.stderr
     assert result.stdout == ""
+
+
+def test_check_on_a_file_is_a_config_error_without_a_traceback(runs: Runs) -> None:
+    result = runs.results["check file"]
+    assert result.returncode == EXIT_CONFIG
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip() == (
+        f"{runs.valid_routes / 'orders.yaml'}: not a routes folder: a routes folder holds"
+        " sources.yaml, connectors.yaml and one <id>.yaml per route"
+    )
+
+
+def test_check_on_an_empty_folder_fails_rather_than_saying_ok(runs: Runs) -> None:
+    result = runs.results["check empty"]
+    assert result.returncode == EXIT_CONFIG
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"{runs.empty}: no route files here")
+
+
+def test_check_suggests_the_closest_source_and_connector(runs: Runs) -> None:
+    result = runs.results["check typo"]
+    assert result.returncode == EXIT_CONFIG
+    refunds = runs.typo / "refunds.yaml"
+    assert result.stderr.splitlines() == [
+        f"{refunds}:2: from.source: unknown source 'shpo'; did you mean 'shop'?",
+        f"{refunds}:4: steps.0.to.connector: unknown connector 'snik'; did you mean 'sink'?",
+    ]

@@ -163,6 +163,41 @@ def test_a_source_without_verify_is_a_warning_with_its_line(tmp_path: Path) -> N
     )
 
 
+def test_an_unknown_kind_names_the_registered_ones_and_the_closest(tmp_path: Path) -> None:
+    routes = {"nightly": "id: nightly\nkind: workflw\n"}
+    with pytest.raises(ConfigErrors) as caught:
+        load(folder(tmp_path, routes))
+    assert [e.render() for e in caught.value.errors] == [
+        f"{tmp_path / 'nightly.yaml'}:2: kind: unknown kind 'workflw'; did you mean 'workflow'?"
+        " (known: request-reply, route, workflow)"
+    ]
+
+
+def test_an_unknown_transform_and_connector_kind_get_a_did_you_mean(tmp_path: Path) -> None:
+    route = ORDERS.replace("steps:\n", "steps:\n  - transform: shopify.order_to_canonicl\n", 1)
+    connectors = "sink:\n  kind: htp\n  base_url: http://127.0.0.1:9\n"
+    with pytest.raises(ConfigErrors) as caught:
+        load(folder(tmp_path, {"orders": route}, connectors=connectors))
+    rendered = "\n".join(e.render() for e in caught.value.errors)
+    assert "unknown connector kind 'htp'; did you mean 'http'? (known: " in rendered
+    assert (
+        "unknown transform 'shopify.order_to_canonicl'; did you mean 'shopify.order_to_canonical'?"
+        in rendered
+    )
+
+
+def test_a_file_given_as_the_folder_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text("# not routes")
+    with pytest.raises(ConfigError, match="not a routes folder") as caught:
+        load_config(tmp_path / "README.md")
+    assert caught.value.render().startswith(f"{tmp_path / 'README.md'}: not a routes folder")
+
+
+def test_an_empty_folder_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no route files here"):
+        load_config(tmp_path)
+
+
 def test_a_missing_folder_is_file_not_found(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="no such routes folder"):
         load_config(tmp_path / "nope")

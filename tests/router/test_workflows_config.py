@@ -10,6 +10,7 @@ import pytest
 from router import load_config
 from router.config import ConfigErrors
 from router.errors import TemplateError
+from router.workflows.kind import WORKFLOW
 from router.workflows.template import reference_paths, references, render
 from tests.router.test_check_cli import EXIT_CONFIG, interlock
 
@@ -65,7 +66,7 @@ def _errors(tmp_path: Path, workflow: str) -> list[str]:
 
 def test_a_good_workflow_loads_with_its_trigger_route(tmp_path: Path) -> None:
     config = load_config(_folder(tmp_path, GOOD))
-    spec = config.workflows["billing"]
+    spec = config.specs(WORKFLOW)["billing"]
     assert [s.id for s in spec.steps] == ["payment", "crm"]
     trigger = config.routes["billing"]
     assert trigger.from_.source == "stripe" and trigger.from_.type == "invoice.paid"

@@ -16,8 +16,10 @@ import pytest
 from router import load_config, registry
 from router.envelope import Envelope
 from router.ids import new_id_bytes, new_traceparent
+from router.request_reply.kind import REQUEST_REPLY
 from router.routing import RoutingTable
 from router.runtime.outbound import build_request, run_chain
+from router.workflows.kind import WORKFLOW
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "routes"
@@ -36,8 +38,8 @@ def _golden(route_id: str, produced: object) -> None:
 
 def test_shipped_routes_validate_with_only_the_expected_warning() -> None:
     # A workflow's trigger is a route of the same id, so CONFIG.routes holds the workflows too.
-    assert set(CONFIG.workflows) <= set(CONFIG.routes)
-    assert set(CONFIG.routes) | set(CONFIG.request_reply) == {
+    assert set(CONFIG.specs(WORKFLOW)) <= set(CONFIG.routes)
+    assert set(CONFIG.routes) | set(CONFIG.specs(REQUEST_REPLY)) == {
         p.stem for p in (ROOT / "routes").glob("*.yaml")
     } - {
         "sources",
@@ -46,7 +48,7 @@ def test_shipped_routes_validate_with_only_the_expected_warning() -> None:
     assert len(CONFIG.warnings) == 1 and "'demo'" in CONFIG.warnings[0]
 
 
-@pytest.mark.parametrize("route_id", sorted(set(CONFIG.routes) - set(CONFIG.workflows)))
+@pytest.mark.parametrize("route_id", sorted(set(CONFIG.routes) - set(CONFIG.specs(WORKFLOW))))
 def test_route_golden(route_id: str) -> None:
     route = CONFIG.routes[route_id]
     sample = FIXTURES / f"{route_id}.input.json"
@@ -73,10 +75,10 @@ def test_route_golden(route_id: str) -> None:
     assert request.idempotency_key and request.method == route.target.method
 
 
-@pytest.mark.parametrize("route_id", sorted(CONFIG.request_reply))
+@pytest.mark.parametrize("route_id", sorted(CONFIG.specs(REQUEST_REPLY)))
 def test_request_reply_route_golden(route_id: str) -> None:
     """The question becomes the connector's request; a recorded answer becomes the reply."""
-    spec = CONFIG.request_reply[route_id]
+    spec = CONFIG.specs(REQUEST_REPLY)[route_id]
     question = (FIXTURES / f"{route_id}.input.json").read_bytes()
     envelope = Envelope(
         id=new_id_bytes(),

@@ -16,6 +16,7 @@ import pytest
 
 from router import registry
 from router.runtime.outbound import render_path, run_chain
+from router.workflows.kind import WORKFLOW
 from router.workflows.plan import build_document
 from router.workflows.spec import CallSpec
 from tests.routes.test_shipped_routes import CONFIG, FIXTURES, ROOT, TABLE
@@ -39,7 +40,7 @@ TRIGGERS = {  # workflow -> (vendor fixture, event type as the source reads it, 
 
 
 def test_every_shipped_workflow_has_a_trigger_fixture() -> None:
-    assert set(CONFIG.workflows) == set(TRIGGERS)
+    assert set(CONFIG.specs(WORKFLOW)) == set(TRIGGERS)
 
 
 def _call(call: CallSpec, context: dict[str, Any]) -> dict[str, Any]:
@@ -56,7 +57,7 @@ def _call(call: CallSpec, context: dict[str, Any]) -> dict[str, Any]:
 
 @pytest.mark.parametrize("workflow_id", sorted(TRIGGERS))
 def test_workflow_golden(workflow_id: str) -> None:
-    spec = CONFIG.workflows[workflow_id]
+    spec = CONFIG.specs(WORKFLOW)[workflow_id]
     fixture, event_type, key = TRIGGERS[workflow_id]
     payload = orjson.loads((VENDORS / fixture).read_bytes())
     key = key or payload["id"]

@@ -17,7 +17,6 @@ from typing import Any
 
 import orjson
 
-from router.config.models import RequestReplySpec
 from router.envelope import Envelope
 from router.errors import (
     BadRequestError,
@@ -30,6 +29,7 @@ from router.ids import new_id_bytes, new_traceparent
 from router.metrics import Metrics
 from router.pointer import Pointer
 from router.registry import TransformSpec
+from router.request_reply.kind import RequestReplySpec
 from router.runtime.outbound import build_request, run_chain, to_json_bytes
 from router.runtime.outlet import Outlet
 

@@ -1,0 +1,84 @@
+"""The ``kind: request-reply`` file: a synchronous route's model, its checks, and its place.
+
+Its ``steps`` are a route's (transforms, then one ``to:``), checked the same way; it has no
+``from:`` (the caller posts to ``/api/{id}``) and adds ``reply`` transforms, a timeout and a cache.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import Field, field_validator
+
+from router import registry
+from router.config.kinds import FileKind, Problem, register_file_kind
+from router.config.models import ROUTE_ID_PATTERN, Frozen, Step, Steps, one_delivery_last
+from router.config.references import unknown
+from router.config.route_kind import steps_problems
+from router.durations import Duration
+from router.pointer import Pointer
+
+if TYPE_CHECKING:
+    from router.config.loaded import RouterConfig
+
+
+class CacheSpec(Frozen):
+    """A short answer cache for a request/reply route."""
+
+    ttl: Duration = Field(description="How long an answer is served from the cache")
+    key: str | None = Field(
+        default=None,
+        description="JSON Pointer into the request naming the cache key; omitted: the body",
+    )
+    stale_for: Duration = Field(
+        default=0.0,
+        description="On a timeout or a failed call, serve an expired answer up to this old",
+    )
+
+    _check_key = field_validator("key")(lambda v: None if v is None else Pointer(v).text)
+
+
+class RequestReplySpec(Steps, Frozen):
+    """A synchronous route, served at ``POST /api/{id}``: transform, call, answer in ``timeout``.
+
+    Nothing is journaled: the caller waits for the answer and retries itself if it must.
+    """
+
+    id: str = Field(pattern=ROUTE_ID_PATTERN, description="kebab-case; equals the file stem")
+    kind: Literal["request-reply"] = Field(description="Marks a synchronous route")
+    description: str = Field(default="", description="Free text for operators")
+    steps: list[Step] = Field(
+        min_length=1, description="`transform:` steps in order, then exactly one `to:` step"
+    )
+    reply: list[str] = Field(
+        default_factory=list, description="Transforms applied to the target's JSON answer"
+    )
+    timeout: Duration = Field(default=2.0, description="Answer within this, or 504")
+    cache: CacheSpec | None = Field(default=None, description="Optional answer cache")
+
+    _ends_in_one_delivery = field_validator("steps")(one_delivery_last)
+
+
+def _problems(route: RequestReplySpec, config: RouterConfig) -> list[Problem]:
+    # The reply chain starts from the target's JSON answer (untyped), so only its names are
+    # checked; the request side type-checks as a route's.
+    known = registry.transforms()
+    replies: list[Problem] = [
+        (("reply", i), unknown("transform", name, known))
+        for i, name in enumerate(route.reply)
+        if name not in known
+    ]
+    return replies + steps_problems(route, config)
+
+
+REQUEST_REPLY: FileKind[RequestReplySpec] = register_file_kind(
+    FileKind(
+        name="request-reply",
+        title="Request/reply route (`kind: request-reply`)",
+        plural="request/reply routes",
+        model=RequestReplySpec,
+        problems=_problems,
+        add=lambda _route, _config: None,  # served from config.specs(REQUEST_REPLY)
+        docs=(("`cache:` of a request/reply route", CacheSpec),),
+    )
+)
