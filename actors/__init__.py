@@ -1,10 +1,10 @@
-"""Interlock's shipped components: inbound verifiers, transforms, outbound connectors, simulators.
+"""Interlock's shipped components: inbound verifiers, transforms and outbound connectors.
 
 Importing this package registers every component with :mod:`router.registry`; the router finds it
-through the ``interlock.plugins`` entry point.
+through the ``interlock.plugins`` entry point. The vendor simulators and the demo are packages of
+their own (``simulators/``, ``demo/``): a production router never imports them.
 """
 
-from actors import connectors, simulators, sources, transforms
-from actors import demo as demo  # registers `interlock demo` (not a component: no __all__ entry)
+from actors import connectors, sources, transforms
 
-__all__ = ["connectors", "simulators", "sources", "transforms"]
+__all__ = ["connectors", "sources", "transforms"]

@@ -1,41 +1,70 @@
 """Interlock's kernel: durable journal, routing, actors, ingress.
 
-The public surface is deliberately small; everything else lives in submodules that may change.
+The public surface is deliberately small: these names, :mod:`router.plugin` (what a component
+package needs) and :mod:`router.testing` (for plugin and route authors); everything else lives in
+submodules that may change. Names resolve on first use (PEP 562), so ``import router.plugin`` or
+``interlock --help`` does not load the engine, LMDB, pykka or prometheus.
 """
 
-from router.config import RouterConfig, load_config
-from router.connector import Connector, OutboundRequest
-from router.engine import Engine
-from router.errors import (
-    ConfigError,
-    DeliveryError,
-    IngressError,
-    InterlockError,
-    PermanentError,
-    TransientError,
-    UnavailableError,
-)
-from router.ingest import Ack
-from router.registry import register_connector, register_transform, register_verifier, transform
-from router.settings import Settings
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from router.config import RouterConfig, load_config
+    from router.engine import Engine
+    from router.errors import (
+        ConfigError,
+        DeliveryError,
+        IngressError,
+        InterlockError,
+        PermanentError,
+        TransientError,
+        UnavailableError,
+    )
+    from router.ingest import Ack
+    from router.settings import Settings
+
+_WHERE = {
+    "Ack": "router.ingest",
+    "ConfigError": "router.errors",
+    "DeliveryError": "router.errors",
+    "Engine": "router.engine",
+    "IngressError": "router.errors",
+    "InterlockError": "router.errors",
+    "PermanentError": "router.errors",
+    "RouterConfig": "router.config",
+    "Settings": "router.settings",
+    "TransientError": "router.errors",
+    "UnavailableError": "router.errors",
+    "load_config": "router.config",
+}
 
 __all__ = [
     "Ack",
     "ConfigError",
-    "Connector",
     "DeliveryError",
     "Engine",
     "IngressError",
     "InterlockError",
-    "OutboundRequest",
     "PermanentError",
     "RouterConfig",
     "Settings",
     "TransientError",
     "UnavailableError",
     "load_config",
-    "register_connector",
-    "register_transform",
-    "register_verifier",
-    "transform",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'router' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # resolved once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_WHERE])

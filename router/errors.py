@@ -4,6 +4,8 @@ Every failure the router can name is one of these, so that callers match on a cl
 
     InterlockError
     ├── ConfigError              a route/source/connector file is wrong (file, line, field)
+    ├── CliError                 a command cannot do what it was asked (its exit code: 1, 2, 78)
+    ├── ApiError                 an admin API request is refused (router/http/admin.py)
     ├── TemplateError            a workflow step's input template has no value to fill in
     ├── UnknownInstanceError     no workflow instance has that id
     ├── StorageError             the journal or the workflow store failed (LMDB, translated)
@@ -53,6 +55,14 @@ class ConfigError(InterlockError):
             where = f"{where}:{self.line}"
         field = f" {self.field}:" if self.field else ""
         return f"{where}:{field} {self.message}"
+
+
+class CliError(InterlockError):
+    """What the ``interlock`` command prints as ``error: ...`` before it exits with ``code``."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class TemplateError(InterlockError):

@@ -1,8 +1,9 @@
-"""The one registry through which components plug into the router.
+"""The store behind :mod:`router.plugin`: what each component package registered, by name.
 
 The router never imports ``actors/``: a component package registers a *name*, a frozen pydantic
-*config model* and a *factory*, and the router looks them up by name when it loads routes. Plugin
-packages are found through the ``interlock.plugins`` entry-point group (``actors`` ships as one).
+*config model* and a *factory* (through :func:`router.plugin.register`), and the router looks them
+up by name when it loads routes. Plugin packages are found through the ``interlock.plugins``
+entry-point group (``actors`` ships as one; so do the kernel's file kinds, ``router.features``).
 """
 
 from __future__ import annotations
@@ -12,13 +13,20 @@ import inspect
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel
+
+if TYPE_CHECKING:
+    from router.connector import Connector
+    from router.verify import Verifier
 
 TransformFn = Callable[[Any], Any]
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
 _F = TypeVar("_F", bound=Callable[..., Any])
+# How the router builds a component from its validated config: a connector gets its name too.
+ConnectorFactory = Callable[[str, ConfigT], "Connector"]
+VerifierFactory = Callable[[ConfigT], "Verifier"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,19 +45,27 @@ class TransformSpec:
 
 
 @dataclass(frozen=True, slots=True)
-class ComponentSpec(Generic[ConfigT]):
-    """A registered component kind: its config model and the factory that builds it."""
+class ConnectorSpec(Generic[ConfigT]):
+    """A registered connector kind: its config model, its factory and the operations it offers."""
 
     kind: str
     config_model: type[ConfigT]
-    factory: Callable[..., Any]
+    factory: ConnectorFactory[ConfigT]
     operations: frozenset[str] = frozenset()  # empty: plain method + path calls only
 
 
+@dataclass(frozen=True, slots=True)
+class VerifierSpec(Generic[ConfigT]):
+    """A registered signature scheme: its config model (the ``verify:`` block) and factory."""
+
+    kind: str
+    config_model: type[ConfigT]
+    factory: VerifierFactory[ConfigT]
+
+
 _transforms: dict[str, TransformSpec] = {}
-_connectors: dict[str, ComponentSpec[Any]] = {}
-_verifiers: dict[str, ComponentSpec[Any]] = {}
-_commands: list[Callable[[Any], None]] = []
+_connectors: dict[str, ConnectorSpec[Any]] = {}
+_verifiers: dict[str, VerifierSpec[Any]] = {}
 _plugins_loaded = False
 
 
@@ -85,7 +101,7 @@ def transform(name: str) -> Callable[[_F], _F]:
 def register_connector(
     kind: str,
     config_model: type[ConfigT],
-    factory: Callable[..., Any],
+    factory: ConnectorFactory[ConfigT],
     operations: frozenset[str] | set[str] = frozenset(),
 ) -> None:
     """Register an outbound connector kind (``http``, ``log``, ``netsuite`` ...).
@@ -93,24 +109,14 @@ def register_connector(
     ``operations`` names what routes may ask of it with ``to: {operation: ...}``; ``check``
     refuses any other name.
     """
-    _connectors[kind] = ComponentSpec(kind, config_model, factory, frozenset(operations))
+    _connectors[kind] = ConnectorSpec(kind, config_model, factory, frozenset(operations))
 
 
 def register_verifier(
-    scheme: str, config_model: type[ConfigT], factory: Callable[..., Any]
+    scheme: str, config_model: type[ConfigT], factory: VerifierFactory[ConfigT]
 ) -> None:
     """Register an inbound signature-verification scheme (``stripe``, ``hmac``, ``none`` ...)."""
-    _verifiers[scheme] = ComponentSpec(scheme, config_model, factory)
-
-
-def register_commands(add: Callable[[Any], None]) -> None:
-    """Let a plugin add ``interlock`` subcommands: ``add(app)`` is called with the typer app."""
-    _commands.append(add)
-
-
-def commands() -> list[Callable[[Any], None]]:
-    load_plugins()
-    return list(_commands)
+    _verifiers[scheme] = VerifierSpec(scheme, config_model, factory)
 
 
 def load_plugins() -> None:
@@ -128,11 +134,11 @@ def transforms() -> dict[str, TransformSpec]:
     return dict(_transforms)
 
 
-def connectors() -> dict[str, ComponentSpec[Any]]:
+def connectors() -> dict[str, ConnectorSpec[Any]]:
     load_plugins()
     return dict(_connectors)
 
 
-def verifiers() -> dict[str, ComponentSpec[Any]]:
+def verifiers() -> dict[str, VerifierSpec[Any]]:
     load_plugins()
     return dict(_verifiers)

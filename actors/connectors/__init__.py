@@ -10,20 +10,7 @@ from actors.connectors import dynamics, http, netsuite, salesforce, shopify, sin
 from actors.connectors._client import ClientConfig
 from actors.connectors._metrics import ConnectorMetrics
 
-KINDS = (
-    "http",
-    "log",
-    "null",
-    "netsuite",
-    "dynamics",
-    "stripe",
-    "salesforce",
-    "zendesk",
-    "shopify",
-)
-
 __all__ = [
-    "KINDS",
     "ClientConfig",
     "ConnectorMetrics",
     "dynamics",

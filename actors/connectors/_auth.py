@@ -29,8 +29,7 @@ from actors.connectors._signing import (
     standard_webhooks_headers,
     webhook_key,
 )
-from router.durations import Duration
-from router.errors import DeliveryError, PermanentError, TransientError
+from router.plugin import DeliveryError, Duration, PermanentError, TransientError
 
 __all__ = [
     "ApiKeyAuth",

@@ -18,7 +18,7 @@ import enum
 import time
 from collections.abc import Callable
 
-from router.errors import TransientError
+from router.plugin import TransientError
 
 __all__ = ["CircuitBreaker", "CircuitState"]
 

@@ -27,7 +27,7 @@ import aiohttp
 import orjson
 
 from actors.connectors._ssrf import BlockedAddressError
-from router.errors import DeliveryError, PermanentError, TransientError
+from router.plugin import DeliveryError, PermanentError, TransientError
 
 __all__ = [
     "TRANSIENT_STATUS",

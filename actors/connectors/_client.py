@@ -40,8 +40,7 @@ from actors.connectors._ssrf import (
     HostPattern,
     is_loopback_host,
 )
-from router.durations import Duration
-from router.errors import DeliveryError, PermanentError, TransientError
+from router.plugin import DeliveryError, Duration, PermanentError, TransientError
 
 __all__ = [
     "BreakerConfig",

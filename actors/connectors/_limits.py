@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import Callable
 
-from router.errors import TransientError
+from router.plugin import TransientError
 
 __all__ = ["TokenBucket"]
 

@@ -27,7 +27,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 from yarl import URL
 
-from router.errors import PermanentError
+from router.plugin import PermanentError
 
 __all__ = [
     "AddressPolicy",

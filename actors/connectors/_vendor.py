@@ -20,8 +20,7 @@ from yarl import URL
 
 from actors.connectors._client import ClientConfig, ClientConnector, OutboundCall, Response
 from actors.connectors.http import tracing_headers
-from router.connector import OutboundRequest
-from router.errors import PermanentError
+from router.plugin import OutboundRequest, PermanentError
 
 __all__ = ["Builder", "Plan", "VendorConnector", "json_object", "require", "segment"]
 

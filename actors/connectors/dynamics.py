@@ -23,9 +23,7 @@ from pydantic import Field
 
 from actors.connectors._client import ClientConfig
 from actors.connectors._vendor import Builder, Plan, VendorConnector, dumps, require
-from router.connector import OutboundRequest
-from router.errors import PermanentError
-from router.registry import register_connector
+from router.plugin import OutboundRequest, PermanentError, register
 
 __all__ = ["DYNAMICS_OPERATIONS", "DynamicsConnector", "DynamicsConnectorConfig", "odata_literal"]
 
@@ -121,6 +119,10 @@ class DynamicsConnector(VendorConnector[DynamicsConnectorConfig]):
         return {"Accept": "application/json", "OData-MaxVersion": "4.0", "OData-Version": "4.0"}
 
 
-register_connector(
-    "dynamics", DynamicsConnectorConfig, DynamicsConnector, operations=set(DYNAMICS_OPERATIONS)
+register(
+    "connector",
+    "dynamics",
+    DynamicsConnectorConfig,
+    DynamicsConnector,
+    operations=set(DYNAMICS_OPERATIONS),
 )

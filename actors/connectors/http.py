@@ -16,10 +16,7 @@ from pydantic import Field, field_validator
 from yarl import URL
 
 from actors.connectors._client import ClientConfig, ClientConnector, OutboundCall
-from router.connector import OutboundRequest
-from router.errors import PermanentError
-from router.pointer import Pointer
-from router.registry import register_connector
+from router.plugin import OutboundRequest, PermanentError, Pointer, register
 
 __all__ = ["HttpConnector", "HttpConnectorConfig", "tracing_headers"]
 
@@ -101,4 +98,4 @@ class HttpConnector(ClientConnector):
         return response.body
 
 
-register_connector("http", HttpConnectorConfig, HttpConnector)
+register("connector", "http", HttpConnectorConfig, HttpConnector)

@@ -30,9 +30,7 @@ from pydantic import Field
 
 from actors.connectors._client import ClientConfig, Response
 from actors.connectors._vendor import Builder, Plan, VendorConnector, dumps, require, segment
-from router.connector import OutboundRequest
-from router.errors import PermanentError
-from router.registry import register_connector
+from router.plugin import OutboundRequest, PermanentError, register
 
 __all__ = [
     "NETSUITE_OPERATIONS",
@@ -127,6 +125,10 @@ class NetSuiteConnector(VendorConnector[NetSuiteConnectorConfig]):
         return location_result(response)
 
 
-register_connector(
-    "netsuite", NetSuiteConnectorConfig, NetSuiteConnector, operations=set(NETSUITE_OPERATIONS)
+register(
+    "connector",
+    "netsuite",
+    NetSuiteConnectorConfig,
+    NetSuiteConnector,
+    operations=set(NETSUITE_OPERATIONS),
 )

@@ -22,9 +22,7 @@ from pydantic import Field
 
 from actors.connectors._client import ClientConfig
 from actors.connectors._vendor import Builder, Plan, VendorConnector, dumps, require, segment
-from router.connector import OutboundRequest
-from router.errors import PermanentError
-from router.registry import register_connector
+from router.plugin import OutboundRequest, PermanentError, register
 
 __all__ = ["SALESFORCE_OPERATIONS", "SalesforceConnector", "SalesforceConnectorConfig"]
 
@@ -85,7 +83,8 @@ class SalesforceConnector(VendorConnector[SalesforceConnectorConfig]):
     OPERATIONS = SALESFORCE_OPERATIONS
 
 
-register_connector(
+register(
+    "connector",
     "salesforce",
     SalesforceConnectorConfig,
     SalesforceConnector,

@@ -17,9 +17,7 @@ from pydantic import Field
 
 from actors.connectors._client import ClientConfig
 from actors.connectors._vendor import Builder, Plan, VendorConnector, dumps, require
-from router.connector import OutboundRequest
-from router.errors import PermanentError
-from router.registry import register_connector
+from router.plugin import OutboundRequest, PermanentError, register
 
 __all__ = ["SHOPIFY_OPERATIONS", "ShopifyConnector", "ShopifyConnectorConfig"]
 
@@ -52,6 +50,10 @@ class ShopifyConnector(VendorConnector[ShopifyConnectorConfig]):
     OPERATIONS = SHOPIFY_OPERATIONS
 
 
-register_connector(
-    "shopify", ShopifyConnectorConfig, ShopifyConnector, operations=set(SHOPIFY_OPERATIONS)
+register(
+    "connector",
+    "shopify",
+    ShopifyConnectorConfig,
+    ShopifyConnector,
+    operations=set(SHOPIFY_OPERATIONS),
 )

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from router.connector import OutboundRequest
-from router.logs import get_logger
-from router.registry import register_connector
+from router.plugin import OutboundRequest, get_logger, register
 
 log = get_logger("interlock.connector.log")
 
@@ -57,5 +55,5 @@ class NullConnector(LogConnector):
         self.delivered += 1
 
 
-register_connector("log", SinkConfig, LogConnector)
-register_connector("null", SinkConfig, NullConnector)
+register("connector", "log", SinkConfig, LogConnector)
+register("connector", "null", SinkConfig, NullConnector)

@@ -31,9 +31,7 @@ from pydantic import Field
 
 from actors.connectors._client import ClientConfig
 from actors.connectors._vendor import Builder, Plan, VendorConnector, require, segment
-from router.connector import OutboundRequest
-from router.errors import PermanentError
-from router.registry import register_connector
+from router.plugin import OutboundRequest, PermanentError, register
 
 __all__ = ["STRIPE_OPERATIONS", "StripeConnector", "StripeConnectorConfig", "form_encode"]
 
@@ -146,6 +144,6 @@ class StripeConnector(VendorConnector[StripeConnectorConfig]):
         return headers
 
 
-register_connector(
-    "stripe", StripeConnectorConfig, StripeConnector, operations=set(STRIPE_OPERATIONS)
+register(
+    "connector", "stripe", StripeConnectorConfig, StripeConnector, operations=set(STRIPE_OPERATIONS)
 )

@@ -17,8 +17,7 @@ from typing import Any
 
 from actors.connectors._client import ClientConfig
 from actors.connectors._vendor import Builder, Plan, VendorConnector, dumps
-from router.connector import OutboundRequest
-from router.registry import register_connector
+from router.plugin import OutboundRequest, register
 
 __all__ = ["ZENDESK_OPERATIONS", "ZendeskConnector", "ZendeskConnectorConfig"]
 
@@ -50,6 +49,10 @@ class ZendeskConnector(VendorConnector[ZendeskConnectorConfig]):
     OPERATIONS = ZENDESK_OPERATIONS
 
 
-register_connector(
-    "zendesk", ZendeskConnectorConfig, ZendeskConnector, operations=set(ZENDESK_OPERATIONS)
+register(
+    "connector",
+    "zendesk",
+    ZendeskConnectorConfig,
+    ZendeskConnector,
+    operations=set(ZENDESK_OPERATIONS),
 )

@@ -1,6 +1,6 @@
 """Inbound signature-verification schemes; importing this package registers every one of them.
 
-Each ``verify_<scheme>`` module registers its scheme with :func:`router.registry.register_verifier`
+Each ``verify_<scheme>`` module registers its scheme with :func:`router.plugin.register`
 at import. See docs/sources.md for the ``verify:`` block of each.
 """
 
@@ -16,10 +16,7 @@ from actors.sources.verify_standard_webhooks import (
 from actors.sources.verify_stripe import StripeSignatureConfig, StripeSignatureVerifier
 from actors.sources.verify_zendesk import ZendeskSignatureConfig, ZendeskSignatureVerifier
 
-SCHEMES = ("stripe", "standard-webhooks", "github", "shopify", "zendesk", "hmac", "bearer", "none")
-
 __all__ = [
-    "SCHEMES",
     "BearerTokenConfig",
     "BearerTokenVerifier",
     "GitHubSignatureConfig",

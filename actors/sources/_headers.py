@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import NoReturn
 
-from router.errors import SignatureError
+from router.plugin import SignatureError
 
 __all__ = [
     "FAILED",

@@ -13,7 +13,7 @@ from typing import Annotated, Literal, ParamSpec, TypeVar
 from pydantic import AfterValidator, Field, SecretStr
 
 from actors.sources._headers import FAILED, fail
-from router.errors import SignatureError
+from router.plugin import SignatureError
 
 __all__ = ["Algorithm", "Keyring", "Secrets", "decode_base64", "decode_hex", "guarded"]
 

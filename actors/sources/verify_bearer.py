@@ -14,8 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from actors.sources._headers import fail, require_header
 from actors.sources._signing import Secrets, guarded
-from router.registry import register_verifier
-from router.verify import Verified
+from router.plugin import Verified, register
 
 __all__ = ["BearerTokenConfig", "BearerTokenVerifier"]
 
@@ -58,4 +57,4 @@ class BearerTokenVerifier:
         return Verified()
 
 
-register_verifier("bearer", BearerTokenConfig, BearerTokenVerifier)
+register("verifier", "bearer", BearerTokenConfig, BearerTokenVerifier)

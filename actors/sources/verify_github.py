@@ -12,8 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from actors.sources._headers import delivery_id, fail, require_header
 from actors.sources._signing import Keyring, Secrets, decode_hex, guarded
-from router.registry import register_verifier
-from router.verify import Verified
+from router.plugin import Verified, register
 
 __all__ = ["GitHubSignatureConfig", "GitHubSignatureVerifier"]
 
@@ -45,4 +44,4 @@ class GitHubSignatureVerifier:
         return Verified(idempotency_key=key)
 
 
-register_verifier("github", GitHubSignatureConfig, GitHubSignatureVerifier)
+register("verifier", "github", GitHubSignatureConfig, GitHubSignatureVerifier)

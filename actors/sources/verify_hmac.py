@@ -22,8 +22,7 @@ from actors.sources._headers import (
     require_header,
 )
 from actors.sources._signing import Algorithm, Keyring, Secrets, decode_base64, decode_hex, guarded
-from router.registry import register_verifier
-from router.verify import Verified
+from router.plugin import Verified, register
 
 __all__ = ["HmacSignatureConfig", "HmacSignatureVerifier"]
 
@@ -100,4 +99,4 @@ class HmacSignatureVerifier:
         return Verified(idempotency_key=key)
 
 
-register_verifier("hmac", HmacSignatureConfig, HmacSignatureVerifier)
+register("verifier", "hmac", HmacSignatureConfig, HmacSignatureVerifier)

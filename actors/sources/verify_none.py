@@ -6,8 +6,7 @@ from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict
 
-from router.registry import register_verifier
-from router.verify import Verified
+from router.plugin import Verified, register
 
 __all__ = ["NoVerificationConfig", "NoVerifier"]
 
@@ -27,4 +26,4 @@ class NoVerifier:
         return Verified()
 
 
-register_verifier("none", NoVerificationConfig, NoVerifier)
+register("verifier", "none", NoVerificationConfig, NoVerifier)

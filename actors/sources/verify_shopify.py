@@ -12,8 +12,7 @@ from pydantic import BaseModel, ConfigDict
 
 from actors.sources._headers import delivery_id, require_header
 from actors.sources._signing import Keyring, Secrets, decode_base64, guarded
-from router.registry import register_verifier
-from router.verify import Verified
+from router.plugin import Verified, register
 
 __all__ = ["ShopifySignatureConfig", "ShopifySignatureVerifier"]
 
@@ -42,4 +41,4 @@ class ShopifySignatureVerifier:
         return Verified(idempotency_key=key)
 
 
-register_verifier("shopify", ShopifySignatureConfig, ShopifySignatureVerifier)
+register("verifier", "shopify", ShopifySignatureConfig, ShopifySignatureVerifier)

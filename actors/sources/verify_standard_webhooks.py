@@ -22,8 +22,7 @@ from actors.sources._headers import (
     require_header,
 )
 from actors.sources._signing import Keyring, Secrets, decode_base64, guarded
-from router.registry import register_verifier
-from router.verify import Verified
+from router.plugin import Verified, register
 
 __all__ = ["StandardWebhooksConfig", "StandardWebhooksVerifier"]
 
@@ -85,4 +84,4 @@ class StandardWebhooksVerifier:
         return Verified(idempotency_key=msg_id)
 
 
-register_verifier("standard-webhooks", StandardWebhooksConfig, StandardWebhooksVerifier)
+register("verifier", "standard-webhooks", StandardWebhooksConfig, StandardWebhooksVerifier)

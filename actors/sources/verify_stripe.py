@@ -15,8 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from actors.sources._headers import check_tolerance, fail, parse_unix_timestamp, require_header
 from actors.sources._signing import Keyring, Secrets, decode_hex, guarded
-from router.registry import register_verifier
-from router.verify import Verified
+from router.plugin import Verified, register
 
 __all__ = ["StripeSignatureConfig", "StripeSignatureVerifier"]
 
@@ -62,4 +61,4 @@ class StripeSignatureVerifier:
         return Verified()
 
 
-register_verifier("stripe", StripeSignatureConfig, StripeSignatureVerifier)
+register("verifier", "stripe", StripeSignatureConfig, StripeSignatureVerifier)

@@ -13,8 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from actors.sources._headers import check_tolerance, parse_iso_timestamp, require_header
 from actors.sources._signing import Keyring, Secrets, decode_base64, guarded
-from router.registry import register_verifier
-from router.verify import Verified
+from router.plugin import Verified, register
 
 __all__ = ["ZendeskSignatureConfig", "ZendeskSignatureVerifier"]
 
@@ -54,4 +53,4 @@ class ZendeskSignatureVerifier:
         return Verified()
 
 
-register_verifier("zendesk", ZendeskSignatureConfig, ZendeskSignatureVerifier)
+register("verifier", "zendesk", ZendeskSignatureConfig, ZendeskSignatureVerifier)

@@ -10,7 +10,7 @@ from canonical.mappings.dynamics import (
     dynamics_invoice_from_invoice,
     dynamics_sales_order_from_order,
 )
-from router.registry import register_transform
+from router.plugin import register
 
 TRANSFORMS: dict[str, Callable[[Any], Any]] = {
     "dynamics.account_from_customer": dynamics_account_from_customer,
@@ -20,4 +20,4 @@ TRANSFORMS: dict[str, Callable[[Any], Any]] = {
 """Transform name -> function; the names are what route files refer to."""
 
 for _name, _fn in TRANSFORMS.items():
-    register_transform(_name, _fn)
+    register("transform", _name, None, _fn)

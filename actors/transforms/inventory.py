@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from router.registry import register_transform
+from router.plugin import register
 
 
 class AvailabilityQuestion(BaseModel):
@@ -52,5 +52,5 @@ def inventory_availability(answer: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-register_transform("dynamics.inventory_query", inventory_query)
-register_transform("dynamics.inventory_availability", inventory_availability)
+register("transform", "dynamics.inventory_query", None, inventory_query)
+register("transform", "dynamics.inventory_availability", None, inventory_availability)

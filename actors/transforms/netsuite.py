@@ -17,7 +17,7 @@ from canonical.mappings.netsuite_out import (
     netsuite_sales_order_from_order,
     netsuite_sales_order_from_subscription,
 )
-from router.registry import register_transform
+from router.plugin import register
 
 TRANSFORMS: dict[str, Callable[[Any], Any]] = {
     "netsuite.customer_to_canonical": netsuite_customer_to_canonical,
@@ -32,4 +32,4 @@ TRANSFORMS: dict[str, Callable[[Any], Any]] = {
 """Transform name -> function; the names are what route files refer to."""
 
 for _name, _fn in TRANSFORMS.items():
-    register_transform(_name, _fn)
+    register("transform", _name, None, _fn)

@@ -9,7 +9,7 @@ from canonical.mappings.provisioning import (
     provisioning_entitlement_from_order,
     provisioning_entitlement_from_subscription,
 )
-from router.registry import register_transform
+from router.plugin import register
 
 TRANSFORMS: dict[str, Callable[[Any], Any]] = {
     "provisioning.entitlement_from_order": provisioning_entitlement_from_order,
@@ -18,4 +18,4 @@ TRANSFORMS: dict[str, Callable[[Any], Any]] = {
 """Transform name -> function; the names are what route and workflow files refer to."""
 
 for _name, _fn in TRANSFORMS.items():
-    register_transform(_name, _fn)
+    register("transform", _name, None, _fn)

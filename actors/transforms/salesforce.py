@@ -14,7 +14,7 @@ from canonical.mappings.salesforce import (
     salesforce_opportunity_from_order,
     salesforce_opportunity_to_canonical,
 )
-from router.registry import register_transform
+from router.plugin import register
 
 TRANSFORMS: dict[str, Callable[[Any], Any]] = {
     "salesforce.account_to_canonical": salesforce_account_to_canonical,
@@ -28,4 +28,4 @@ TRANSFORMS: dict[str, Callable[[Any], Any]] = {
 """Transform name -> function; the names are what route files refer to."""
 
 for _name, _fn in TRANSFORMS.items():
-    register_transform(_name, _fn)
+    register("transform", _name, None, _fn)

@@ -19,7 +19,7 @@ from canonical.mappings.shopify import (
     shopify_inventory_level_to_canonical,
     shopify_order_to_canonical,
 )
-from router.registry import register_transform
+from router.plugin import register
 
 
 def availability_question_from_order(order: Order) -> AvailabilityQuestion:
@@ -55,4 +55,4 @@ TRANSFORMS: dict[str, Callable[[Any], Any]] = {
 """Transform name -> function; the names are what route files refer to."""
 
 for _name, _fn in TRANSFORMS.items():
-    register_transform(_name, _fn)
+    register("transform", _name, None, _fn)

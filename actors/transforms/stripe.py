@@ -17,7 +17,7 @@ from canonical.mappings.stripe_out import (
     stripe_subscription_request_from_order,
     stripe_subscription_update_from_amendment,
 )
-from router.registry import register_transform
+from router.plugin import register
 
 TRANSFORMS: dict[str, Callable[[Any], Any]] = {
     "stripe.customer_to_canonical": stripe_customer_to_canonical,
@@ -32,4 +32,4 @@ TRANSFORMS: dict[str, Callable[[Any], Any]] = {
 """Transform name -> function; the names are what route files refer to."""
 
 for _name, _fn in TRANSFORMS.items():
-    register_transform(_name, _fn)
+    register("transform", _name, None, _fn)

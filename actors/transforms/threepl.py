@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from canonical.mappings.threepl import threepl_fulfilment_request_from_order
-from router.registry import register_transform
+from router.plugin import register
 
 TRANSFORMS: dict[str, Callable[[Any], Any]] = {
     "threepl.fulfilment_request_from_order": threepl_fulfilment_request_from_order,
@@ -14,4 +14,4 @@ TRANSFORMS: dict[str, Callable[[Any], Any]] = {
 """Transform name -> function; the names are what route and workflow files refer to."""
 
 for _name, _fn in TRANSFORMS.items():
-    register_transform(_name, _fn)
+    register("transform", _name, None, _fn)

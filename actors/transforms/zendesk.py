@@ -11,7 +11,7 @@ from canonical.mappings.zendesk import (
     zendesk_ticket_from_support_ticket,
     zendesk_ticket_to_canonical,
 )
-from router.registry import register_transform
+from router.plugin import register
 
 TRANSFORMS: dict[str, Callable[[Any], Any]] = {
     "zendesk.ticket_to_canonical": zendesk_ticket_to_canonical,
@@ -22,4 +22,4 @@ TRANSFORMS: dict[str, Callable[[Any], Any]] = {
 """Transform name -> function; the names are what route files refer to."""
 
 for _name, _fn in TRANSFORMS.items():
-    register_transform(_name, _fn)
+    register("transform", _name, None, _fn)

@@ -47,7 +47,8 @@ def build(journal_dir: Path, messages: int) -> dict[str, Any]:
     from router.envelope import Envelope
     from router.ids import encode_id, new_id_bytes, new_traceparent
     from router.store.journal import Journal
-    from router.store.records import DeliveryState, OutcomeRecord, Status
+    from router.store.records import DeliveryState, OutcomeRecord
+    from router.store.statuses import Status
 
     started = time.monotonic()
     journal = Journal(journal_dir, sync=False)

@@ -84,7 +84,7 @@ def _mapping_file(
 
 
 def _component(
-    kinds: Mapping[str, registry.ComponentSpec[Any]],
+    kinds: Mapping[str, registry.ConnectorSpec[Any] | registry.VerifierSpec[Any]],
     chosen: str,
     what: str,
     fields: dict[str, Any],

@@ -25,7 +25,7 @@ from prometheus_client import CollectorRegistry
 from pydantic import BaseModel, ValidationError
 
 from router.engine import Engine
-from router.errors import UnavailableError
+from router.errors import InterlockError, UnavailableError
 from router.http import admin_openapi as api
 from router.http.admin_auth import BearerAuth, resolve_admin_tokens
 from router.http.admin_openapi import Handler, Operation
@@ -47,8 +47,8 @@ T = TypeVar("T")
 _ID = re.compile(api.ID_PATTERN)
 
 
-class ApiError(Exception):
-    """Answered as problem+json with ``status``."""
+class ApiError(InterlockError):
+    """An admin request the router refuses, answered as problem+json with ``status``."""
 
     def __init__(self, status: int, title: str, detail: str = "", **extra: Any) -> None:
         super().__init__(detail)

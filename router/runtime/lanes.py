@@ -23,7 +23,8 @@ from typing import Literal
 from router.config.models import RetryPolicy
 from router.errors import DeliveryError, PermanentError, TransientError
 from router.runtime.retry import backoff_delay, give_up_reason
-from router.store.records import Delivery, OutcomeRecord, Status
+from router.store.records import Delivery, OutcomeRecord
+from router.store.statuses import Status
 
 Verdict = Literal["delivered", "retry", "dead"]
 

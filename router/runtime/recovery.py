@@ -16,7 +16,8 @@ from router.runtime.credit import Credit
 from router.runtime.messages import NewDeliveries, Record
 from router.runtime.supervision import tell_safely
 from router.store.journal import Journal
-from router.store.records import Delivery, OutcomeRecord, Status
+from router.store.records import Delivery, OutcomeRecord
+from router.store.statuses import Status
 
 log = get_logger("interlock.engine")
 RECOVERY_CHUNK = 1000

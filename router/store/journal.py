@@ -39,12 +39,12 @@ from router.store.records import (
     Delivery,
     DeliveryState,
     OutcomeRecord,
-    Status,
     TimelineEvent,
     body_digest,
     delivery_key,
     idempotency_db_key,
 )
+from router.store.statuses import Status
 
 _DBS = ("msg", "idem", "dlv", "pending", "ev", "dlq", "unrouted")
 _seq = itertools.count()

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict, JsonValue
 
-DeliveryStatus = Literal["pending", "retry", "delivered", "dead"]
-MessageStatus = Literal["pending", "retry", "delivered", "dead", "unrouted"]
+from router.store.statuses import DeliveryStatus, MessageStatus
+
+__all__ = ["DeliveryStatus", "MessageStatus"]  # re-exported: the admin API's schemas use them
 
 
 class _Frozen(BaseModel):

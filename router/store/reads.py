@@ -17,13 +17,13 @@ from router.store.lmdb_env import Database, Transaction
 from router.store.records import (
     Delivery,
     DeliveryState,
-    Status,
     TimelineEvent,
     body_digest,
     delivery_key,
     delivery_state,
     idempotency_db_key,
 )
+from router.store.statuses import Status
 
 
 def as_bytes(value: bytes | memoryview | None) -> bytes:

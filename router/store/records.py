@@ -9,15 +9,9 @@ from typing import Any
 
 from router import codec
 from router.envelope import Envelope
+from router.store.statuses import Status
 
 MAX_KEY = 480  # LMDB's key limit is 511 bytes; long idempotency keys are hashed to fit
-
-
-class Status(StrEnum):
-    PENDING = "pending"
-    RETRY = "retry"
-    DELIVERED = "delivered"
-    DEAD = "dead"
 
 
 class AppendOutcome(StrEnum):

@@ -1,6 +1,2 @@
-"""Durable workflows (sagas): workflow files, the orchestrator actor, instance state."""
-
-from router.workflows.spec import WorkflowSpec
-from router.workflows.state import Instance, State, StepStatus, UndoStatus
-
-__all__ = ["Instance", "State", "StepStatus", "UndoStatus", "WorkflowSpec"]
+"""Durable workflows (sagas): the ``kind: workflow`` file (``kind``, ``spec``, ``check``), the
+orchestrator actor and its service, instance state and the views the admin API and CLI show."""

@@ -29,9 +29,6 @@ from actors.connectors.netsuite import NETSUITE_OPERATIONS, NetSuiteConnectorCon
 from actors.connectors.salesforce import SALESFORCE_OPERATIONS, SalesforceConnectorConfig
 from actors.connectors.stripe import STRIPE_OPERATIONS, StripeConnectorConfig
 from actors.connectors.zendesk import ZENDESK_OPERATIONS, ZendeskConnectorConfig
-from actors.simulators.salesforce import SalesforceSimulator
-from actors.simulators.stripe import StripeSimulator, parse_form
-from actors.simulators.zendesk import ZendeskSimulator
 from actors.transforms.inventory import AvailabilityQuestion
 from canonical import Customer, Invoice, MappingError, Order, Subscription
 from router import registry
@@ -39,6 +36,9 @@ from router.config.typecheck import chain_problems
 from router.connector import OutboundRequest
 from router.errors import PermanentError
 from router.runtime.outbound import run_chain
+from simulators.salesforce import SalesforceSimulator
+from simulators.stripe import StripeSimulator, parse_form
+from simulators.zendesk import ZendeskSimulator
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 VENDORS = FIXTURES / "vendors"

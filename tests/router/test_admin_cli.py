@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 import structlog
-import typer
 from typer.testing import CliRunner, Result
 
-from router.admin_cli import register
+from router.cli.app import build
 from router.ids import encode_id
 from tests.support.admin_server import TOKENS, AdminServer, event, routes_folder
 from tests.support.process import free_port
@@ -22,18 +21,7 @@ from tests.support.sink import Sink
 UNKNOWN_ID = encode_id(bytes(16))
 
 
-def cli() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def main() -> None:
-        """The interlock app, as router/cli.py builds it."""
-
-    register(app)
-    return app
-
-
-APP = cli()
+APP = build(["interlock"])  # the interlock app, as the console script builds it
 
 
 def invoke(*args: str, env: dict[str, str] | None = None) -> Result:

@@ -9,10 +9,10 @@ import orjson
 import pytest
 from pydantic import BaseModel
 
-from router import register_transform
 from router.errors import BackpressureError, ConflictError, UnknownSourceError
 from router.ids import decode_id
-from router.store.records import Status
+from router.plugin import register
+from router.store.statuses import Status
 from tests.conftest import EngineFactory
 from tests.support.routes import write_routes
 from tests.support.sink import Sink
@@ -41,7 +41,7 @@ def shop_order_to_ledger(order: ShopOrder) -> LedgerEntry:
     return LedgerEntry(reference=f"{order.customer}/{order.id}", cents=order.amount * 100)
 
 
-register_transform("test.order_to_ledger", shop_order_to_ledger)
+register("transform", "test.order_to_ledger", None, shop_order_to_ledger)
 
 
 async def test_accepted_message_is_delivered_once_with_stable_headers(

@@ -23,7 +23,8 @@ from router.ids import decode_id, encode_id, new_id_bytes
 from router.logs import render_json, timestamp
 from router.registry import register_connector
 from router.store.journal import Journal
-from router.store.records import AppendOutcome, DeliveryState, Status
+from router.store.records import AppendOutcome, DeliveryState
+from router.store.statuses import Status
 from tests.conftest import EngineFactory
 
 

@@ -16,13 +16,8 @@ from router.errors import StorageError, StorageFullError, StorageOpenError, Unav
 from router.ids import new_id_bytes
 from router.store.journal import Journal
 from router.store.lmdb_env import MB
-from router.store.records import (
-    AppendOutcome,
-    AppendResult,
-    DeliveryState,
-    OutcomeRecord,
-    Status,
-)
+from router.store.records import AppendOutcome, AppendResult, DeliveryState, OutcomeRecord
+from router.store.statuses import Status
 
 RETENTION = 3600.0
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"

@@ -12,7 +12,8 @@ from router.envelope import Envelope
 from router.errors import PermanentError, TransientError
 from router.ids import new_id_bytes
 from router.runtime.lanes import Lanes
-from router.store.records import Delivery, DeliveryState, Status
+from router.store.records import Delivery, DeliveryState
+from router.store.statuses import Status
 
 POLICY = RetryPolicy(max_attempts=3, initial=1.0, max=4.0, max_age=100.0, jitter="none")
 

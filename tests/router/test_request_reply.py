@@ -11,9 +11,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from actors.simulators.cli import seed_demo
-from actors.simulators.runner import SimulatorThread
 from router.http.ingress import create_app
+from simulators.cli import seed_demo
+from simulators.runner import SimulatorThread
 from tests.conftest import EngineFactory
 
 Client = TestClient[web.Request, web.Application]

@@ -21,12 +21,12 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import JsonValue
 
-from actors.simulators.runner import SimulatorThread
 from router import Engine, Settings, load_config
 from router.http.admin import OPERATIONS, create_admin_app
-from router.http.admin_workflows import StepStatusName, UndoStatusName, WorkflowState
 from router.ids import encode_id
 from router.workflows.state import State, StepStatus, UndoStatus
+from router.workflows.views import StepStatusName, UndoStatusName, WorkflowState
+from simulators.runner import SimulatorThread
 from tests.conftest import EngineFactory
 from tests.support.admin_server import AUTH, TOKENS, AdminServer, routes_folder
 from tests.support.sink import Sink

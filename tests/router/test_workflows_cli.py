@@ -14,11 +14,11 @@ import pytest
 import structlog
 from typer.testing import Result
 
-from actors.simulators.runner import SimulatorThread
-from router._admin_render import _secs, render_instances
+from router.cli.render import _secs, render_instances
 from router.ids import encode_id
 from router.store.journal import Journal
 from router.workflows.state import Instance
+from simulators.runner import SimulatorThread
 from tests.router.test_admin_cli import invoke
 from tests.router.test_workflows_admin import SETTLED, break_target, deal, workflow_routes
 from tests.support.admin_server import TOKENS, AdminServer

@@ -17,9 +17,9 @@ from typing import Any
 import orjson
 import pytest
 
-from actors.simulators.runner import SimulatorThread
 from router import Engine
 from router.workflows.state import State, StepStatus, UndoStatus
+from simulators.runner import SimulatorThread
 from tests.conftest import EngineFactory
 
 WORKFLOW = """\

@@ -19,9 +19,9 @@ from typing import Any
 import orjson
 import stripe
 
-from actors.simulators.runner import SimulatorThread
 from router import Engine
 from router.workflows.state import ACTIVE, Instance
+from simulators.runner import SimulatorThread
 
 ROOT = Path(__file__).resolve().parents[2]
 VENDORS = ROOT / "tests" / "fixtures" / "vendors"

@@ -20,10 +20,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from actors.simulators.cli import seed_demo
-from actors.simulators.runner import SimulatorThread
 from router.store.workflows import WorkflowStore
 from router.workflows.state import Instance, State
+from simulators.cli import seed_demo
+from simulators.runner import SimulatorThread
 from tests.support import scenarios as sc
 from tests.support.process import RouterProcess
 

@@ -14,11 +14,11 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from actors.simulators.cli import seed_demo
-from actors.simulators.runner import SimulatorThread
 from router import Engine, Settings, load_config
 from router.http.ingress import create_app
 from router.workflows.state import State, StepStatus, UndoStatus
+from simulators.cli import seed_demo
+from simulators.runner import SimulatorThread
 from tests.support import scenarios as sc
 
 Client = TestClient[web.Request, web.Application]

@@ -16,10 +16,10 @@ from structlog.testing import capture_logs
 
 from actors.connectors._secrets import SECRETS_DIR_ENV
 from router.ids import decode_id
-from router.store.records import Status
+from router.store.statuses import Status
 from tests.conftest import EngineFactory
 
-runner = pytest.importorskip("actors.simulators.runner")
+runner = pytest.importorskip("simulators.runner")
 
 
 @pytest.fixture

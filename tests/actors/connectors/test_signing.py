@@ -55,7 +55,7 @@ def test_hmac_sha256_signature_is_keyed_by_both_secrets() -> None:
 
 
 def test_netsuite_tba_header_verifies_with_the_simulators_independent_verifier() -> None:
-    verifier_module = pytest.importorskip("actors.simulators._auth")
+    verifier_module = pytest.importorskip("simulators._auth")
     verifier = verifier_module.OAuth1Verifier(
         realm="1234567_SB1",
         consumer_key="ck",

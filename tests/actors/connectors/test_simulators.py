@@ -13,7 +13,7 @@ from router.errors import PermanentError, TransientError
 from tests.actors.connectors._support import outbound
 from tests.actors.connectors.conftest import OpenConnector
 
-runner = pytest.importorskip("actors.simulators.runner")
+runner = pytest.importorskip("simulators.runner")
 
 
 @dataclass(frozen=True)

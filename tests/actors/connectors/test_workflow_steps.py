@@ -14,7 +14,7 @@ from tests.actors.connectors._support import outbound
 from tests.actors.connectors.conftest import OpenConnector
 from tests.actors.connectors.test_simulators import CASES, connect
 
-runner = pytest.importorskip("actors.simulators.runner")
+runner = pytest.importorskip("simulators.runner")
 
 
 @pytest.fixture

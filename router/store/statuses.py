@@ -1,0 +1,25 @@
+"""Where a delivery stands: the one definition of the status values.
+
+The journal's records use the enum; the admin API's schema and the CLI's ``--status`` need the
+same values as literals (a type cannot be derived from an enum), so both live here and the
+assertion keeps them in step. Light on purpose: the CLI imports it to build its options.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal, get_args
+
+
+class Status(StrEnum):
+    PENDING = "pending"
+    RETRY = "retry"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+
+
+# The same values as literals, for the admin API's schema and the CLI's --status (types cannot be
+# derived from an enum); the assertion keeps the three in step at import.
+DeliveryStatus = Literal["pending", "retry", "delivered", "dead"]
+MessageStatus = Literal[DeliveryStatus, "unrouted"]
+assert set(get_args(DeliveryStatus)) == {s.value for s in Status}

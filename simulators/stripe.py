@@ -1,0 +1,378 @@
+"""Stripe API simulator: customers and subscriptions, form-encoded, with ``Idempotency-Key``.
+
+- ``POST /v1/customers``, ``POST /v1/customers/{id}``, ``GET /v1/customers/{id}``,
+  ``GET /v1/customers?email=``, ``GET /v1/customers/search?query=metadata['k']:'v'``.
+- ``POST /v1/subscriptions`` (``customer``, ``items[0][price]`` or ``items[0][price_data][...]``,
+  ``items[0][quantity]``), ``GET /v1/subscriptions/{id}``; prices must exist
+  (``price_basic_monthly`` and ``price_pro_monthly`` are preloaded; seed others through
+  ``/_sim/seed`` with type ``price``), or come inline as ``price_data``.
+- ``DELETE /v1/subscriptions/{id}``: cancel now (``status: canceled``, ``canceled_at``); a second
+  cancel is a 404 ``resource_missing``, as on Stripe, while GET still reads it.
+
+``Idempotency-Key`` on a POST: the same key with the same parameters replays the first 2xx reply
+with ``Idempotent-Replayed: true``; with different parameters it is a 400 ``idempotency_error``.
+As on Stripe, a request that fails validation saves no result. A customer's external id (in
+``/_sim/state`` and for the ``broken`` fault) is ``metadata[external_id]`` or its first
+``metadata[ref_*]`` value; ``broken`` also matches an email.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from typing import Any, ClassVar
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+from typing_extensions import override
+
+from simulators._auth import basic_credentials, bearer_token
+from simulators._base import Simulator, json_response
+from simulators._store import Record
+
+_KEY_PART = re.compile(r"\[([^\]]*)\]")
+_SEARCH = re.compile(
+    r"^\s*(?:metadata\[['\"](?P<meta>[^'\"]+)['\"]\]|(?P<field>email|name)):"
+    r"['\"](?P<value>[^'\"]*)['\"]\s*$"
+)
+_PREFIX = {"customer": "cus_", "subscription": "sub_", "price": "price_", "item": "si_"}
+_CODES = {"rate_limited": "rate_limit", "not_found": "resource_missing"}
+
+
+def parse_form(body: bytes) -> dict[str, Any]:
+    """Stripe's bracket syntax: ``metadata[k]=v`` -> dict, ``items[0][price]=p`` -> list of dict."""
+    root: dict[str, Any] = {}
+    for raw_key, value in parse_qsl(body.decode(), keep_blank_values=True):
+        head, _, tail = raw_key.partition("[")
+        path = [head, *_KEY_PART.findall("[" + tail)] if tail else [head]
+        node = root
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value
+    listed: dict[str, Any] = _listify(root)
+    return listed
+
+
+def _listify(node: Any) -> Any:
+    if not isinstance(node, dict):
+        return node
+    items = {k: _listify(v) for k, v in node.items()}
+    if items and all(k.isdigit() for k in items):
+        return [items[k] for k in sorted(items, key=int)]
+    return items
+
+
+class StripeSimulator(Simulator):
+    """Stripe's v1 API for customers and subscriptions."""
+
+    name = "stripe"
+    defaults: ClassVar[dict[str, str]] = {"api_key": "sk_test_interlock"}
+
+    @override
+    def new_id(self, type_: str, n: int) -> str:
+        return f"{_PREFIX.get(type_, 'obj_')}{secrets.token_hex(7)}"
+
+    @override
+    def seed_defaults(self) -> None:
+        for price, amount in (("price_basic_monthly", 1900), ("price_pro_monthly", 4900)):
+            self.store.create(
+                "price",
+                {
+                    "object": "price",
+                    "currency": "usd",
+                    "unit_amount": amount,
+                    "recurring": {"interval": "month", "interval_count": 1},
+                    "active": True,
+                },
+                price,
+                id_=price,
+            )
+
+    @override
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.post("/v1/customers", self._create_customer),
+            web.get("/v1/customers", self._list_customers),
+            web.get("/v1/customers/search", self._search_customers),
+            web.get("/v1/customers/{id}", self._get),
+            web.post("/v1/customers/{id}", self._update_customer),
+            web.post("/v1/subscriptions", self._create_subscription),
+            web.get("/v1/subscriptions/{id}", self._get),
+            web.delete("/v1/subscriptions/{id}", self._cancel_subscription),
+        ]
+
+    @override
+    def error(self, status: int, code: str, message: str, field: str | None = None) -> web.Response:
+        if status >= 500:
+            kind = "api_error"
+        elif code == "idempotency_error":
+            kind = "idempotency_error"
+        else:
+            kind = "invalid_request_error"
+        body = {"type": kind, "code": _CODES.get(code, code), "message": message, "param": field}
+        return json_response({"error": body}, status=status, headers=self._headers())
+
+    def _headers(self) -> dict[str, str]:
+        return {"Request-Id": f"req_{secrets.token_hex(7)}", "Stripe-Version": "2024-06-20"}
+
+    @override
+    async def authenticate(self, request: web.Request) -> web.Response | None:
+        basic = basic_credentials(request)
+        key = bearer_token(request) or (basic[0] if basic else None)
+        if key == self.credentials["api_key"]:
+            return None
+        if key is None:
+            message = (
+                "You did not provide an API key. You need to provide your API key in the "
+                "Authorization header, using Bearer auth (e.g. 'Authorization: Bearer "
+                "YOUR_SECRET_KEY')."
+            )
+        else:
+            message = f"Invalid API Key provided: {key[:8]}{'*' * 4}{key[-4:]}"
+        return self.error(401, "api_key_invalid" if key else "api_key_missing", message)
+
+    # --- helpers --------------------------------------------------------------------------------
+
+    def _object(self, record: Record) -> dict[str, Any]:
+        return {"id": record.id, **record.data}
+
+    def _ok(self, record: Record) -> web.Response:
+        return json_response(self._object(record), headers=self._headers())
+
+    def _missing(self, kind: str, id_: str, param: str | None = None) -> web.Response:
+        return self.error(
+            404 if param is None else 400,
+            "resource_missing",
+            f"No such {kind}: '{id_}'",
+            field=param,
+        )
+
+    def _external_id(self, metadata: dict[str, str]) -> str | None:
+        if metadata.get("external_id"):
+            return metadata["external_id"]
+        refs = [v for k, v in sorted(metadata.items()) if k.startswith("ref_") and v]
+        return refs[0] if refs else None
+
+    def _broken(self, params: dict[str, Any]) -> web.Response | None:
+        metadata = params.get("metadata") or {}
+        values = [*metadata.values(), params.get("email")] if isinstance(metadata, dict) else []
+        bad = next((v for v in values if self.is_broken(v)), None)
+        if bad is None:
+            return None
+        return self.error(
+            400,
+            "parameter_invalid_string",
+            f"Invalid value for record {bad}: the parameter failed validation.",
+            field="email",
+        )
+
+    async def _params(self, request: web.Request) -> tuple[bytes, dict[str, Any]]:
+        body = await request.read()
+        return body, parse_form(body)
+
+    def _fingerprint(self, request: web.Request, body: bytes) -> str:
+        pairs = sorted(parse_qsl(body.decode(), keep_blank_values=True))
+        return f"{request.method} {request.path} {pairs}"
+
+    async def _idempotent(self, request: web.Request, body: bytes, run: Any) -> web.Response:
+        key = request.headers.get("Idempotency-Key")
+        scoped = None if key is None else f"{self.credentials['api_key']}:{key}"
+        return await self.idempotent(scoped, self._fingerprint(request, body), run)
+
+    # --- customers ------------------------------------------------------------------------------
+
+    async def _create_customer(self, request: web.Request) -> web.Response:
+        body, params = await self._params(request)
+
+        async def run() -> web.Response:
+            denied = self._broken(params)
+            if denied is not None:
+                return denied
+            metadata = params.get("metadata") or {}
+            data = {
+                "object": "customer",
+                "created": int(time.time()),
+                "livemode": False,
+                "email": params.get("email"),
+                "name": params.get("name"),
+                "phone": params.get("phone"),
+                "description": params.get("description"),
+                "address": params.get("address"),
+                "currency": None,
+                "metadata": {k: v for k, v in metadata.items() if v != ""},
+            }
+            return self._ok(self.store.create("customer", data, self._external_id(metadata)))
+
+        return await self._idempotent(request, body, run)
+
+    async def _update_customer(self, request: web.Request) -> web.Response:
+        body, params = await self._params(request)
+        record = self.store.get("customer", request.match_info["id"])
+        if record is None:
+            return self._missing("customer", request.match_info["id"])
+
+        async def run() -> web.Response:
+            denied = self._broken(params)
+            if denied is not None:
+                return denied
+            changes = {k: v for k, v in params.items() if k != "metadata"}
+            metadata = {**record.data.get("metadata", {}), **(params.get("metadata") or {})}
+            changes["metadata"] = {k: v for k, v in metadata.items() if v != ""}  # "" unsets
+            self.store.update(record, changes)
+            ext = self._external_id(changes["metadata"])
+            if ext is not None and ext != record.external_id:
+                self.store.set_external_id(record, ext)
+            return self._ok(record)
+
+        return await self._idempotent(request, body, run)
+
+    async def _get(self, request: web.Request) -> web.Response:
+        kind = "customer" if request.path.startswith("/v1/customers") else "subscription"
+        record = self.store.get(kind, request.match_info["id"])
+        return self._missing(kind, request.match_info["id"]) if record is None else self._ok(record)
+
+    def _list(self, url: str, rows: list[Record], limit: str | None) -> web.Response:
+        count = int(limit) if limit and limit.isdigit() else 10
+        data = [self._object(r) for r in rows[:count]]
+        return json_response(
+            {"object": "list", "url": url, "has_more": len(rows) > count, "data": data},
+            headers=self._headers(),
+        )
+
+    async def _list_customers(self, request: web.Request) -> web.Response:
+        email = request.query.get("email")
+        rows = [r for r in self.store.all("customer") if email is None or r.data["email"] == email]
+        return self._list("/v1/customers", rows, request.query.get("limit"))
+
+    async def _search_customers(self, request: web.Request) -> web.Response:
+        m = _SEARCH.match(request.query.get("query", ""))
+        if m is None:
+            return self.error(
+                400,
+                "parameter_invalid_string",
+                "The simulator supports one clause: metadata['k']:'v', email:'v' or name:'v'.",
+                field="query",
+            )
+        if m["meta"]:
+            rows = [
+                r
+                for r in self.store.all("customer")
+                if r.data["metadata"].get(m["meta"]) == m["value"]
+            ]
+        else:
+            rows = [r for r in self.store.all("customer") if r.data.get(m["field"]) == m["value"]]
+        return self._list("/v1/customers/search", rows, request.query.get("limit"))
+
+    # --- subscriptions --------------------------------------------------------------------------
+
+    async def _create_subscription(self, request: web.Request) -> web.Response:
+        body, params = await self._params(request)
+
+        async def run() -> web.Response:
+            customer_id = params.get("customer")
+            if not customer_id:
+                return self.error(
+                    400, "parameter_missing", "Missing required param: customer.", field="customer"
+                )
+            if self.store.get("customer", str(customer_id)) is None:
+                return self._missing("customer", str(customer_id), param="customer")
+            items = params.get("items")
+            if not isinstance(items, list) or not items:
+                return self.error(
+                    400, "parameter_missing", "Missing required param: items.", field="items"
+                )
+            denied = self._broken(params)
+            if denied is not None:
+                return denied
+            prices = [self._price(i, item) for i, item in enumerate(items)]
+            valid = [p for p in prices if not isinstance(p, web.Response)]
+            refused = [p for p in prices if isinstance(p, web.Response)]
+            if refused:
+                return refused[0]
+            lines = [
+                {
+                    "id": self.new_id("item", i),
+                    "object": "subscription_item",
+                    "price": self._object(self._stored_price(price)),
+                    "quantity": int(item.get("quantity", 1)),
+                }
+                for i, (item, price) in enumerate(zip(items, valid, strict=True))
+            ]
+            now = int(time.time())
+            metadata = params.get("metadata") or {}
+            data = {
+                "object": "subscription",
+                "customer": customer_id,
+                "status": "active",
+                "created": now,
+                "current_period_start": now,
+                "current_period_end": now + 30 * 86400,
+                "livemode": False,
+                "items": {"object": "list", "data": lines, "has_more": False},
+                "metadata": metadata,
+            }
+            created = self.store.create("subscription", data, self._external_id(metadata))
+            return self._ok(created)
+
+        return await self._idempotent(request, body, run)
+
+    def _price(self, i: int, item: Any) -> Record | dict[str, Any] | web.Response:
+        """Item ``i``'s price: a stored one by id, or new price data (stored once all are valid)."""
+        item = item if isinstance(item, dict) else {}
+        inline = item.get("price_data")
+        if item.get("price") or not isinstance(inline, dict):
+            price = self.store.get("price", str(item.get("price", "")))
+            return price or self._missing("price", str(item.get("price")), f"items[{i}][price]")
+        # Stripe wants an existing product here; the simulator has no products, so any id goes.
+        recurring: dict[str, Any] = inline.get("recurring") or {}
+        recurring = recurring if isinstance(recurring, dict) else {}
+        amount = str(inline.get("unit_amount", ""))
+        count = str(recurring.get("interval_count", 1))
+        for name, ok in (
+            ("[currency]", bool(inline.get("currency"))),
+            ("[product]", bool(inline.get("product"))),
+            ("[unit_amount]", amount.isdigit()),
+            (
+                "[recurring][interval]",
+                recurring.get("interval") in {"day", "week", "month", "year"},
+            ),
+        ):
+            if not ok:
+                param = f"items[{i}][price_data]{name}"
+                return self.error(
+                    400, "parameter_missing", f"Missing or invalid param: {param}.", field=param
+                )
+        return {
+            "object": "price",
+            "currency": str(inline["currency"]).lower(),
+            "product": inline["product"],
+            "unit_amount": int(amount),
+            "recurring": {
+                "interval": recurring["interval"],
+                "interval_count": int(count) if count.isdigit() else 1,
+            },
+        }
+
+    def _stored_price(self, price: Record | dict[str, Any]) -> Record:
+        return price if isinstance(price, Record) else self.store.create("price", price)
+
+    async def _cancel_subscription(self, request: web.Request) -> web.Response:
+        # Stripe ignores Idempotency-Key on DELETE, so this skips the replay cache. Like Stripe, a
+        # canceled subscription is gone for a second cancel (404 resource_missing) though GET still
+        # reads it: the simulator keeps that so the connector's read-back is what gets tested.
+        id_ = request.match_info["id"]
+        record = self.store.get("subscription", id_)
+        if record is None or record.data.get("status") == "canceled":
+            return self._missing("subscription", id_)
+        details = parse_form(request.rel_url.raw_query_string.encode()).get("cancellation_details")
+        details = details if isinstance(details, dict) else {}
+        now = int(time.time())
+        cancellation = {
+            "comment": details.get("comment"),
+            "feedback": details.get("feedback"),
+            "reason": "cancellation_requested",
+        }
+        changes = {"status": "canceled", "canceled_at": now, "ended_at": now}
+        self.store.update(record, {**changes, "cancellation_details": cancellation})
+        return self._ok(record)
