@@ -69,7 +69,7 @@ class TemplateError(InterlockError):
     """A ``{{ /pointer }}`` in a workflow step's input has no value, or no scalar one, to fill."""
 
 
-class UnknownInstanceError(InterlockError):
+class UnknownInstanceError(InterlockError, LookupError):
     """No workflow instance has this id; ``str()`` is the id."""
 
 

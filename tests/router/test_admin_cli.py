@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ import structlog
 from typer.testing import CliRunner, Result
 
 from router.cli.app import build
+from router.cli.render import render_dead
 from router.ids import encode_id
 from tests.support.admin_server import TOKENS, AdminServer, event, routes_folder
 from tests.support.process import free_port
@@ -208,8 +210,34 @@ def test_read_only_against_a_stopped_data_dir(seeded: Seeded, tmp_path: Path) ->
     assert result.exit_code == 0 and "orders" in result.output
 
     assert invoke("trace", UNKNOWN_ID, *data).exit_code == 1
+    # Replay and purge change the journal: they take the admin API only, and offer no --data-dir.
     result = invoke("dlq", "replay", seeded.dead, *data)
-    assert result.exit_code == 1 and "admin API" in result.output
-    assert invoke("dlq", "purge", "--all", *data).exit_code == 1
+    assert result.exit_code == 2 and "No such option" in result.output
+    assert invoke("dlq", "purge", "--all", *data).exit_code == 2
+    for command in (["dlq", "replay"], ["dlq", "purge"]):
+        assert "--data-dir" not in invoke(*command, "--help").output
     assert invoke("messages", "--data-dir", str(tmp_path / "missing")).exit_code == 2
     assert not (tmp_path / "missing").exists()  # read-only: nothing created
+
+
+def test_dlq_show_prints_the_whole_reason_even_on_a_terminal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    reason = "connector answered 422: " + "field customer.email is not valid; " * 6
+    letter = {
+        "id": UNKNOWN_ID,
+        "route": "subscription-amendment-to-netsuite",
+        "at": 1.0,
+        "attempts": 3,
+        "source": "stripe",
+        "type": "customer.subscription.updated",
+        "reason": reason,
+    }
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    monkeypatch.setenv("COLUMNS", "80")
+    shown = render_dead({"id": UNKNOWN_ID, "items": [letter]}, whole=True)
+    assert " ".join(reason.split()) in shown and letter["route"] in shown
+    listed = render_dead({"items": [letter], "next_cursor": None})
+    assert "…" in listed and letter["route"] in listed and UNKNOWN_ID in listed  # ids whole
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: False)  # piped: nothing is cut
+    assert " ".join(reason.split()) in render_dead({"items": [letter], "next_cursor": None})
