@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import structlog
@@ -224,7 +225,7 @@ def test_dlq_show_prints_the_whole_reason_even_on_a_terminal(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     reason = "connector answered 422: " + "field customer.email is not valid; " * 6
-    letter = {
+    letter: dict[str, Any] = {
         "id": UNKNOWN_ID,
         "route": "subscription-amendment-to-netsuite",
         "at": 1.0,
