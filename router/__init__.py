@@ -23,11 +23,11 @@ if TYPE_CHECKING:
         TransientError,
         UnavailableError,
     )
-    from router.ingest import Ack
     from router.settings import Settings
+    from router.source_handler import Ack
 
 _WHERE = {
-    "Ack": "router.ingest",
+    "Ack": "router.source_handler",
     "ConfigError": "router.errors",
     "DeliveryError": "router.errors",
     "Engine": "router.engine",

@@ -34,7 +34,6 @@ from router.errors import (
     UnknownSourceError,
 )
 from router.ids import encode_id
-from router.ingest import Ack, SourceHandler
 from router.logs import get_logger
 from router.metrics import Metrics
 from router.request_reply.kind import REQUEST_REPLY
@@ -53,6 +52,7 @@ from router.runtime.recovery import recover_deliveries
 from router.runtime.route_actor import RouteActor
 from router.runtime.supervision import tell_safely
 from router.settings import Settings
+from router.source_handler import Ack, SourceHandler
 from router.store.journal import Journal
 from router.store.records import AppendOutcome, Delivery
 from router.workflows.kind import WORKFLOW

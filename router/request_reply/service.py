@@ -30,8 +30,8 @@ from router.metrics import Metrics
 from router.pointer import Pointer
 from router.registry import TransformSpec
 from router.request_reply.kind import RequestReplySpec
-from router.runtime.outbound import build_request, run_chain, to_json_bytes
 from router.runtime.outlet import Outlet
+from router.runtime.request_builder import build_request, run_chain, to_json_bytes
 
 MAX_CACHED = 10_000
 

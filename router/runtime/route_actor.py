@@ -22,8 +22,8 @@ from router.metrics import Metrics
 from router.registry import TransformSpec
 from router.runtime.lanes import Decision, Lanes, Timer
 from router.runtime.messages import NewDeliveries, Outcomes, RetryDue, Send
-from router.runtime.outbound import build_request
 from router.runtime.outlet import InlineSend, Outlet
+from router.runtime.request_builder import build_request
 from router.runtime.supervision import SupervisedLoopActor, tell_safely
 from router.store.records import Delivery, OutcomeRecord
 

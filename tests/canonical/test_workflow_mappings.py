@@ -2,9 +2,10 @@
 
 Each case runs the way a workflow step does: the trigger transform maps the vendor fixture to a
 canonical model, that model is dumped to JSON (the workflow context holds JSON), and the step's
-chain runs on it through :func:`router.runtime.outbound.run_chain`, which validates a model-typed
-input on entry. Request bodies are then handed to the real connector operation builders (and, for
-Stripe, Zendesk and Salesforce, to the simulators) to show the target accepts them.
+chain runs on it through :func:`router.runtime.request_builder.run_chain`, which validates a
+model-typed input on entry. Request bodies are then handed to the real connector operation
+builders (and, for Stripe, Zendesk and Salesforce, to the simulators) to show the target accepts
+them.
 
 Goldens live in ``tests/fixtures/golden/workflows/``; ``INTERLOCK_REGEN_GOLDEN=1`` rewrites them.
 """
@@ -35,7 +36,7 @@ from router import registry
 from router.config.typecheck import chain_problems
 from router.connector import OutboundRequest
 from router.errors import PermanentError
-from router.runtime.outbound import run_chain
+from router.runtime.request_builder import run_chain
 from simulators.salesforce import SalesforceSimulator
 from simulators.stripe import StripeSimulator, parse_form
 from simulators.zendesk import ZendeskSimulator

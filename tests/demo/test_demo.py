@@ -45,7 +45,7 @@ from demo.style import WIDTH, Style, detect, visible
 from router.config._yaml import read_yaml
 from router.errors import SignatureError
 from router.registry import transforms, verifiers
-from router.runtime.outbound import run_chain
+from router.runtime.request_builder import run_chain
 from router.workflows.kind import WORKFLOW
 from simulators.cli import DEMO_INVENTORY
 from tests.support.scenarios import simulator_env

@@ -246,9 +246,9 @@ async def test_credit_exhaustion_refuses_without_blocking(
 async def test_route_actor_failure_is_supervised_and_the_message_retried(
     tmp_path: Path, sink: Sink, make_engine: EngineFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from router.runtime import outbound, route_actor
+    from router.runtime import request_builder, route_actor
 
-    original = outbound.build_request
+    original = request_builder.build_request
     calls = {"n": 0}
 
     def flaky(*args: object, **kwargs: object) -> object:

@@ -18,7 +18,7 @@ from router.envelope import Envelope
 from router.ids import new_id_bytes, new_traceparent
 from router.request_reply.kind import REQUEST_REPLY
 from router.routing import RoutingTable
-from router.runtime.outbound import build_request, run_chain
+from router.runtime.request_builder import build_request, run_chain
 from router.workflows.kind import WORKFLOW
 
 ROOT = Path(__file__).resolve().parents[2]

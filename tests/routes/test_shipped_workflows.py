@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from router import registry
-from router.runtime.outbound import render_path, run_chain
+from router.runtime.request_builder import render_path, run_chain
 from router.workflows.kind import WORKFLOW
 from router.workflows.plan import build_document
 from router.workflows.spec import CallSpec
