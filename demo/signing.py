@@ -1,20 +1,18 @@
-"""Sign demo webhooks the way each vendor does, with the stdlib ``hmac`` only.
+"""Sign demo webhooks the way each vendor does.
 
-The demo must be accepted by the router's own verifiers (see routes/sources.yaml), so each function
-here mirrors one vendor's documented scheme rather than reusing the router's code: a mistake on
-either side then shows up as a rejected trigger instead of cancelling out.
+The demo must be accepted by the router's own verifiers (see routes/sources.yaml), so it signs
+with :func:`router.testing.sign`, which follows each vendor's documented scheme and shares no code
+with the verifiers: a mistake on either side shows up as a rejected trigger instead of cancelling
+out (and the signature tests check that signer against the vendors' own libraries).
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-JSON = "application/json"
+from router.testing import sign
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,33 +35,29 @@ class Secrets:
         )
 
 
-def _mac(secret: str, message: bytes) -> bytes:
-    return hmac.new(secret.encode(), message, hashlib.sha256).digest()
+# The salesforce source's `verify:` block in routes/sources.yaml (a Flow signs with an HMAC).
+SALESFORCE_LAYOUT = {
+    "header": "X-Salesforce-Signature",
+    "encoding": "base64",
+    "timestamp_header": "X-Salesforce-Timestamp",
+    "signed_payload": "{timestamp}.{body}",
+    "id_header": "X-Salesforce-Event-Id",
+}
 
 
 def salesforce_headers(body: bytes, secret: str, timestamp: int, event_id: str) -> dict[str, str]:
     """A Flow's ``Crypto.generateMac('hmacSHA256', timestamp + '.' + body, secret)``, base64."""
-    signature = _mac(secret, f"{timestamp}.".encode() + body)
-    return {
-        "Content-Type": JSON,
-        "X-Salesforce-Signature": base64.b64encode(signature).decode(),
-        "X-Salesforce-Timestamp": str(timestamp),
-        "X-Salesforce-Event-Id": event_id,
-    }
+    return sign("hmac", secret, body, now=timestamp, delivery=event_id, verify=SALESFORCE_LAYOUT)
 
 
 def stripe_headers(body: bytes, secret: str, timestamp: int) -> dict[str, str]:
     """``Stripe-Signature: t=<ts>,v1=<hex>``: the endpoint secret is used as text, not decoded."""
-    signature = _mac(secret, f"{timestamp}.".encode() + body).hex()
-    return {"Content-Type": JSON, "Stripe-Signature": f"t={timestamp},v1={signature}"}
+    return sign("stripe", secret, body, now=timestamp)
 
 
 def shopify_headers(body: bytes, secret: str, topic: str, webhook_id: str) -> dict[str, str]:
     """``X-Shopify-Hmac-Sha256``: base64 of the body's MAC; Shopify signs no timestamp."""
-    return {
-        "Content-Type": JSON,
-        "X-Shopify-Hmac-Sha256": base64.b64encode(_mac(secret, body)).decode(),
+    return sign("shopify", secret, body, delivery=webhook_id) | {
         "X-Shopify-Topic": topic,
-        "X-Shopify-Webhook-Id": webhook_id,
         "X-Shopify-Shop-Domain": "interlock-demo.myshopify.com",
     }

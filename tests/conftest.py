@@ -10,7 +10,7 @@ import pykka
 import pytest
 
 from router import Engine, Settings, load_config
-from tests.support.sink import Sink
+from router.testing import Sink
 
 
 @pytest.fixture(autouse=True)

@@ -20,9 +20,9 @@ from router.errors import ConfigError
 from router.http.admin import OPERATIONS, create_admin_app, resolve_admin_tokens
 from router.http.admin_openapi import MessageQuery
 from router.ids import decode_id, encode_id
+from router.testing import Sink
 from tests.conftest import EngineFactory
 from tests.support.admin_server import AUTH, TOKENS, event, routes_folder
-from tests.support.sink import Sink
 
 Client = TestClient[web.Request, web.Application]
 PROBLEM = "application/problem+json"

@@ -17,9 +17,9 @@ from typer.testing import CliRunner, Result
 from router.cli.app import build
 from router.cli.render import render_dead
 from router.ids import encode_id
+from router.testing import Sink
 from tests.support.admin_server import TOKENS, AdminServer, event, routes_folder
 from tests.support.process import free_port
-from tests.support.sink import Sink
 
 UNKNOWN_ID = encode_id(bytes(16))
 

@@ -19,8 +19,8 @@ from schemathesis import GenerationMode
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 from router.http.admin import OPERATIONS
+from router.testing import Sink
 from tests.support.admin_server import AUTH, TOKENS, AdminServer, event, routes_folder
-from tests.support.sink import Sink
 
 EXAMPLES = 25
 

@@ -24,9 +24,9 @@ from multidict import CIMultiDict
 from router import Engine, cloudevents
 from router.errors import BadRequestError, UnsupportedMediaTypeError
 from router.http.ingress import create_app
+from router.testing import Sink
 from tests.conftest import EngineFactory
 from tests.support.ingress_routes import ALLOWED_ORIGIN, CLOUDEVENTS_SOURCE, write_ingress_routes
-from tests.support.sink import Sink
 
 Client = TestClient[web.Request, web.Application]
 PROBLEM = "application/problem+json"

@@ -13,9 +13,9 @@ from router.errors import BackpressureError, ConflictError, UnknownSourceError
 from router.ids import decode_id
 from router.plugin import register
 from router.store.statuses import Status
+from router.testing import Sink
 from tests.conftest import EngineFactory
 from tests.support.routes import write_routes
-from tests.support.sink import Sink
 
 FAST_RETRY = "retry: {max_attempts: 4, initial: 10ms, max: 50ms}\n"
 

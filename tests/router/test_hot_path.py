@@ -15,60 +15,22 @@ from typing import Any
 
 import orjson
 import structlog
-from pydantic import BaseModel, ConfigDict
 
-from router.connector import OutboundRequest
-from router.errors import TransientError
 from router.ids import decode_id, encode_id, new_id_bytes
 from router.logs import render_json, timestamp
-from router.registry import register_connector
 from router.store.journal import Journal
 from router.store.records import AppendOutcome, DeliveryState
 from router.store.statuses import Status
+from router.testing import install, recorded
 from tests.conftest import EngineFactory
 
-
-class _RecorderConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class _InlineRecorder:
-    """A no-I/O connector that records the order it saw, and fails once when told to."""
-
-    timeout_s = 5.0
-    concurrency = 8
-    seen: list[tuple[str, str]]  # (ordering key, message id)
-    threads: set[str]
-    fail_first: set[str]
-
-    def __init__(self, name: str, config: _RecorderConfig) -> None:
-        self.name = name
-
-    async def start(self) -> None:
-        return None
-
-    async def send(self, request: OutboundRequest) -> bytes | None:
-        raise AssertionError("an inline connector is never sent to through the event loop")
-
-    def send_inline(self, request: OutboundRequest) -> None:
-        _InlineRecorder.threads.add(threading.current_thread().name)
-        key = request.path.rsplit("/", 1)[-1]
-        if key in _InlineRecorder.fail_first:
-            _InlineRecorder.fail_first.discard(key)
-            raise TransientError("try again")
-        _InlineRecorder.seen.append((key, request.message_id))
-
-    async def close(self) -> None:
-        return None
-
-
-register_connector("test-inline-recorder", _RecorderConfig, _InlineRecorder)
+install()  # the `recording-inline` connector kind of router.testing
 
 
 def _routes(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "sources.yaml").write_text("shop:\n  type: /type\n  idempotency_key: /id\n")
-    (folder / "connectors.yaml").write_text("rec:\n  kind: test-inline-recorder\n")
+    (folder / "connectors.yaml").write_text("rec:\n  kind: recording-inline\n")
     (folder / "orders.yaml").write_text(
         "id: orders\nfrom: {source: shop, type: order.created}\nkey: /customer\n"
         "retry: {max_attempts: 3, initial: 10ms, max: 20ms}\n"
@@ -80,17 +42,19 @@ def _routes(folder: Path) -> Path:
 async def test_inline_connector_delivers_in_order_per_key_and_journals_outcomes(
     tmp_path: Path, make_engine: EngineFactory
 ) -> None:
-    _InlineRecorder.seen, _InlineRecorder.threads, _InlineRecorder.fail_first = [], set(), {"c1"}
     engine = await make_engine(_routes(tmp_path / "routes"))
+    recorder = recorded("rec")
+    recorder.fail_once = {"/o/c1"}  # c1's first head fails once, transiently
     acks = []
     for i in range(60):
         body = orjson.dumps({"id": f"m{i}", "type": "order.created", "customer": f"c{i % 3}"})
         acks.append((f"c{i % 3}", (await engine.submit("shop", body)).id))
     await engine.wait_idle(10)
+    seen = [(r.path.rsplit("/", 1)[-1], r.message_id) for r in recorder.requests]
     for key in ("c0", "c1", "c2"):  # acceptance order per key, a retried head included
-        assert [m for k, m in _InlineRecorder.seen if k == key] == [m for k, m in acks if k == key]
+        assert [m for k, m in seen if k == key] == [m for k, m in acks if k == key]
     # Route actors run on the event loop: an inline send crosses no thread at all.
-    assert _InlineRecorder.threads == {threading.current_thread().name}
+    assert recorder.threads == {threading.current_thread().name}
     assert engine.journal is not None
     for _, message_id in acks:
         [state] = engine.journal.deliveries(decode_id(message_id)).values()

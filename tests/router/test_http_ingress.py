@@ -13,9 +13,9 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from router import Engine
 from router.http.ingress import create_app
+from router.testing import Sink
 from tests.conftest import EngineFactory
 from tests.support.routes import write_routes
-from tests.support.sink import Sink
 
 Client = TestClient[web.Request, web.Application]
 JSON = {"Content-Type": "application/json"}

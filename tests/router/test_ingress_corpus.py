@@ -17,6 +17,7 @@ from pathlib import Path
 import orjson
 import pytest
 
+from router.testing import Sink
 from tests.support.ingress_http import (
     PROBLEM,
     RawResponse,
@@ -28,7 +29,6 @@ from tests.support.ingress_http import (
 from tests.support.ingress_routes import write_ingress_routes
 from tests.support.ingress_server import IngressServer
 from tests.support.process import RouterProcess
-from tests.support.sink import Sink
 
 HEADER_TIMEOUT_S = 2.0
 BODY_TIMEOUT_S = 2.0

@@ -31,11 +31,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
+from router.testing import Sink
 from tests.support.ingress_http import PROBLEM, Header, RawResponse, build_request, exchange
 from tests.support.ingress_routes import CLOUDEVENTS_SOURCE, SCHEMES, write_ingress_routes
 from tests.support.ingress_server import IngressServer
 from tests.support.ingress_signing import signed_headers
-from tests.support.sink import Sink
 
 PER_TYPE = int(os.environ.get("INTERLOCK_FUZZ_EXAMPLES", "240"))
 WEBHOOK_STRATEGIES = 4  # random bytes, mutated JSON, signed junk, random headers

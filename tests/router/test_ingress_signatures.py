@@ -31,11 +31,11 @@ from actors.sources.verify_standard_webhooks import (
 from router import Engine
 from router.errors import SignatureError
 from router.http.ingress import create_app
+from router.testing import Sink
 from router.verify import Verified
 from tests.conftest import EngineFactory
 from tests.support import ingress_routes as r
 from tests.support.ingress_signing import signed_headers
-from tests.support.sink import Sink
 
 Client = TestClient[web.Request, web.Application]
 PROBLEM = "application/problem+json"

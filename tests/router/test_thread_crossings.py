@@ -15,49 +15,18 @@ from typing import Any
 
 import orjson
 import pytest
-from pydantic import BaseModel, ConfigDict
 
-from router.connector import OutboundRequest
 from router.engine import Engine
-from router.registry import register_connector
+from router.testing import install, recorded
 from tests.conftest import EngineFactory
 
-
-class _Config(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class _AsyncRecorder:
-    """An I/O-style connector (awaits, so it goes through the connector actor)."""
-
-    timeout_s = 5.0
-    concurrency = 16
-    threads: set[str]
-    sent: list[str]
-
-    def __init__(self, name: str, config: _Config) -> None:
-        self.name = name
-
-    async def start(self) -> None:
-        return None
-
-    async def send(self, request: OutboundRequest) -> bytes | None:
-        await asyncio.sleep(0)
-        _AsyncRecorder.threads.add(threading.current_thread().name)
-        _AsyncRecorder.sent.append(request.message_id)
-        return None
-
-    async def close(self) -> None:
-        return None
-
-
-register_connector("test-async-recorder", _Config, _AsyncRecorder)
+install()  # the `recording` connector kind of router.testing: an awaiting connector
 
 
 def _routes(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "sources.yaml").write_text("shop:\n  type: /type\n  idempotency_key: /id\n")
-    (folder / "connectors.yaml").write_text("rec:\n  kind: test-async-recorder\n")
+    (folder / "connectors.yaml").write_text("rec:\n  kind: recording\n")
     (folder / "orders.yaml").write_text(
         "id: orders\nfrom: {source: shop, type: order.created}\nkey: /customer\n"
         "steps:\n  - to: {connector: rec}\n"
@@ -100,7 +69,6 @@ async def counted(
     tmp_path: Path, make_engine: EngineFactory
 ) -> AsyncIterator[tuple[Engine, _Crossings]]:
     """An engine on the recorder connector, with its crossings counted until teardown."""
-    _AsyncRecorder.threads, _AsyncRecorder.sent = set(), []
     engine = await make_engine(_routes(tmp_path / "routes"))
     crossings = _Crossings(engine, asyncio.get_running_loop())
     yield engine, crossings
@@ -113,8 +81,8 @@ async def test_one_delivered_message_crosses_three_times(
     engine, crossings = counted
     ack = await engine.submit("shop", _order(1))
     await engine.wait_idle(10)
-    assert _AsyncRecorder.sent == [ack.id]
-    assert _AsyncRecorder.threads == {threading.current_thread().name}  # the I/O is on the loop
+    assert [r.message_id for r in recorded("rec").requests] == [ack.id]
+    assert recorded("rec").threads == {threading.current_thread().name}  # the I/O is on the loop
     assert crossings.to_journal == ["Append", "Record"]
     assert crossings.to_loop == 1  # the commit: the ack and the delivery in one hand-off
 
@@ -125,7 +93,7 @@ async def test_under_load_crossings_are_per_batch_not_per_message(
     engine, crossings = counted
     acks = await asyncio.gather(*(engine.submit("shop", _order(i)) for i in range(200)))
     await engine.wait_idle(10)
-    assert sorted(_AsyncRecorder.sent) == sorted(a.id for a in acks)
+    assert sorted([r.message_id for r in recorded("rec").requests]) == sorted(a.id for a in acks)
     appends = crossings.to_journal.count("Append")
     assert set(crossings.to_journal) <= {"Append", "Record"}
     assert crossings.to_loop == appends  # one hand-off back per commit

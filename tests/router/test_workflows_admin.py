@@ -24,12 +24,12 @@ from pydantic import JsonValue
 from router import Engine, Settings, load_config
 from router.http.admin import OPERATIONS, create_admin_app
 from router.ids import encode_id
+from router.testing import Sink
 from router.workflows.state import State, StepStatus, UndoStatus
 from router.workflows.views import StepStatusName, UndoStatusName, WorkflowState
 from simulators.runner import SimulatorThread
 from tests.conftest import EngineFactory
 from tests.support.admin_server import AUTH, TOKENS, AdminServer, routes_folder
-from tests.support.sink import Sink
 
 Client = TestClient[web.Request, web.Application]
 PROBLEM = "application/problem+json"

@@ -53,7 +53,8 @@ from router.config import load_config
 from router.engine import Engine
 registry.load_plugins()
 load_config("routes")
-loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("simulators", "demo", "tests"))
+roots = ("simulators", "demo", "tests")
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in roots or m == "router.testing")
 print(len(sys.modules), loaded)
 """
 

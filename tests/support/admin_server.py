@@ -14,9 +14,9 @@ from aiohttp import web
 
 from router import Engine, Settings
 from router.http.admin import create_admin_app
+from router.testing import Sink
 from tests.support.engine_server import EngineServer
 from tests.support.routes import write_routes
-from tests.support.sink import Sink
 
 TOKENS = ["tok-old", "tok-new"]
 AUTH = {"Authorization": "Bearer tok-new"}

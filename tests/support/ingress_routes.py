@@ -1,7 +1,7 @@
 """A routes folder with one source per verification scheme, plus a CloudEvents source.
 
 Every source has one route (``<source>-to-sink``, any event type) to the ``sink`` connector, an
-HTTP connector pointed at a :class:`tests.support.sink.Sink`. The secrets below are the literal
+HTTP connector pointed at a :class:`router.testing.Sink`. The secrets below are the literal
 values in ``sources.yaml``, so tests can sign with them; each signing scheme lists a second,
 rotated-out secret that must still verify.
 """

@@ -10,9 +10,9 @@ import aiohttp
 import orjson
 import pytest
 
+from router.testing import Sink
 from tests.support.process import RouterProcess
 from tests.support.routes import write_routes
-from tests.support.sink import Sink
 
 CREDIT = 300
 ROUND = 2000

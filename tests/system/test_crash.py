@@ -16,9 +16,9 @@ import aiohttp
 import orjson
 import pytest
 
+from router.testing import Sink
 from tests.support.process import RouterProcess
 from tests.support.routes import write_routes
-from tests.support.sink import Sink
 
 MESSAGES = 5000
 KILLS = 5

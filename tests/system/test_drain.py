@@ -12,9 +12,9 @@ import pytest
 
 from router.ids import decode_id
 from router.store.journal import Journal
+from router.testing import Sink
 from tests.support.process import RouterProcess
 from tests.support.routes import write_routes
-from tests.support.sink import Sink
 
 JSON = {"Content-Type": "application/json"}
 pytestmark = pytest.mark.slow
