@@ -1,11 +1,14 @@
-"""Render the route-file reference tables from the pydantic models (``python -m router.docgen``).
+"""Render the reference tables of the docs from the registered models (``python -m router.docgen``).
 
-``docs/routes.md`` holds the output between markers; a test fails when it is stale, so the models
-stay the single source of truth for validation, the JSON Schema and the docs.
+As Redpanda Connect generates its docs from each component's spec: ``docs/routes.md`` gets every
+registered file kind, ``docs/connectors.md`` every connector kind (its operations and fields) and
+``docs/sources.md`` every verify scheme's fields, each between markers. A test fails when a page
+is stale, so the models stay the one source of validation, JSON Schema and docs.
 """
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,8 +16,10 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
+from router import registry
 from router.config.kinds import file_kinds
 
+_QUALIFIED = re.compile(r"\b(?:[a-z_]\w*\.)+([A-Za-z_]\w*)")
 BEGIN = "<!-- BEGIN GENERATED: python -m router.docgen -->"
 END = "<!-- END GENERATED -->"
 
@@ -28,15 +33,9 @@ def models() -> list[tuple[str, type[BaseModel]]]:
 
 
 def _type_name(annotation: Any) -> str:
+    """``NoAuth or BearerAuth``, not ``actors.connectors._auth.NoAuth or ...``."""
     text = getattr(annotation, "__name__", None) or str(annotation)
-    for prefix in (
-        "typing.",
-        "router.config.models.",
-        "router.workflows.spec.",
-        "router.request_reply.kind.",
-    ):
-        text = text.replace(prefix, "")
-    return text.replace("|", "or")
+    return _QUALIFIED.sub(r"\1", text).replace("|", "or")
 
 
 def _default(field: Any) -> str:
@@ -48,38 +47,97 @@ def _default(field: Any) -> str:
     return "**required**"
 
 
-def render() -> str:
+def _table(title: str, fields: dict[str, Any]) -> list[str]:
+    lines = ["", f"### {title}", "", "| field | type | default | meaning |", "|---|---|---|---|"]
+    for name, field in fields.items():
+        key = field.alias or name
+        meaning = (field.description or "").replace("|", "\\|")
+        lines.append(
+            f"| `{key}` | {_type_name(field.annotation)} | {_default(field)} | {meaning} |"
+        )
+    return lines
+
+
+def routes_page() -> str:
+    """The tables of every registered file kind and its sub-models."""
     parts = [BEGIN]
     for title, model in models():
-        parts += [
-            "",
-            f"### {title}",
-            "",
-            "| field | type | default | meaning |",
-            "|---|---|---|---|",
-        ]
-        for name, field in model.model_fields.items():
-            key = field.alias or name
-            meaning = (field.description or "").replace("|", "\\|")
-            parts.append(
-                f"| `{key}` | {_type_name(field.annotation)} | {_default(field)} | {meaning} |"
-            )
-    parts += ["", END]
-    return "\n".join(parts)
+        parts += _table(title, model.model_fields)
+    return "\n".join([*parts, "", END])
 
 
-def update(path: Path) -> bool:
-    """Rewrite the generated section of ``path``; True when it changed."""
+def connectors_page() -> str:
+    """Every connector kind: its operations, the shared fields once, then each kind's own."""
+    kinds = registry.connectors()
+    parts = [BEGIN, "", "| kind | operations | config model |", "|---|---|---|"]
+    for kind, spec in sorted(kinds.items()):
+        operations = ", ".join(f"`{o}`" for o in sorted(spec.operations)) or "none (method + path)"
+        parts.append(f"| `{kind}` | {operations} | `{spec.config_model.__name__}` |")
+    # A base model shared by several kinds (ClientConfig) is documented once.
+    bases: dict[type[BaseModel], list[str]] = {}
+    for kind, spec in kinds.items():
+        for base in spec.config_model.__mro__[1:]:
+            if isinstance(base, type) and issubclass(base, BaseModel) and base.model_fields:
+                bases.setdefault(base, []).append(kind)
+    shared = {b: ks for b, ks in bases.items() if len(ks) > 1}
+    for base, users in sorted(shared.items(), key=lambda item: item[0].__name__):
+        title = f"`{base.__name__}`: the fields of {', '.join(f'`{k}`' for k in sorted(users))}"
+        parts += _table(title, base.model_fields)
+    for kind, spec in sorted(kinds.items()):
+        inherited = {
+            n for b in spec.config_model.__mro__[1:] if b in shared for n in b.model_fields
+        }
+        own = {n: f for n, f in spec.config_model.model_fields.items() if n not in inherited}
+        if own:
+            parts += _table(f"`kind: {kind}`: its own fields", own)
+    return "\n".join([*parts, "", END])
+
+
+def sources_page() -> str:
+    """Every verify scheme's fields (the ``verify:`` block besides ``scheme``)."""
+    parts = [BEGIN]
+    for scheme, spec in sorted(registry.verifiers().items()):
+        fields = spec.config_model.model_fields
+        if fields:
+            parts += _table(f"`scheme: {scheme}`", fields)
+        else:
+            parts += ["", f"### `scheme: {scheme}`", "", "No fields."]
+    return "\n".join([*parts, "", END])
+
+
+PAGES = {
+    "docs/routes.md": routes_page,
+    "docs/connectors.md": connectors_page,
+    "docs/sources.md": sources_page,
+}
+
+
+def render() -> str:
+    return routes_page()
+
+
+def stale(path: Path, page: str) -> str | None:
+    """The page with its generated section replaced, or None when it is current."""
     text = path.read_text()
-    head, _, rest = text.partition(BEGIN)
+    head, found, rest = text.partition(BEGIN)
+    if not found:
+        raise ValueError(f"{path}: no {BEGIN} marker")
     _, _, tail = rest.partition(END)
-    new = head + render() + tail
-    if new == text:
+    new = head + page + tail
+    return None if new == text else new
+
+
+def update(path: Path, page: str | None = None) -> bool:
+    """Rewrite the generated section of ``path``; True when it changed."""
+    new = stale(path, routes_page() if page is None else page)
+    if new is None:
         return False
     path.write_text(new)
     return True
 
 
 if __name__ == "__main__":
-    target = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/routes.md")
-    print(f"{target}: {'updated' if update(target) else 'up to date'}")
+    root = Path(sys.argv[1] if len(sys.argv) > 1 else ".")
+    for name, page in PAGES.items():
+        target = root / name
+        print(f"{target}: {'updated' if update(target, page()) else 'up to date'}")

@@ -6,7 +6,7 @@ import math
 import re
 from typing import Annotated
 
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, WithJsonSchema
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -33,8 +33,12 @@ def parse_duration(value: object) -> float:
     return seconds
 
 
-Duration = Annotated[
-    float,
-    BeforeValidator(parse_duration),
-    Field(json_schema_extra={"examples": ["500ms", "1s", "10m"]}),
-]
+# The schema says what a file may hold (a string like '500ms' or seconds), not the parsed float.
+DURATION_SCHEMA = {
+    "anyOf": [
+        {"type": "number", "minimum": 0},
+        {"type": "string", "pattern": r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$"},
+    ],
+    "examples": ["500ms", "1s", "10m"],
+}
+Duration = Annotated[float, BeforeValidator(parse_duration), WithJsonSchema(DURATION_SCHEMA)]

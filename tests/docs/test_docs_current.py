@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-from router.docgen import BEGIN, END, render
+import pytest
+
+from router.docgen import PAGES, stale
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_route_reference_is_generated_from_the_models() -> None:
-    text = (ROOT / "docs" / "routes.md").read_text()
-    generated = BEGIN + text.split(BEGIN, 1)[1].split(END, 1)[0] + END
-    assert generated == render(), "docs/routes.md is stale: run `python -m router.docgen`"
+@pytest.mark.parametrize("page", sorted(PAGES))
+def test_reference_tables_are_generated_from_the_registered_models(page: str) -> None:
+    render: Callable[[], str] = PAGES[page]
+    assert stale(ROOT / page, render()) is None, f"{page} is stale: run `python -m router.docgen`"
+
+
+def test_a_stale_page_is_detected(tmp_path: Path) -> None:
+    from router.docgen import BEGIN, END, routes_page
+
+    page = tmp_path / "routes.md"
+    page.write_text(f"# Routes\n\n{BEGIN}\n| `gone` | old |\n{END}\n")
+    assert stale(page, routes_page()) is not None
 
 
 def test_readme_shows_the_two_commands_and_links_exist() -> None:
