@@ -136,8 +136,25 @@ def update(path: Path, page: str | None = None) -> bool:
     return True
 
 
-if __name__ == "__main__":
-    root = Path(sys.argv[1] if len(sys.argv) > 1 else ".")
+def main(argv: list[str]) -> int:
+    """``python -m router.docgen [--check] [ROOT]``: rewrite the pages, or (``--check``) exit 1
+    naming the stale ones. Run it in a process of its own: only the components the installed
+    plugins register are documented, not what a test process registered on the side."""
+    check = "--check" in argv
+    args = [a for a in argv if a != "--check"]
+    root = Path(args[0] if args else ".")
+    stale_pages = []
     for name, page in PAGES.items():
         target = root / name
+        if check:
+            if stale(target, page()) is not None:
+                stale_pages.append(name)
+            continue
         print(f"{target}: {'updated' if update(target, page()) else 'up to date'}")
+    for name in stale_pages:
+        print(f"{root / name}: stale; run `python -m router.docgen`")
+    return 1 if stale_pages else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import subprocess
+import sys
 from pathlib import Path
-
-import pytest
 
 from router.docgen import PAGES, stale
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("page", sorted(PAGES))
-def test_reference_tables_are_generated_from_the_registered_models(page: str) -> None:
-    render: Callable[[], str] = PAGES[page]
-    assert stale(ROOT / page, render()) is None, f"{page} is stale: run `python -m router.docgen`"
+def test_reference_tables_are_generated_from_the_registered_models() -> None:
+    # In a fresh process: this one holds test components (router.testing's recording kinds).
+    done = subprocess.run(
+        [sys.executable, "-m", "router.docgen", "--check", str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert sorted(PAGES) == ["docs/connectors.md", "docs/routes.md", "docs/sources.md"]
 
 
 def test_a_stale_page_is_detected(tmp_path: Path) -> None:
