@@ -66,6 +66,10 @@ SMOKE_PLAN = IngestPlan(
     closed_s=0.3,
     settle=False,
     side_by_side=True,
+    # The smoke run checks shapes, never figures: beside its own side-by-side scenarios on a
+    # loaded 2-core machine a 50 ms p99 is a figure (it failed the step, and left the ratio
+    # empty). The bound here only catches a server that does not answer at all.
+    p99_bound_ms=5000.0,
 )
 
 
