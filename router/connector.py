@@ -5,6 +5,14 @@ factory is called as ``factory(name, config)`` and returns a :class:`Connector`.
 on the engine's event loop (one keep-alive aiohttp ``ClientSession`` per connector). ``send`` raises
 :class:`~router.errors.TransientError` or :class:`~router.errors.PermanentError`; anything else it
 raises is treated as transient, so a connector bug can delay a message but never lose it.
+
+Batch reads: an operation the kind registers in ``lists`` reads records page by page, through
+the same ``send`` (so the connector's auth, rate limit, breaker and deadline apply to every
+page). Its request body is :func:`page_request` (the reconciliation's ``params`` and the cursor
+of the page wanted, ``None`` for the first); it answers :meth:`Page.encode`: the page's records
+and the cursor of the next page, ``None`` after the last. The cursor is whatever the vendor pages
+by (Stripe's ``starting_after`` id, a NetSuite offset, Salesforce's ``nextRecordsUrl``), kept
+durably by the caller between pages so a crash resumes from the last page read.
 """
 
 from __future__ import annotations
@@ -12,6 +20,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+import orjson
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,3 +54,30 @@ class Connector(Protocol):
 
     async def close(self) -> None:
         """Release pools; called once on shutdown."""
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a batch read: its records, and the cursor of the next page (None: the last)."""
+
+    records: list[Any]
+    next: Any = None
+
+    def encode(self) -> bytes:
+        return orjson.dumps({"records": self.records, "next": self.next})
+
+    @classmethod
+    def decode(cls, body: bytes | None) -> Page:
+        """A list operation's answer; ValueError when it is not a page."""
+        try:
+            document = orjson.loads(body or b"")
+        except orjson.JSONDecodeError:
+            raise ValueError("a list operation answered something that is not JSON") from None
+        if not isinstance(document, dict) or not isinstance(document.get("records"), list):
+            raise ValueError("a list operation answered no `records` list")  # noqa: TRY004 - bad data
+        return cls(document["records"], document.get("next"))
+
+
+def page_request(params: Mapping[str, Any], cursor: Any) -> bytes:
+    """The body of a list operation's request: what to list, and which page."""
+    return orjson.dumps({"params": dict(params), "cursor": cursor})

@@ -16,6 +16,7 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import pykka
@@ -33,7 +34,10 @@ from router.errors import (
     UnavailableError,
     UnknownSourceError,
 )
+from router.file_source import FileDrop
 from router.ids import encode_id
+from router.jobs.kind import JOB, RECONCILIATION
+from router.jobs.service import Clock, JobService
 from router.logs import get_logger
 from router.metrics import Metrics
 from router.request_reply.kind import REQUEST_REPLY
@@ -72,9 +76,14 @@ SHED_DETAIL = {  # interlock_shed_total{reason}: why a 503 refused new work
 
 class Engine:
     def __init__(
-        self, config: RouterConfig, settings: Settings, metrics: Metrics | None = None
+        self,
+        config: RouterConfig,
+        settings: Settings,
+        metrics: Metrics | None = None,
+        clock: Clock = time.time,
     ) -> None:
         self.config = config
+        self.clock = clock  # the scheduler's wall clock (a test or a simulation may set its own)
         self.settings = settings
         self.metrics = metrics or Metrics()
         self.table = RoutingTable.from_config(config)
@@ -97,6 +106,8 @@ class Engine:
         self._batcher: JournalBatcher | None = None
         self._sweeper: asyncio.TimerHandle | None = None
         self.workflows: Workflows | None = None
+        self.jobs: JobService | None = None
+        self._drops: list[asyncio.Task[None]] = []  # the drop folders' watchers (files sources)
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -183,7 +194,33 @@ class Engine:
         self._schedule_sweep()
         self.ready = True
         self.metrics.ready.set(1)
+        for name, handler in self.sources.items():
+            if handler.format == "files":
+                self._drops.append(self._watch(name, handler))
+        job_specs = self.config.specs(JOB)
+        if job_specs:  # after ready: a run resumed now may emit its repairs at once
+            self.jobs = JobService(
+                job_specs,
+                self.config.specs(RECONCILIATION),
+                s.data_dir,
+                s.sync,
+                self._outlets,
+                self.emit,
+                self.metrics.registry,
+                self.clock,
+            )
+            await self.jobs.start()
         log.info("engine_ready", routes=len(self._route_refs), recovered=self.recovered)
+
+    def _watch(self, name: str, handler: SourceHandler) -> asyncio.Task[None]:
+        spec = self.config.sources[name].spec
+        folder = Path(spec.folder) if spec.folder else Path("drop") / name
+        if not folder.is_absolute():
+            folder = self.settings.data_dir / folder
+        drop = FileDrop(handler, folder, spec.poll, spec.max_file_mb * 1024 * 1024, self.emit)
+        task = asyncio.get_running_loop().create_task(drop.run(), name=f"files:{name}")
+        task.add_done_callback(_watcher_ended)
+        return task
 
     def _watch_gauges(self) -> None:
         refs = {"journal": self._journal_ref, **self._connector_refs, **self._route_refs}
@@ -219,6 +256,13 @@ class Engine:
             self.lag.stop()
         loop = asyncio.get_running_loop()
         try:
+            for task in self._drops:  # a file cut short stays in its folder and is read again
+                task.cancel()
+            await asyncio.gather(*self._drops, return_exceptions=True)
+            self._drops = []
+            if self.jobs is not None:  # a run stopped here resumes from its checkpoint
+                await self.jobs.stop()
+                self.jobs = None
             if self._batcher is not None:
                 await self._batcher.drain()
             # Route actors first (they stop handing out work), then connectors; then the
@@ -273,8 +317,10 @@ class Engine:
         """Accept one message; returns after the fsynced commit (or raises an InterlockError)."""
         started = time.perf_counter()
         handler, headers = self._handler(source, headers)
-        if handler.format != "webhook":
+        if handler.format == "cloudevents":
             raise UnknownSourceError(f"source {source!r} takes CloudEvents at /events/{source}")
+        if handler.format != "webhook":
+            raise UnknownSourceError(f"no webhook source named {source!r}")
         return await self._accept(handler.envelope(body, headers), started)
 
     async def submit_cloudevents(
@@ -307,6 +353,28 @@ class Engine:
                 raise result
         return [r for r in results if isinstance(r, Ack)]
 
+    async def emit(
+        self,
+        source: str,
+        event_type: str,
+        payload: Any,
+        key: str,
+        origin: str,
+        rejected: str = "",
+    ) -> Ack:
+        """Accept a message Interlock itself makes (a reconciliation's repair, a file's row).
+
+        It is routed, journaled, deduplicated by ``key`` and delivered like a webhook of that
+        source, so a repair takes the same route, retries and dead-letter path as the original
+        would have; it skips only the signature check (it never crossed a network). With
+        ``rejected`` (a malformed row) it is kept and dead-lettered at once, with that reason,
+        on every route it matched: an operator sees it, the rest of its file goes on."""
+        started = time.perf_counter()
+        handler, _ = self._handler(source, None)
+        envelope = handler.internal(payload, event_type, key, origin, correlation=key[:128])
+        envelope.rejected = rejected
+        return await self._accept(envelope, started)
+
     async def _accept(self, envelope: Envelope, started: float) -> Ack:
         assert self._batcher is not None
         source = envelope.source
@@ -332,8 +400,8 @@ class Engine:
         self.ack_limit.leave(done - started, done)
         self.storage_full = False
         self.metrics.ack_seconds.observe(done - started)
-        if result.outcome is not AppendOutcome.ACCEPTED:
-            self.credit.release(units)
+        if result.outcome is not AppendOutcome.ACCEPTED or envelope.rejected:
+            self.credit.release(units)  # nothing to deliver: a duplicate, or dead at once
         if result.outcome is AppendOutcome.CONFLICT:
             self.metrics.conflicts.labels(source=source).inc()
             raise ConflictError(
@@ -415,6 +483,11 @@ class Engine:
                     f"{self.credit.in_use} deliveries still in flight after {timeout}s"
                 )
             await asyncio.sleep(0.01)
+
+
+def _watcher_ended(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("file_drop_stopped", source=task.get_name(), error=repr(task.exception()))
 
 
 def _inbox_depth(ref: Any) -> Callable[[], float]:

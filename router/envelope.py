@@ -30,6 +30,9 @@ class Envelope:
     body: bytes
     routes: list[tuple[str, str]] = field(default_factory=list)  # (route id, ordering key)
     headers: dict[str, str] = field(default_factory=dict)
+    # Refused at the edge but kept (a file's malformed row): dead-lettered at append, with this
+    # reason, on every route it matched; never delivered until an operator replays it.
+    rejected: str = ""
     _payload: Any = None
     _id_text: str = ""
 

@@ -7,7 +7,8 @@ registered here by one import.
 """
 
 from router.config import route_kind
+from router.jobs import kind as job_kind
 from router.request_reply import kind as request_reply_kind
 from router.workflows import kind as workflow_kind
 
-__all__ = ["request_reply_kind", "route_kind", "workflow_kind"]
+__all__ = ["job_kind", "request_reply_kind", "route_kind", "workflow_kind"]

@@ -21,7 +21,7 @@ from typing import Any, Literal, overload
 
 from pydantic import BaseModel
 
-from router.connector import Connector, OutboundRequest
+from router.connector import Connector, OutboundRequest, Page
 from router.durations import Duration
 from router.errors import (
     ConfigError,
@@ -51,6 +51,7 @@ __all__ = [
     "DeliveryError",
     "Duration",
     "OutboundRequest",
+    "Page",
     "PermanentError",
     "Pointer",
     "SignatureError",
@@ -73,6 +74,7 @@ def register(
     factory: ConnectorFactory[ConfigT],
     *,
     operations: frozenset[str] | set[str] = ...,
+    lists: frozenset[str] | set[str] = ...,
 ) -> None: ...
 
 
@@ -96,11 +98,13 @@ def register(
     factory: Any,
     *,
     operations: frozenset[str] | set[str] = frozenset(),
+    lists: frozenset[str] | set[str] = frozenset(),
 ) -> None:
     """Register a component under ``name``.
 
     - ``"connector"``: ``factory(name, config) -> Connector``; ``operations`` names what routes
-      may ask of it with ``to: {operation: ...}``.
+      may ask of it with ``to: {operation: ...}``; ``lists`` the batch reads a reconciliation
+      pages through (:mod:`router.connector`, "Batch reads").
     - ``"verifier"``: ``factory(config) -> Verifier``; the config is a source's ``verify:`` block
       (without ``scheme``).
     - ``"transform"``: ``config`` is None and ``factory`` is the function itself; its annotations
@@ -108,7 +112,7 @@ def register(
     """
     if kind == "connector":
         assert config is not None, "a connector kind has a config model"
-        register_connector(name, config, factory, operations)
+        register_connector(name, config, factory, operations, lists)
     elif kind == "verifier":
         assert config is not None, "a verifier has a config model"
         register_verifier(name, config, factory)

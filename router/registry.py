@@ -52,6 +52,7 @@ class ConnectorSpec(Generic[ConfigT]):
     config_model: type[ConfigT]
     factory: ConnectorFactory[ConfigT]
     operations: frozenset[str] = frozenset()  # empty: plain method + path calls only
+    lists: frozenset[str] = frozenset()  # the operations that read records page by page
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,13 +104,17 @@ def register_connector(
     config_model: type[ConfigT],
     factory: ConnectorFactory[ConfigT],
     operations: frozenset[str] | set[str] = frozenset(),
+    lists: frozenset[str] | set[str] = frozenset(),
 ) -> None:
     """Register an outbound connector kind (``http``, ``log``, ``netsuite`` ...).
 
     ``operations`` names what routes may ask of it with ``to: {operation: ...}``; ``check``
-    refuses any other name.
+    refuses any other name. ``lists`` names the batch reads a reconciliation may page through
+    (see :mod:`router.connector`, "Batch reads").
     """
-    _connectors[kind] = ConnectorSpec(kind, config_model, factory, frozenset(operations))
+    _connectors[kind] = ConnectorSpec(
+        kind, config_model, factory, frozenset(operations), frozenset(lists)
+    )
 
 
 def register_verifier(

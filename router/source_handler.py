@@ -144,6 +144,15 @@ class SourceHandler:
             envelope.correlation_id = envelope.id_text
         return envelope
 
+    def internal(
+        self, payload: Any, event_type: str, key: str, origin: str, correlation: str
+    ) -> Envelope:
+        """A message Interlock itself makes (a reconciliation's repair): no signature to check,
+        since it never crossed a network; ``origin`` is kept as its user agent in the timeline."""
+        body = orjson.dumps(payload)
+        headers = {"user-agent": origin, "x-correlation-id": correlation}
+        return self._envelope(body, payload, event_type, key, headers, None)
+
     def cloudevents(self, body: bytes, headers: Mapping[str, str]) -> list[Envelope]:
         """Verify once, then one envelope per event (binary, structured or batch mode)."""
         self.verify(headers, body)

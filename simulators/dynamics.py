@@ -4,7 +4,8 @@
 - ``PATCH /api/data/v9.2/{set}({altkey}='{value}')``: upsert by alternate key, honouring
   ``If-Match: *`` (update only, 404) and ``If-None-Match: *`` (create only, 412); also by GUID.
 - ``POST /api/data/v9.2/{set}``: create (``salesorders`` needs ``customerid_account@odata.bind``).
-- ``GET /api/data/v9.2/{set}({key})`` and ``GET /api/data/v9.2/{set}?$filter=f eq 'v' and ...``.
+- ``GET /api/data/v9.2/{set}({key})`` and ``GET /api/data/v9.2/{set}?$filter=f eq 'v' and ...``,
+  paged by ``Prefer: odata.maxpagesize=N`` and ``@odata.nextLink`` (a ``$skiptoken`` cookie).
 
 Inventory availability is *simulated* as the entity set ``msdyn_inventoryonhands`` (fields
 ``msdyn_itemnumber``, ``msdyn_warehouse``, ``msdyn_availablequantity``), read with ``$filter`` and
@@ -18,12 +19,14 @@ from __future__ import annotations
 import re
 import uuid
 from typing import Any, ClassVar
+from urllib.parse import quote
 
 from aiohttp import web
 from typing_extensions import override
 
 from simulators._auth import bearer_token
 from simulators._base import Simulator, json_response, read_json
+from simulators._paging import forward, paging_cookie, read_paging_cookie
 from simulators._store import Record
 
 API = "/api/data/v9.2"
@@ -45,6 +48,10 @@ _TARGET = re.compile(r"^(?P<set>\w+)(?:\((?P<key>.*)\))?$")
 _ALT_KEY = re.compile(r"^(?P<name>\w+)=(?:'(?P<str>(?:[^']|'')*)'|(?P<num>-?[\d.]+))$")
 _BIND = re.compile(r"^/?(?P<set>\w+)\((?P<key>.*)\)$")
 _CLAUSE = re.compile(r"^\s*(?P<field>\w+)\s+eq\s+(?:'(?P<str>(?:[^']|'')*)'|(?P<num>-?[\d.]+))\s*$")
+_MAX_PAGE = re.compile(r"odata\.maxpagesize\s*=\s*(\d+)")
+MAX_PAGE_SIZE = 5000
+"""Dataverse's default and largest page: ``Prefer: odata.maxpagesize`` can only lower it."""
+_SAFE = "$,'()=/:"
 _CODES = {
     "rate_limited": "0x80072322",
     "server_error": "0x80040216",
@@ -300,24 +307,65 @@ class DynamicsSimulator(Simulator):
             if record is None:
                 return self.error(404, "0x80040217", f"{set_} With Ids = {value} Does Not Exist")
             return json_response(self._entity(request, record), headers={"OData-Version": "4.0"})
-        clauses = self._filter(request.query.get("$filter", ""))
+        return self._collection(request, set_)
+
+    def _collection(self, request: web.Request, set_: str) -> web.Response:
+        """``GET /{set}``: one page of an entity set, paged as Dataverse pages.
+
+        ``Prefer: odata.maxpagesize=N`` sets the page size (default and most 5000; the answer
+        says ``Preference-Applied: odata.maxpagesize=N``). While more rows remain the answer
+        carries ``@odata.nextLink``: this URL with ``$select``/``$filter`` kept and a
+        ``$skiptoken`` paging cookie naming the page's first and last primary keys, so the next
+        page resumes after the last one (O(page) without a filter). Dataverse has no ``$skip``
+        (400), and ``$top`` limits the whole answer, without paging. A bad ``$skiptoken`` or an
+        unsupported ``$filter`` is a 400. Rows come in insertion order (Dataverse: by key).
+        """
+        query = request.query
+        clauses = self._filter(query.get("$filter", ""))
         if isinstance(clauses, web.Response):
             return clauses
-        # In a collection only the answer carries @odata.context; each row keeps its etag.
-        rows = [
-            {k: v for k, v in self._entity(request, r).items() if k != "@odata.context"}
-            for r in self.store.all(set_)
-            if all(str(r.data.get(f)) == v for f, v in clauses)
-        ]
-        top = request.query.get("$top")
-        rows = rows[: int(top)] if top and top.isdigit() else rows
-        select = request.query.get("$select")
-        if select:
-            keep = {s.strip() for s in select.split(",")} | {ENTITY_SETS[set_][0], "@odata.etag"}
-            rows = [{k: v for k, v in row.items() if k in keep} for row in rows]
-        context = f"{request.url.origin()}{API}/$metadata#{set_}"
-        return json_response(
-            {"@odata.context": context, "value": rows}, headers={"OData-Version": "4.0"}
+        if "$skip" in query:
+            return self.error(400, "0x80060888", "The query parameter $skip is not supported")
+        id_attr, headers = ENTITY_SETS[set_][0], {"OData-Version": "4.0"}
+        asked = _MAX_PAGE.search(request.headers.get("Prefer", ""))
+        size = min(MAX_PAGE_SIZE, max(1, int(asked[1]))) if asked else MAX_PAGE_SIZE
+        if asked:
+            headers["Preference-Applied"] = f"odata.maxpagesize={size}"
+        page, start, token = 1, 0, query.get("$skiptoken")
+        if token is not None:
+            cookie = read_paging_cookie(token, id_attr)
+            at = None if cookie is None else self.store.position(set_, cookie[1])
+            if cookie is None or at is None:
+                return self.error(400, "0x80060888", "The $skiptoken value is not valid.")
+            page, start = cookie[0], at + 1
+        top = query.get("$top")
+        if top and top.isdigit():
+            size, start = int(top), 0
+        match = (lambda r: all(str(r.data.get(f)) == v for f, v in clauses)) if clauses else None
+        window = forward(self.store.ordered(set_), start, size, match)
+        select = query.get("$select")
+        keep = {c.strip() for c in select.split(",")} | {id_attr} if select else None
+        body: dict[str, Any] = {
+            "@odata.context": f"{request.url.origin()}{API}/$metadata#{set_}",
+            "value": [self._row(r, keep) for r in window.records],
+        }
+        if window.more and not (top and top.isdigit()):
+            token = paging_cookie(page, id_attr, window.records[0].id, window.records[-1].id)
+            kept = [
+                f"{k}={quote(query[k], safe=_SAFE)}" for k in ("$select", "$filter") if k in query
+            ]
+            link = "&".join([*kept, f"$skiptoken={quote(token, safe='/=')}"])
+            body["@odata.nextLink"] = f"{request.url.origin()}{request.path}?{link}"
+        return json_response(body, headers=headers)
+
+    def _row(self, record: Record, keep: set[str] | None) -> dict[str, Any]:
+        """A collection row: its etag, (the selected) fields and primary key, no context."""
+        row = {"@odata.etag": f'W/"{record.version}"', **record.data}
+        row[ENTITY_SETS[record.type][0]] = record.id
+        return (
+            row
+            if keep is None
+            else {k: v for k, v in row.items() if k in keep or k.startswith("@")}
         )
 
     def _filter(self, expression: str) -> list[tuple[str, str]] | web.Response:

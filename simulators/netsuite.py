@@ -9,6 +9,9 @@ Endpoints, under ``/services/rest/record/v1``:
 
 Transaction types (``salesOrder``, ``invoice``, ``cashSale``) need an ``entity`` reference
 (``{"id": ...}`` or ``{"externalId": ...}``) to an existing customer, as NetSuite does.
+
+SuiteQL: ``POST /services/rest/query/v1/suiteql?limit=&offset=`` with ``Prefer: transient`` and
+``{"q": "SELECT cols|* FROM <record type> [WHERE col = 'v' [AND ...]]"}``, paged by offset.
 """
 
 from __future__ import annotations
@@ -20,8 +23,11 @@ from typing_extensions import override
 
 from simulators._auth import OAuth1Verifier
 from simulators._base import Simulator, json_response, read_json
+from simulators._paging import PagingError, QueryError, Scalar, bounded_int, equals, parse_query
+from simulators._store import Record
 
 API = "/services/rest/record/v1"
+SUITEQL = "/services/rest/query/v1/suiteql"
 RECORD_TYPES = frozenset(
     {
         "customer",
@@ -98,6 +104,7 @@ class NetSuiteSimulator(Simulator):
             web.put(API + "/{type}/{ref}", self._put),
             web.patch(API + "/{type}/{ref}", self._patch),
             web.get(API + "/{type}/{ref}", self._get),
+            web.post(SUITEQL, self._suiteql),
         ]
 
     @override
@@ -105,6 +112,16 @@ class NetSuiteSimulator(Simulator):
         detail: dict[str, Any] = {"detail": message, "o:errorCode": _CODES.get(code, code)}
         if field is not None:
             detail["o:errorPath"] = field
+        return self._problem(status, detail)
+
+    def _query_error(self, code: str, message: str, param: str | None) -> web.Response:
+        """A 400 about the request's query parameters or SuiteQL text (``o:errorQueryParam``)."""
+        detail: dict[str, Any] = {"detail": message, "o:errorCode": code}
+        if param is not None:
+            detail["o:errorQueryParam"] = param
+        return self._problem(400, detail)
+
+    def _problem(self, status: int, detail: dict[str, Any]) -> web.Response:
         body = {
             "type": _problem_type(status),
             "title": _TITLES.get(status, "Error"),
@@ -249,3 +266,115 @@ class NetSuiteSimulator(Simulator):
             f"The record instance does not exist. Provide a valid record instance ID "
             f"({type_} {ref}).",
         )
+
+    # --- SuiteQL --------------------------------------------------------------------------------
+
+    async def _suiteql(self, request: web.Request) -> web.Response:  # noqa: PLR0911
+        """SuiteQL over REST: one page of rows, paged by ``limit`` and ``offset``.
+
+        As on NetSuite: the ``Prefer: transient`` header is required; ``limit`` is 1..1000
+        (default 1000) and ``offset`` must be a multiple of it; rows come with ``"links": []``,
+        lowercase column names and no key for an empty (null) column; the envelope carries
+        ``count``, ``hasMore``, ``offset``, ``totalResults`` and ``links`` (``previous``,
+        ``first``, ``next``, ``last``, ``self``). A reference such as ``entity: {"id": "12"}``
+        reads as ``"12"``. Tables are this simulator's record types, matched ignoring case.
+        Real NetSuite stops at 100,000 rows per query (without SuiteAnalytics Connect); the
+        simulator does not. Without a WHERE a page costs O(limit); with one the table is scanned.
+        """
+        if "transient" not in request.headers.get("Prefer", "").lower():
+            return self._query_error(
+                "INVALID_HEADER", "The request header 'Prefer' must be 'transient'.", None
+            )
+        try:
+            limit = bounded_int(request.query.get("limit"), 1000, 1, 1000, "limit")
+            offset = bounded_int(request.query.get("offset"), 0, 0, 10**9, "offset")
+        except PagingError as exc:
+            message = f"Invalid value for query parameter '{exc.param}'. {exc.message}"
+            return self._query_error("INVALID_PARAMETER", message, exc.param)
+        if offset % limit:
+            message = f"Invalid value for query parameter 'offset': {offset}. The offset must be "
+            return self._query_error(
+                "INVALID_PARAMETER", message + f"a multiple of the limit ({limit}).", "offset"
+            )
+        body = await read_json(request)
+        text = body.get("q") if isinstance(body, dict) else None
+        if not isinstance(text, str):
+            return self.error(
+                400, "INVALID_CONTENT", 'The request body must be {"q": "<SuiteQL>"}.'
+            )
+        try:
+            query = parse_query(text, allow_star=True)
+        except QueryError as exc:
+            return self._search_error(f"{exc.message} at column {exc.column}")
+        tables = {t.lower(): t for t in (*RECORD_TYPES, *self.store.types())}
+        type_ = tables.get(query.table.lower())
+        if type_ is None:
+            return self._search_error(f"Record '{query.table}' was not found.")
+        rows = self.store.ordered(type_)
+        if query.where:
+            where = [(c.lower(), v) for c, v in query.where]
+            rows = [r for r in rows if self._where(self._columns(r), where)]
+        total = len(rows)
+        page = rows[offset : offset + limit]
+        items = [self._row(r, query.columns) for r in page]
+        return json_response(
+            {
+                "links": self._links(request, limit, offset, total),
+                "count": len(items),
+                "hasMore": offset + len(items) < total,
+                "items": items,
+                "offset": offset,
+                "totalResults": total,
+            }
+        )
+
+    def _search_error(self, message: str) -> web.Response:
+        detail = f"Invalid search query. Detailed unprocessed description follows. {message}"
+        return self._query_error("INVALID_PARAMETER", detail, "q")
+
+    @staticmethod
+    def _where(columns: dict[str, Scalar], where: list[tuple[str, Scalar]]) -> bool:
+        return all(equals(columns.get(c), v) for c, v in where)
+
+    def _columns(self, record: Record) -> dict[str, Scalar]:
+        """The record as SuiteQL sees it: lowercase names, references as ids, no nulls."""
+        out: dict[str, Scalar] = {"id": record.id}
+        if record.external_id is not None:
+            out["externalid"] = record.external_id
+        for key, raw in record.data.items():
+            name, value = key.lower(), raw
+            if name in out:
+                continue
+            if isinstance(raw, dict) and name == "currency" and "id" not in raw:
+                # No currency records here: a currency reads as its code, as the usual
+                # `SELECT currency.symbol ... JOIN currency` (or BUILTIN.DF) would give it.
+                value = raw.get("externalId") or raw.get("refName")
+            elif isinstance(raw, dict):  # a reference reads as its internal id; sublists vanish
+                ref = raw.get("id")
+                if ref is None and "externalId" in raw:  # references here point at customers
+                    found = self.store.find("customer", str(raw["externalId"]))
+                    ref = None if found is None else found.id
+                value = None if ref is None else str(ref)
+            if value is not None and not isinstance(value, list):
+                out[name] = value
+        return out
+
+    def _row(self, record: Record, columns: tuple[str, ...] | None) -> dict[str, Any]:
+        values = self._columns(record)
+        if columns is not None:
+            wanted = [c.lower() for c in columns]
+            values = {c: values[c] for c in wanted if c in values}
+        return {"links": [], **values}
+
+    def _links(
+        self, request: web.Request, limit: int, offset: int, total: int
+    ) -> list[dict[str, str]]:
+        base = f"{request.url.origin()}{SUITEQL}?limit={limit}&offset="
+        last = max(0, (total - 1) // limit * limit)
+        rels: list[tuple[str, int]] = []
+        if offset > 0:
+            rels += [("previous", max(0, offset - limit)), ("first", 0)]
+        if offset + limit < total:
+            rels += [("next", offset + limit), ("last", last)]
+        rels.append(("self", offset))
+        return [{"rel": rel, "href": f"{base}{at}"} for rel, at in rels]

@@ -8,6 +8,8 @@
 - ``PATCH /composite/sobjects/{type}/{extIdField}``: sObject Collections upsert, 200 with one
   result per record; ``allOrNone`` rolls every record back on any failure.
 - ``POST /sobjects/{type}``, ``PATCH|GET /sobjects/{type}/{id}``, ``GET .../{extIdField}/{value}``.
+- ``GET /query?q=SELECT Id, Name FROM Account [WHERE F = 'v' [AND ...]]`` and
+  ``GET /query/{locator}-{offset}``: SOQL results in batches behind a query locator.
 
 External-id fields are custom fields (``..__c``). A relationship written as
 ``"Account": {"Interlock_External_Id__c": "..."}`` must match an existing record of that type.
@@ -15,8 +17,11 @@ External-id fields are custom fields (``..__c``). A relationship written as
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from aiohttp import web
@@ -24,11 +29,16 @@ from typing_extensions import override
 
 from simulators._auth import bearer_token
 from simulators._base import Simulator, json_response, read_json
+from simulators._paging import Cursors, QueryError, equals, field, parse_query
 from simulators._store import Record
 
 PREFIX = "/services/data/{version:v\\d+\\.\\d}"
 _KEY_PREFIX = {"Account": "001", "Contact": "003", "Opportunity": "006", "Case": "500"}
 _REQUIRED = {"Account": ("Name",), "Contact": ("LastName",), "Opportunity": ("Name",)}
+_STANDARD = ("Account", "Contact", "Opportunity", "Case", "Lead", "User", "Product2", "Order")
+_BATCH_SIZE = re.compile(r"batchSize\s*=\s*(\d+)", re.IGNORECASE)
+OPEN_CURSORS = 10
+"""Salesforce keeps ten query cursors open per user; opening another releases the oldest."""
 _CODES = {
     "rate_limited": "REQUEST_LIMIT_EXCEEDED",
     "server_error": "UNKNOWN_EXCEPTION",
@@ -57,6 +67,20 @@ class Failure(Exception):  # noqa: N818 - a vendor error result, not a bug
     def __init__(self, status: int, code: str, message: str, fields: list[str]) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.fields = status, code, message, fields
+
+
+@dataclass(frozen=True)
+class QueryCursor:
+    """What a query locator remembers: the result set (a snapshot of its size) and batch size.
+
+    Without a WHERE ``rows`` is the store's live ordered list and ``total`` its length at query
+    time: records are never deleted, so its first ``total`` entries are the query's rows.
+    """
+
+    columns: tuple[str, ...]
+    rows: Sequence[Record]
+    total: int
+    batch: int
 
 
 class SalesforceSimulator(Simulator):
@@ -91,7 +115,19 @@ class SalesforceSimulator(Simulator):
             web.patch(PREFIX + "/sobjects/{type}/{id}", self._update),
             web.get(PREFIX + "/sobjects/{type}/{id}", self._get),
             web.patch(PREFIX + "/composite/sobjects/{type}/{field}", self._collection_upsert),
+            web.get(PREFIX + "/query", self._query),
+            web.get(PREFIX + "/query/", self._query),
+            web.get(PREFIX + "/query/{locator}", self._query_more),
         ]
+
+    def __init__(self, **settings: Any) -> None:
+        super().__init__(**settings)
+        self.cursors: Cursors[QueryCursor] = Cursors(OPEN_CURSORS, "01g")
+
+    @override
+    def reset(self) -> None:
+        super().reset()
+        self.cursors.clear()
 
     @override
     def error(self, status: int, code: str, message: str, field: str | None = None) -> web.Response:
@@ -315,3 +351,90 @@ class SalesforceSimulator(Simulator):
     async def _get_by_ext(self, request: web.Request) -> web.Response:
         info = request.match_info
         return self._render(request, self._find(info["type"], info["field"], info["value"]))
+
+    # --- SOQL -----------------------------------------------------------------------------------
+
+    async def _query(self, request: web.Request) -> web.Response:
+        """``GET /query?q=<SOQL>``: the first batch of a query, with a locator for the rest.
+
+        As on Salesforce: the answer is ``{"totalSize", "done", "records", "nextRecordsUrl"}``
+        (the URL only while not done), each record led by ``attributes`` (type and URL) and
+        holding only the selected fields; batches hold 2000 records unless the
+        ``Sforce-Query-Options: batchSize=N`` header asks for 200..2000 (values outside are
+        clamped, as the size is only a request there too). Object and field names match ignoring
+        case and fields come back spelled as stored (as written when absent: null); text
+        compares ignoring case, as SOQL's ``=`` does. Unparseable SOQL is a 400
+        ``MALFORMED_QUERY``, an unknown object a 400 ``INVALID_TYPE``. Records come in insertion
+        order; a query without WHERE costs O(batch) per batch, with one it is scanned once.
+        """
+        text = request.query.get("q")
+        if not text:
+            return self.error(400, "MALFORMED_QUERY", "A query string has to be specified")
+        try:
+            query = parse_query(text, allow_star=False)
+        except QueryError as exc:
+            message = f"\n{text}\n^\nERROR at Row:1:Column:{exc.column}\n{exc.message}"
+            return self.error(400, "MALFORMED_QUERY", message)
+        known = {t.lower(): t for t in (*_STANDARD, *self.store.types())}
+        type_ = known.get(query.table.lower()) or (
+            query.table if query.table.lower().endswith("__c") else None
+        )
+        if type_ is None:
+            return self.error(
+                400,
+                "INVALID_TYPE",
+                f"sObject type '{query.table}' is not supported. If you are attempting to use a "
+                "custom object, be sure to append the '__c' after the entity name.",
+            )
+        rows = self.store.ordered(type_)
+        if query.where:
+            where = query.where
+            rows = [
+                r for r in rows if all(equals(_field(r, c)[1], v, fold_case=True) for c, v in where)
+            ]
+        wanted = _BATCH_SIZE.search(request.headers.get("Sforce-Query-Options", ""))
+        batch = min(2000, max(200, int(wanted[1]))) if wanted else 2000
+        assert query.columns is not None  # parse_query(allow_star=False) always names columns
+        cursor = QueryCursor(query.columns, rows, len(rows), batch)
+        return self._batch(request, cursor, None, 0)
+
+    async def _query_more(self, request: web.Request) -> web.Response:
+        """``GET /query/{locator}-{offset}``: the batch of an open query starting at ``offset``.
+
+        An unknown or released locator, or an offset outside the result, is Salesforce's 400
+        ``INVALID_QUERY_LOCATOR``.
+        """
+        locator, _, offset = request.match_info["locator"].rpartition("-")
+        cursor = self.cursors.get(locator)
+        if cursor is None or not offset.isdigit() or int(offset) >= cursor.total:
+            return self.error(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
+        return self._batch(request, cursor, locator, int(offset))
+
+    def _batch(
+        self, request: web.Request, cursor: QueryCursor, locator: str | None, offset: int
+    ) -> web.Response:
+        base = f"/services/data/{request.match_info['version']}"
+        end = min(offset + cursor.batch, cursor.total)
+        body: dict[str, Any] = {
+            "totalSize": cursor.total,
+            "done": end >= cursor.total,
+            "records": [self._soql_row(base, r, cursor.columns) for r in cursor.rows[offset:end]],
+        }
+        if not body["done"]:
+            locator = locator or self.cursors.open(cursor)
+            body["nextRecordsUrl"] = f"{base}/query/{locator}-{end}"
+        return json_response(body)
+
+    @staticmethod
+    def _soql_row(base: str, record: Record, columns: tuple[str, ...]) -> dict[str, Any]:
+        url = f"{base}/sobjects/{record.type}/{record.id}"
+        row: dict[str, Any] = {"attributes": {"type": record.type, "url": url}}
+        return row | dict(_field(record, column) for column in columns)
+
+
+def _field(record: Record, column: str) -> tuple[str, Any]:
+    """A SOQL column's (name as stored, value); an absent field is (name as written, None)."""
+    if column.lower() == "id":
+        return "Id", record.id
+    key = field(record.data, column)
+    return (column, None) if key is None else (key, record.data[key])

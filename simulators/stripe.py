@@ -1,7 +1,11 @@
-"""Stripe API simulator: customers and subscriptions, form-encoded, with ``Idempotency-Key``.
+"""Stripe API simulator: customers, subscriptions and invoices, with ``Idempotency-Key``.
 
 - ``POST /v1/customers``, ``POST /v1/customers/{id}``, ``GET /v1/customers/{id}``,
-  ``GET /v1/customers?email=``, ``GET /v1/customers/search?query=metadata['k']:'v'``.
+  ``GET /v1/customers?email=&limit=&starting_after=&ending_before=``,
+  ``GET /v1/customers/search?query=metadata['k']:'v'``.
+- ``GET /v1/invoices?status=&customer=&limit=&starting_after=&ending_before=`` and
+  ``GET /v1/invoices/{id}``; invoices (type ``invoice``) are preloaded through ``/_sim/seed`` or
+  :meth:`Simulator.seed_many`, since the simulator does not bill.
 - ``POST /v1/subscriptions`` (``customer``, ``items[0][price]`` or ``items[0][price_data][...]``,
   ``items[0][quantity]``), ``GET /v1/subscriptions/{id}``; prices must exist
   (``price_basic_monthly`` and ``price_pro_monthly`` are preloaded; seed others through
@@ -21,6 +25,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from functools import partial
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
@@ -29,6 +34,7 @@ from typing_extensions import override
 
 from simulators._auth import basic_credentials, bearer_token
 from simulators._base import Simulator, json_response
+from simulators._paging import PagingError, around, bounded_int
 from simulators._store import Record
 
 _KEY_PART = re.compile(r"\[([^\]]*)\]")
@@ -36,7 +42,15 @@ _SEARCH = re.compile(
     r"^\s*(?:metadata\[['\"](?P<meta>[^'\"]+)['\"]\]|(?P<field>email|name)):"
     r"['\"](?P<value>[^'\"]*)['\"]\s*$"
 )
-_PREFIX = {"customer": "cus_", "subscription": "sub_", "price": "price_", "item": "si_"}
+_PREFIX = {
+    "customer": "cus_",
+    "subscription": "sub_",
+    "price": "price_",
+    "item": "si_",
+    "invoice": "in_",
+}
+_KINDS = {"customers": "customer", "subscriptions": "subscription", "invoices": "invoice"}
+_INVOICE_STATUSES = ("draft", "open", "paid", "uncollectible", "void")
 _CODES = {"rate_limited": "rate_limit", "not_found": "resource_missing"}
 
 
@@ -100,6 +114,8 @@ class StripeSimulator(Simulator):
             web.post("/v1/subscriptions", self._create_subscription),
             web.get("/v1/subscriptions/{id}", self._get),
             web.delete("/v1/subscriptions/{id}", self._cancel_subscription),
+            web.get("/v1/invoices", self._list_invoices),
+            web.get("/v1/invoices/{id}", self._get),
         ]
 
     @override
@@ -135,6 +151,12 @@ class StripeSimulator(Simulator):
     # --- helpers --------------------------------------------------------------------------------
 
     def _object(self, record: Record) -> dict[str, Any]:
+        if record.type == "invoice":  # seeded invoices may be sparse: fill what Stripe always has
+            base: dict[str, Any] = {"id": record.id, "object": "invoice", "status": "draft"}
+            base |= {"customer": None, "amount_paid": 0, "amount_due": 0, "currency": "usd"}
+            base |= {"created": int(record.created_at), "status_transitions": {"paid_at": None}}
+            base["metadata"] = {}
+            return {**base, **record.data}
         return {"id": record.id, **record.data}
 
     def _ok(self, record: Record) -> web.Response:
@@ -228,7 +250,7 @@ class StripeSimulator(Simulator):
         return await self._idempotent(request, body, run)
 
     async def _get(self, request: web.Request) -> web.Response:
-        kind = "customer" if request.path.startswith("/v1/customers") else "subscription"
+        kind = _KINDS[request.path.split("/")[2]]
         record = self.store.get(kind, request.match_info["id"])
         return self._missing(kind, request.match_info["id"]) if record is None else self._ok(record)
 
@@ -240,10 +262,59 @@ class StripeSimulator(Simulator):
             headers=self._headers(),
         )
 
+    def _page(
+        self, request: web.Request, type_: str, filters: dict[str, str | None]
+    ) -> web.Response:
+        """One page of a Stripe list: ``limit`` (1..100, default 10) after a cursor object.
+
+        ``starting_after=<id>`` answers the objects after that one, ``ending_before=<id>`` the
+        ones before it (``starting_after`` wins if both come); an unknown id is a 400
+        ``resource_missing`` naming the parameter, a bad limit a 400
+        ``parameter_invalid_integer``. ``has_more`` says whether another page lies that way.
+        Real Stripe lists newest first; the simulator lists in insertion order (oldest first).
+        Either way a walk passing each page's last id as ``starting_after`` sees every object
+        once. ``filters`` (field -> wanted value, None to ignore) narrow the list.
+        """
+        query = request.query
+        wanted = {k: v for k, v in filters.items() if v is not None}
+        match = (lambda r: all(r.data.get(k) == v for k, v in wanted.items())) if wanted else None
+        after, before = query.get("starting_after"), query.get("ending_before")
+        try:
+            limit = bounded_int(query.get("limit"), 10, 1, 100, "limit")
+            rows, position = self.store.ordered(type_), partial(self.store.position, type_)
+            window = around(rows, position, after, before, limit, match)
+        except PagingError as exc:
+            if exc.param == "limit":
+                return self.error(400, "parameter_invalid_integer", exc.message, field="limit")
+            param = "starting_after" if exc.param == "after" else "ending_before"
+            return self._missing(type_, str(after or before), param)
+        body = {
+            "object": "list",
+            "url": request.path,
+            "has_more": window.more,
+            "data": [self._object(r) for r in window.records],
+        }
+        return json_response(body, headers=self._headers())
+
     async def _list_customers(self, request: web.Request) -> web.Response:
-        email = request.query.get("email")
-        rows = [r for r in self.store.all("customer") if email is None or r.data["email"] == email]
-        return self._list("/v1/customers", rows, request.query.get("limit"))
+        """``GET /v1/customers``: paged like every Stripe list, filtered by exact ``email``."""
+        return self._page(request, "customer", {"email": request.query.get("email")})
+
+    async def _list_invoices(self, request: web.Request) -> web.Response:
+        """``GET /v1/invoices``: paged, filtered by ``status`` and ``customer`` as on Stripe.
+
+        Stripe refuses a ``status`` outside draft, open, paid, uncollectible and void.
+        """
+        status = request.query.get("status")
+        if status is not None and status not in _INVOICE_STATUSES:
+            return self.error(
+                400,
+                "parameter_invalid_string",
+                f"Invalid status: must be one of {', '.join(_INVOICE_STATUSES)}",
+                field="status",
+            )
+        filters = {"status": status, "customer": request.query.get("customer")}
+        return self._page(request, "invoice", filters)
 
     async def _search_customers(self, request: web.Request) -> web.Response:
         m = _SEARCH.match(request.query.get("query", ""))

@@ -2,7 +2,8 @@
 
 - ``POST|PUT /api/v2/organizations/create_or_update.json``: ``{"organization": {...}}`` matched
   on ``external_id``, else on ``name``; 201 when created, 200 when updated.
-- ``GET /api/v2/organizations/{id}.json``.
+- ``GET /api/v2/organizations/{id}.json``; ``GET /api/v2/organizations[.json]?page[size]=N``
+  with ``page[after]`` / ``page[before]``: cursor pagination (the simulator keeps no users).
 - ``POST /api/v2/tickets.json``: ``{"ticket": {...}}`` or a bare ticket; 201. Honours
   ``Idempotency-Key`` (a replay carries ``x-idempotency-lookup: hit``; the same key with another
   body is a 400 ``IdempotentRequestError``). ``external_id`` is not unique, as on Zendesk.
@@ -16,13 +17,16 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from functools import partial
 from typing import Any, ClassVar
+from urllib.parse import urlencode
 
 from aiohttp import web
 from typing_extensions import override
 
 from simulators._auth import basic_credentials
 from simulators._base import Simulator, json_response, read_json
+from simulators._paging import PagingError, around, bounded_int, decode_cursor, encode_cursor
 from simulators._store import Record
 
 API = "/api/v2"
@@ -56,6 +60,8 @@ class ZendeskSimulator(Simulator):
             web.post(API + "/organizations/create_or_update.json", self._create_or_update),
             web.put(API + "/organizations/create_or_update.json", self._create_or_update),
             web.get(API + r"/organizations/{id:\d+}.json", self._get),
+            web.get(API + "/organizations.json", self._list_organizations),
+            web.get(API + "/organizations", self._list_organizations),
             web.post(API + "/tickets.json", self._create_ticket),
             web.get(API + "/tickets.json", self._list_tickets),
             web.get(API + r"/tickets/{id:\d+}.json", self._get),
@@ -165,3 +171,51 @@ class ZendeskSimulator(Simulator):
         if record is None:
             return self.error(404, "RecordNotFound", "Not found")
         return json_response({kind: self._object(record)})
+
+    async def _list_organizations(self, request: web.Request) -> web.Response:
+        """Cursor pagination, shaped as Zendesk's ``meta`` and ``links``.
+
+        ``page[size]`` is 1..100 (default 100); ``page[after]`` / ``page[before]`` take the
+        opaque ``after_cursor`` / ``before_cursor`` of an earlier page (base64: a client must
+        URL-encode it, or a ``+`` reads as a space). A page with records carries both cursors
+        and both links even at the end, so, as Zendesk's docs say, stop on ``meta.has_more``;
+        an empty page has nulls. A bad size or cursor is a 400 ``InvalidPaginationParameter``.
+        Real Zendesk falls back to offset pagination when no ``page[...]`` parameter is given;
+        the simulator always answers with cursors. Order is by id (creation order); a page costs
+        O(size).
+        """
+        query, kind = request.query, "organization"
+        try:
+            size = bounded_int(query.get("page[size]"), 100, 1, 100, "page[size]")
+            after = _cursor_id(query.get("page[after]"), "page[after]")
+            before = _cursor_id(query.get("page[before]"), "page[before]")
+            rows, position = self.store.ordered(kind), partial(self.store.position, kind)
+            window = around(rows, position, after, before, size)
+        except PagingError as exc:
+            # around() names an unknown record "after"/"before": a cursor for no organization.
+            name = {"after": "page[after]", "before": "page[before]"}.get(str(exc.param), exc.param)
+            message = f"Invalid {name}: {exc.message}"
+            return self.error(400, "InvalidPaginationParameter", message, field=name)
+        records = window.records
+        first = encode_cursor(records[0].id) if records else None
+        last = encode_cursor(records[-1].id) if records else None
+        link = f"{request.url.origin()}{request.path}?"
+        next_link = link + urlencode({"page[size]": size, "page[after]": last}) if last else None
+        prev_link = link + urlencode({"page[size]": size, "page[before]": first}) if first else None
+        return json_response(
+            {
+                "organizations": [self._object(r) for r in records],
+                "meta": {"has_more": window.more, "after_cursor": last, "before_cursor": first},
+                "links": {"next": next_link, "prev": prev_link},
+            }
+        )
+
+
+def _cursor_id(token: str | None, param: str) -> str | None:
+    """The record id inside a ``page[after]``/``page[before]`` cursor (None when not given)."""
+    if token is None:
+        return None
+    id_ = decode_cursor(token)
+    if id_ is None:
+        raise PagingError("it is not a cursor this API returned", param)
+    return id_

@@ -52,6 +52,7 @@ __all__ = [
 ]
 
 MAX_BODY = 256 * 1024  # bytes of a response read at most (only error text is ever used)
+MAX_PAGE = 32 * 1024 * 1024  # a batch read's page: its records are the point
 
 
 class _Frozen(BaseModel):
@@ -118,6 +119,7 @@ class OutboundCall:
     idempotency_key: str = ""
     content_type: str | None = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
+    max_body: int = MAX_BODY  # a longer answer is cut here (a page allows MAX_PAGE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,10 +244,18 @@ class ResilientClient:
         headers = {**call.headers, **auth_headers}
         if call.content_type and call.body:
             headers["Content-Type"] = call.content_type
-        return await self._send(call.method, call.url, call.body or None, headers, call.operation)
+        return await self._send(
+            call.method, call.url, call.body or None, headers, call.operation, call.max_body
+        )
 
     async def _send(
-        self, method: str, url: URL, body: bytes | None, headers: dict[str, str], operation: str
+        self,
+        method: str,
+        url: URL,
+        body: bytes | None,
+        headers: dict[str, str],
+        operation: str,
+        max_body: int = MAX_BODY,
     ) -> Response:
         assert self._session is not None, "start() was not called"
         started = time.perf_counter()
@@ -256,9 +266,14 @@ class ResilientClient:
                 content = bytearray()
                 async for chunk in response.content.iter_chunked(65536):
                     content += chunk
-                    if len(content) >= MAX_BODY:
+                    if len(content) > max_body:
+                        if max_body != MAX_BODY:  # a page cut short would lose records
+                            raise PermanentError(
+                                f"{operation}: the answer is over {max_body} bytes; "
+                                "ask for smaller pages (params.page_size)"
+                            )
                         break
-                return Response(response.status, response.headers, bytes(content[:MAX_BODY]))
+                return Response(response.status, response.headers, bytes(content[:max_body]))
         except (TimeoutError, aiohttp.ClientError, OSError, ValueError) as exc:
             raise classify_exception(exc, self.call_timeout) from None
         finally:

@@ -12,17 +12,27 @@ from __future__ import annotations
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import orjson
 from prometheus_client import CollectorRegistry
 from yarl import URL
 
-from actors.connectors._client import ClientConfig, ClientConnector, OutboundCall, Response
+from actors.connectors._client import (
+    MAX_BODY,
+    MAX_PAGE,
+    ClientConfig,
+    ClientConnector,
+    OutboundCall,
+    Response,
+)
 from actors.connectors.http import tracing_headers
 from router.plugin import OutboundRequest, PermanentError
 
 __all__ = ["Builder", "Plan", "VendorConnector", "json_object", "require", "segment"]
+
+if TYPE_CHECKING:  # the listers build Plans: they import this module, not the reverse
+    from actors.connectors._pages import Lister
 
 ConfigT = TypeVar("ConfigT", bound=ClientConfig)
 JSON = "application/json"
@@ -53,6 +63,15 @@ def json_object(body: bytes, operation: str) -> dict[str, Any]:
     return document
 
 
+def read_request(body: bytes, operation: str) -> tuple[dict[str, Any], Any]:
+    """A batch read's request body: ``{"params": {...}, "cursor": ...}``."""
+    document = json_object(body, operation)
+    params = document.get("params")
+    if not isinstance(params, dict):
+        raise PermanentError(f"{operation}: the page request has no `params` object")
+    return params, document.get("cursor")
+
+
 def require(document: Mapping[str, Any], name: str, operation: str) -> str:
     """A scalar field the operation needs (an id or external id), as text."""
     value = document.get(name)
@@ -74,6 +93,7 @@ class VendorConnector(ClientConnector, Generic[ConfigT]):
     """A connector whose routes name operations; subclasses set ``OPERATIONS``."""
 
     OPERATIONS: ClassVar[Mapping[str, Builder[Any]]] = {}
+    LISTS: ClassVar[Mapping[str, Lister]] = {}  # batch reads (``actors/connectors/_pages.py``)
 
     def __init__(
         self, name: str, config: ConfigT, registry: CollectorRegistry | None = None
@@ -95,15 +115,34 @@ class VendorConnector(ClientConnector, Generic[ConfigT]):
         return builder(self.config, json_object(request.body, request.operation), request)
 
     async def send(self, request: OutboundRequest) -> bytes | None:
+        lister = self.LISTS.get(request.operation or "")
+        if lister is not None:
+            return await self.read_page(lister, request)
         plan = self.plan(request)
         return self.result(plan, await self.call(plan, request))
+
+    async def read_page(self, lister: Lister, request: OutboundRequest) -> bytes:
+        """One page of a batch read, answered as a :class:`~router.plugin.Page`."""
+        assert request.operation is not None
+        params, cursor = read_request(request.body, request.operation)
+        plan = lister.plan(self.config, params, cursor)
+        body = (await self.call(plan, request, MAX_PAGE)).body
+        try:
+            document = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            raise PermanentError(f"{request.operation}: the page is not JSON") from None
+        if not isinstance(document, dict):
+            raise PermanentError(f"{request.operation}: the page is not a JSON object")
+        return lister.read(self.config, document, plan).encode()
 
     def result(self, plan: Plan, response: Response) -> bytes | None:
         """What ``send`` returns for a 2xx ``response``: the body, unless a vendor knows better."""
         del plan
         return response.body
 
-    async def call(self, plan: Plan, request: OutboundRequest) -> Response:
+    async def call(
+        self, plan: Plan, request: OutboundRequest, max_body: int = MAX_BODY
+    ) -> Response:
         """Make ``plan``'s call for ``request`` (its tracing and route headers included)."""
         try:
             url = URL(self.base_url + plan.path, encoded=True)
@@ -124,5 +163,6 @@ class VendorConnector(ClientConnector, Generic[ConfigT]):
                 idempotency_key=request.idempotency_key,
                 content_type=plan.content_type,
                 headers=headers,
+                max_body=max_body,
             )
         )

@@ -22,6 +22,7 @@ from typing import Any, Literal
 from pydantic import Field
 
 from actors.connectors._client import ClientConfig
+from actors.connectors._pages import Lister, dynamics_entities
 from actors.connectors._vendor import Builder, Plan, VendorConnector, dumps, require
 from router.plugin import OutboundRequest, PermanentError, register
 
@@ -112,8 +113,12 @@ DYNAMICS_OPERATIONS: dict[str, Builder[Any]] = {
 }
 
 
+DYNAMICS_LISTS: dict[str, Lister] = {"list_entities": dynamics_entities}
+
+
 class DynamicsConnector(VendorConnector[DynamicsConnectorConfig]):
     OPERATIONS = DYNAMICS_OPERATIONS
+    LISTS = DYNAMICS_LISTS
 
     def default_headers(self) -> dict[str, str]:
         return {"Accept": "application/json", "OData-MaxVersion": "4.0", "OData-Version": "4.0"}
@@ -125,4 +130,5 @@ register(
     DynamicsConnectorConfig,
     DynamicsConnector,
     operations=set(DYNAMICS_OPERATIONS),
+    lists=set(DYNAMICS_LISTS),
 )

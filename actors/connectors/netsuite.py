@@ -29,6 +29,7 @@ from typing import Any
 from pydantic import Field
 
 from actors.connectors._client import ClientConfig, Response
+from actors.connectors._pages import Lister, netsuite_suiteql
 from actors.connectors._vendor import Builder, Plan, VendorConnector, dumps, require, segment
 from router.plugin import OutboundRequest, PermanentError, register
 
@@ -117,8 +118,12 @@ def location_result(response: Response) -> bytes | None:
     return dumps({"id": internal_id, "location": location})
 
 
+NETSUITE_LISTS: dict[str, Lister] = {"suiteql": netsuite_suiteql}
+
+
 class NetSuiteConnector(VendorConnector[NetSuiteConnectorConfig]):
     OPERATIONS = NETSUITE_OPERATIONS
+    LISTS = NETSUITE_LISTS
 
     def result(self, plan: Plan, response: Response) -> bytes | None:
         del plan
@@ -131,4 +136,5 @@ register(
     NetSuiteConnectorConfig,
     NetSuiteConnector,
     operations=set(NETSUITE_OPERATIONS),
+    lists=set(NETSUITE_LISTS),
 )

@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import Field
 
 from actors.connectors._client import ClientConfig
+from actors.connectors._pages import Lister, salesforce_soql
 from actors.connectors._vendor import Builder, Plan, VendorConnector, dumps, require, segment
 from router.plugin import OutboundRequest, PermanentError, register
 
@@ -79,8 +80,12 @@ SALESFORCE_OPERATIONS: dict[str, Builder[Any]] = {
 }
 
 
+SALESFORCE_LISTS: dict[str, Lister] = {"soql": salesforce_soql}
+
+
 class SalesforceConnector(VendorConnector[SalesforceConnectorConfig]):
     OPERATIONS = SALESFORCE_OPERATIONS
+    LISTS = SALESFORCE_LISTS
 
 
 register(
@@ -89,4 +94,5 @@ register(
     SalesforceConnectorConfig,
     SalesforceConnector,
     operations=set(SALESFORCE_OPERATIONS),
+    lists=set(SALESFORCE_LISTS),
 )

@@ -30,6 +30,7 @@ import orjson
 from pydantic import Field
 
 from actors.connectors._client import ClientConfig
+from actors.connectors._pages import Lister, stripe_list
 from actors.connectors._vendor import Builder, Plan, VendorConnector, require, segment
 from router.plugin import OutboundRequest, PermanentError, register
 
@@ -108,10 +109,19 @@ STRIPE_OPERATIONS: dict[str, Builder[Any]] = {
 }
 
 
+STRIPE_LISTS: dict[str, Lister] = {
+    "list_invoices": stripe_list("invoices"),
+    "list_customers": stripe_list("customers"),
+}
+
+
 class StripeConnector(VendorConnector[StripeConnectorConfig]):
     OPERATIONS = STRIPE_OPERATIONS
+    LISTS = STRIPE_LISTS
 
     async def send(self, request: OutboundRequest) -> bytes | None:
+        if request.operation in self.LISTS:
+            return await super().send(request)
         plan = self.plan(request)
         try:
             return self.result(plan, await self.call(plan, request))
@@ -145,5 +155,10 @@ class StripeConnector(VendorConnector[StripeConnectorConfig]):
 
 
 register(
-    "connector", "stripe", StripeConnectorConfig, StripeConnector, operations=set(STRIPE_OPERATIONS)
+    "connector",
+    "stripe",
+    StripeConnectorConfig,
+    StripeConnector,
+    operations=set(STRIPE_OPERATIONS),
+    lists=set(STRIPE_LISTS),
 )

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from actors.connectors._client import ClientConfig
+from actors.connectors._pages import Lister, zendesk_list
 from actors.connectors._vendor import Builder, Plan, VendorConnector, dumps
 from router.plugin import OutboundRequest, register
 
@@ -45,8 +46,15 @@ ZENDESK_OPERATIONS: dict[str, Builder[Any]] = {
 }
 
 
+ZENDESK_LISTS: dict[str, Lister] = {
+    "list_organizations": zendesk_list("organizations"),
+    "list_users": zendesk_list("users"),
+}
+
+
 class ZendeskConnector(VendorConnector[ZendeskConnectorConfig]):
     OPERATIONS = ZENDESK_OPERATIONS
+    LISTS = ZENDESK_LISTS
 
 
 register(
@@ -55,4 +63,5 @@ register(
     ZendeskConnectorConfig,
     ZendeskConnector,
     operations=set(ZENDESK_OPERATIONS),
+    lists=set(ZENDESK_LISTS),
 )

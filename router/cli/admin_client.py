@@ -133,3 +133,21 @@ def parse_instance_id(text: str) -> str:
         return encode_id(decode_id(text))
     except ValueError as exc:
         fail(f"invalid workflow instance id {text!r}: {exc}", 2)
+
+
+_NAME = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")  # a file id (job, reconciliation)
+_RUN = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*\.[1-9][0-9]{0,11}$")
+
+
+def parse_name(text: str) -> str:
+    """A job or reconciliation id (kebab-case, its file stem); exit 2 if it is not one."""
+    if not _NAME.fullmatch(text):
+        fail(f"invalid id {text!r}: a job or reconciliation id is kebab-case (payments-daily)", 2)
+    return text
+
+
+def parse_run_id(text: str) -> str:
+    """A job run id, ``<job>.<n>``; exit 2 if it is not one."""
+    if not _RUN.fullmatch(text):
+        fail(f"invalid run id {text!r}: a run id is <job>.<n> (payments-daily.3)", 2)
+    return text

@@ -15,7 +15,7 @@ import sys
 
 import typer
 
-from router.cli import check, messages, serve, workflows
+from router.cli import check, jobs, messages, serve, workflows
 
 PLUGIN_GROUP = "interlock.commands"
 
@@ -29,6 +29,8 @@ def build(argv: list[str]) -> typer.Typer:
     serve.register(app)
     messages.register(app)
     app.add_typer(workflows.workflows, name="workflows")
+    app.add_typer(jobs.jobs, name="jobs")
+    app.add_typer(jobs.reconcile, name="reconcile")
     wanted = argv[1] if len(argv) > 1 else None
     for entry in importlib.metadata.entry_points(group=PLUGIN_GROUP):
         if importlib.util.find_spec(entry.module.partition(".")[0]) is None:

@@ -1,6 +1,7 @@
 """The one data access of the read commands, with two backends: the admin API, or a data dir.
 
-Every read command (``trace``, ``messages``, ``dlq list|show``, ``workflows list|show|stats``)
+Every read command (``trace``, ``messages``, ``dlq list|show``, ``workflows list|show|stats``,
+``jobs list|show|history``, ``reconcile report|parked``)
 is written once against :class:`Reads`. :class:`ApiReads` asks a running router's admin API;
 :class:`DataDirReads` opens a (possibly stopped) router's ``DATA_DIR`` read-only and builds the
 same JSON with the views the API answers with (``router.store.queries``,
@@ -15,11 +16,21 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from router.cli.admin_client import AdminClient, fail, parse_id, parse_instance_id, settings
+from router.cli.admin_client import (
+    AdminClient,
+    fail,
+    parse_id,
+    parse_instance_id,
+    parse_name,
+    parse_run_id,
+    settings,
+)
 from router.cli.options import EXIT_CONFIG, EXIT_USAGE
 from router.errors import ConfigError, StorageError
 
 if TYPE_CHECKING:
+    from router.config.loaded import RouterConfig
+    from router.store.jobs import JobStore
     from router.store.journal import Journal
     from router.store.workflows import WorkflowStore
     from router.workflows.spec import WorkflowSpec
@@ -45,6 +56,16 @@ class Reads(Protocol):
     def instance(self, instance_id: str) -> Json: ...
 
     def workflow_stats(self, routes: Path | None) -> Json: ...
+
+    def jobs(self, routes: Path | None) -> Json: ...
+
+    def job_runs(self, job: str, limit: int) -> Json: ...
+
+    def run(self, run_id: str) -> Json: ...
+
+    def report(self, run_id: str, filters: Json) -> Json: ...
+
+    def parked(self, reconciliation: str) -> Json: ...
 
 
 def reads_for(url: str | None, token: str | None, data_dir: Path | None) -> Reads:
@@ -79,6 +100,24 @@ class ApiReads:
     def workflow_stats(self, routes: Path | None) -> Json:
         del routes  # the running router knows its own workflows
         return dict(self.client.call("GET", "/workflows/stats"))
+
+    def jobs(self, routes: Path | None) -> Json:
+        del routes  # the running router knows its own jobs
+        return dict(self.client.call("GET", "/jobs"))
+
+    def job_runs(self, job: str, limit: int) -> Json:
+        return dict(self.client.call("GET", f"/jobs/{parse_name(job)}/runs", {"limit": limit}))
+
+    def run(self, run_id: str) -> Json:
+        return dict(self.client.call("GET", f"/runs/{parse_run_id(run_id)}"))
+
+    def report(self, run_id: str, filters: Json) -> Json:
+        return dict(self.client.call("GET", f"/runs/{parse_run_id(run_id)}/report", filters))
+
+    def parked(self, reconciliation: str) -> Json:
+        return dict(
+            self.client.call("GET", f"/reconciliations/{parse_name(reconciliation)}/parked")
+        )
 
 
 class DataDirReads:
@@ -188,6 +227,106 @@ class DataDirReads:
             return query(store)
         finally:
             store.close()
+
+    # -- the job store ------------------------------------------------------------------------
+
+    def jobs(self, routes: Path | None) -> Json:
+        import time
+
+        from router.jobs.kind import JOB
+        from router.jobs.views import JobList, job_summary
+
+        specs = _routes(routes).specs(JOB)
+
+        def summaries(store: JobStore) -> JobList:
+            def one(name: str) -> Any:
+                runs = store.runs(name, 1)
+                last = runs[0] if runs else None
+                slot = store.last_slot(name)
+                return job_summary(specs[name], last, store.active(name), slot, time.time())
+
+            return JobList(jobs=[one(name) for name in specs])
+
+        empty = JobList(jobs=[])
+        return self._jobs(summaries, empty).model_dump(mode="json", by_alias=True)
+
+    def job_runs(self, job: str, limit: int) -> Json:
+        from router.jobs.views import RunList, run_summary
+
+        name = parse_name(job)
+        nothing: list[Json] = []
+        runs = self._jobs(lambda store: store.runs(name, limit), nothing)
+        return RunList(runs=[run_summary(r) for r in runs]).model_dump(mode="json")
+
+    def run(self, run_id: str) -> Json:
+        from router.jobs.views import run_detail
+
+        found = self._jobs(lambda store: store.run(parse_run_id(run_id)), None)
+        if found is None:
+            fail(f"no run {run_id}")
+        return run_detail(found).model_dump(mode="json")
+
+    def report(self, run_id: str, filters: Json) -> Json:
+        from router.jobs.views import report_of
+
+        wanted = parse_run_id(run_id)
+
+        def read(store: JobStore) -> Json | None:
+            found = store.run(wanted)
+            if found is None:
+                return None
+            recons = list(found.get("recons", {}))
+            recon = filters.get("reconciliation") or (recons[0] if recons else "")
+            if recon not in recons:
+                fail(f"run {run_id} has no reconciliation {recon!r} (it has: {', '.join(recons)})")
+            rows = store.report(wanted, recon, int(filters.get("offset") or 0))
+            report = report_of(found, recon, rows, int(filters.get("limit") or 1000))
+            return report.model_dump(mode="json", by_alias=True)
+
+        out = self._jobs(read, None)
+        if out is None:
+            fail(f"no run {run_id}")
+        return out
+
+    def parked(self, reconciliation: str) -> Json:
+        from router.jobs.views import ParkedList, report_row
+
+        name = parse_name(reconciliation)
+        nothing: list[Json] = []
+        rows = self._jobs(lambda store: store.parked(name), nothing)
+        items = [report_row(i, row) for i, row in enumerate(rows)]
+        return ParkedList(reconciliation=name, items=items).model_dump(mode="json", by_alias=True)
+
+    def _jobs(self, query: Callable[[JobStore], _T], empty: _T) -> _T:
+        """One read-only query of the job store; a router that never ran a job has none."""
+        from router.store.jobs import JobStore
+
+        path = self.data_dir / "jobs"
+        if not (path / "data.mdb").is_file():
+            if (self.data_dir / "journal" / "data.mdb").is_file():
+                return empty
+            fail(f"{self.data_dir}: no router data here (no journal, no jobs)", EXIT_USAGE)
+        try:
+            store = JobStore(path, readonly=True)
+        except StorageError as exc:
+            fail(f"{path}: cannot open the job store read-only: {exc}")
+        try:
+            return query(store)
+        finally:
+            store.close()
+
+
+def _routes(routes: Path | None) -> RouterConfig:
+    """A routes folder (default: the settings'); exit 2 if missing, 78 invalid."""
+    from router.config import load_config
+
+    folder = routes or settings().routes
+    if not folder.exists():
+        fail(f"{folder}: no such routes folder (pass --routes for the definitions)", 2)
+    try:
+        return load_config(folder)
+    except ConfigError as exc:
+        fail(exc.render(), EXIT_CONFIG)
 
 
 def _workflow_specs(routes: Path | None) -> dict[str, WorkflowSpec]:

@@ -46,6 +46,7 @@ class FileKind(Generic[SpecT]):
     problems: Callable[[SpecT, RouterConfig], list[Problem]]
     add: Callable[[SpecT, RouterConfig], None]
     docs: tuple[tuple[str, type[BaseModel]], ...] = field(default=())
+    rank: int = 0  # files of a higher rank load later: they may refer to lower-ranked ones
 
 
 _kinds: dict[str, FileKind[Any]] = {}

@@ -119,7 +119,7 @@ def _load_sources(
             continue
         settings = None
         scheme = spec.verify.scheme if spec.verify is not None else None
-        if scheme in (None, "none"):
+        if scheme in (None, "none") and spec.format not in ("internal", "files"):
             how = "has no `verify:`" if scheme is None else "uses scheme 'none'"
             where = f"{index.file}:{index.line_of((name,))}"
             config.warnings.append(f"{where}: source {name!r} {how}; use only on loopback")
@@ -162,6 +162,7 @@ def _load_file(
         message = f"{unknown('kind', str(name), kinds)} (known: {', '.join(sorted(kinds))})"
         errors.append(index.error(("kind",), message))
         return
+    config.invalid.add(f"{kind.name}:{path.stem}")  # until it is added: no cascade of errors
     spec = _validate(kind.model, data, index, (), errors)
     if spec is None:
         return
@@ -174,6 +175,7 @@ def _load_file(
     if not problems:
         config.sections.setdefault(kind.name, {})[spec.id] = spec
         kind.add(spec, config)
+        config.invalid.discard(f"{kind.name}:{path.stem}")
 
 
 def load_config(base: Path | str, env: Mapping[str, str] | None = None) -> RouterConfig:
@@ -193,6 +195,8 @@ def load_config(base: Path | str, env: Mapping[str, str] | None = None) -> Route
         ConfigError("route files end in .yaml; this file is ignored", file=str(path), line=1)
         for path in sorted(base.glob("*.yml"))
     )
+    files: list[tuple[int, Path, Any, LineIndex]] = []
+    kinds = file_kinds()
     for path in sorted(base.glob("*.yaml")):
         if path.name in RESERVED:
             continue
@@ -201,6 +205,11 @@ def load_config(base: Path | str, env: Mapping[str, str] | None = None) -> Route
         except ConfigError as exc:
             errors.append(exc)
             continue
+        named = data.get("kind", DEFAULT_KIND) if isinstance(data, dict) else DEFAULT_KIND
+        kind = kinds.get(named) if isinstance(named, str) else None
+        files.append((kind.rank if kind is not None else 0, path, data, index))
+    # A job names reconciliations: kinds that refer to others load after them (a stable sort).
+    for _, path, data, index in sorted(files, key=lambda item: item[0]):
         _load_file(path, data, index, config, errors)
     if errors:
         raise ConfigErrors(errors)

@@ -57,10 +57,21 @@ class VerifySpec(BaseModel):
 class SourceSpec(Frozen):
     """An inbound source: a webhook at ``POST /webhooks/{name}``, or CloudEvents at ``/events``."""
 
-    format: Literal["webhook", "cloudevents"] = Field(
+    format: Literal["webhook", "cloudevents", "internal", "files"] = Field(
         default="webhook",
         description="webhook: vendor JSON at /webhooks/{name}; cloudevents: CloudEvents 1.0 at "
-        "/events/{name} (and /events when it is the only one)",
+        "/events/{name} (and /events when it is the only one); internal: no HTTP endpoint, only "
+        "messages Interlock makes itself (a reconciliation's repairs); files: CSV or JSON-lines "
+        "files dropped in `folder`, one message per row",
+    )
+    folder: str | None = Field(
+        default=None,
+        description="files: the drop folder (absolute, or relative to the data dir); "
+        "omitted: DATA_DIR/drop/{name}. Done files move to done/, unreadable ones to failed/",
+    )
+    poll: Duration = Field(default=2.0, description="files: how often the folder is looked at")
+    max_file_mb: int = Field(
+        default=256, ge=1, le=65536, description="files: a larger file is moved to failed/"
     )
     allowed_origins: list[str] = Field(
         default_factory=list,
@@ -84,6 +95,20 @@ class SourceSpec(Frozen):
 
     @model_validator(mode="after")
     def _type_is_known(self) -> SourceSpec:
+        if self.format != "files" and self.folder is not None:
+            raise ValueError("`folder` is for a `format: files` source")
+        if self.format == "files" and (self.verify is not None or self.idempotency_key):
+            raise ValueError(
+                "a files source takes no `verify` or `idempotency_key`: a row's key is its "
+                "file's SHA-256 and its row number"
+            )
+        if self.format == "internal":
+            if self.verify is not None or self.type is not None or self.idempotency_key:
+                raise ValueError(
+                    "an internal source takes no `verify`, `type` or `idempotency_key`: "
+                    "the messages it carries are made inside the router, with their own"
+                )
+            return self
         if self.format == "cloudevents":
             if self.type is not None or self.idempotency_key is not None:
                 raise ValueError(

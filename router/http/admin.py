@@ -28,6 +28,7 @@ from router.engine import Engine
 from router.errors import InterlockError, UnavailableError
 from router.http import admin_openapi as api
 from router.http.admin_auth import BearerAuth, resolve_admin_tokens
+from router.http.admin_jobs import JobsAdmin
 from router.http.admin_openapi import Handler, Operation
 from router.http.admin_workflows import ROUTE_ID as WORKFLOW_ROUTE_ID
 from router.http.admin_workflows import WorkflowsAdmin
@@ -341,8 +342,9 @@ OPERATIONS = [
     Operation("GET", "/openapi.json", openapi, "getOpenApi", "This document",
               api.OpenApiDocument, "status"),
 ]  # fmt: skip
-# The workflow endpoints live beside their handlers (this module is near its size budget).
+# The workflow and job endpoints live beside their handlers, one module per feature.
 OPERATIONS += WorkflowsAdmin(ENGINE, ApiError, _query, _body).operations()
+OPERATIONS += JobsAdmin(ENGINE, ApiError, _query, _body).operations()
 OPENAPI = web.AppKey("admin_openapi", dict)
 # In aiohttp, ``/dead-letters/{id}`` would also match the fixed ``replay`` and ``purge`` paths.
 _ROUTE_ID = "{id:(?!replay$|purge$)[^/]+}"

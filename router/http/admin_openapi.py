@@ -190,6 +190,10 @@ class Operation:
     # document more or other error answers: (status, description) pairs, e.g. a command's 409.
     id_doc: str = "A message id (26 characters, Crockford base32)"
     errors: tuple[tuple[str, str], ...] = ()
+    # Other path parameters (a job's name, a run's id): (name, description, pattern).
+    path_params: tuple[tuple[str, str, str], ...] = ()
+    # Other media types the 200 may answer in (a report as CSV): media type -> its schema.
+    also: tuple[tuple[str, dict[str, Any]], ...] = ()
 
 
 def _problem(description: str, ref: dict[str, Any], headers: dict[str, Any] | None = None) -> Any:
@@ -227,6 +231,16 @@ def _parameters(op: Operation) -> list[dict[str, Any]]:
                 "schema": {"type": "string", "pattern": ID_PATTERN},
             }
         )
+    params.extend(
+        {
+            "name": name,
+            "in": "path",
+            "required": True,
+            "description": doc,
+            "schema": {"type": "string", "pattern": pattern},
+        }
+        for name, doc, pattern in op.path_params
+    )
     if op.query is not None:
         schema = op.query.model_json_schema(ref_template=REF)
         required = set(schema.get("required", []))
@@ -256,7 +270,10 @@ def build_openapi(operations: list[Operation], *, title: str, version: str) -> d
                 "content": {"application/json": {"schema": refs[(op.response, "serialization")]}},
             }
         }
-        if op.query is not None or op.body is not None or "{id}" in op.path:
+        for media, schema in op.also:
+            responses["200"]["content"][media] = {"schema": schema}
+        in_path = "{id}" in op.path or bool(op.path_params)
+        if op.query is not None or op.body is not None or in_path:
             responses["400"] = _problem("Malformed id, parameter or body", problem)
         responses["401"] = _problem("Missing or invalid bearer token", problem, www)
         if "{id}" in op.path:

@@ -79,7 +79,8 @@ async def webhook(request: web.Request) -> web.Response:
     source = request.match_info["source"]
 
     async def accept() -> web.Response:
-        if source not in engine.sources:
+        handler = engine.sources.get(source)
+        if handler is None or handler.format in ("internal", "files"):  # not reachable by HTTP
             raise UnknownSourceError(f"no source named {source!r}")
         _check_json_content_type(request)
         overloaded = engine.overloaded()

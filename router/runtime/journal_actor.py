@@ -123,7 +123,7 @@ class JournalActor(SupervisedActor):
         new = [
             Delivery(env, route, delivery_state(None, env, route))
             for env, result in zip(batch, results, strict=True)
-            if result.outcome is AppendOutcome.ACCEPTED
+            if result.outcome is AppendOutcome.ACCEPTED and not env.rejected
             for route, _key in env.routes
         ]
         self.bridge.call(_committed, on_done, results, self.dispatch, new)

@@ -51,6 +51,13 @@ _seq = itertools.count()
 _FULL_HINT = "; raise INTERLOCK_MAP_SIZE_MB or shorten the retention"
 
 
+def _rejected(env: Envelope, route: str, key: str, now: float) -> OutcomeRecord:
+    state = DeliveryState(
+        status=Status.DEAD, ordering_key=key, last_error=env.rejected, updated_at=now
+    )
+    return OutcomeRecord(env.id, route, state, "dead_lettered", env.rejected, env.trace_id)
+
+
 def _event_key(message_id: bytes) -> bytes:
     return (
         message_id
@@ -172,6 +179,7 @@ class Journal:
         messages: list[tuple[bytes, bytes]] = []
         pending: list[tuple[bytes, bytes]] = []
         unrouted: list[tuple[bytes, bytes]] = []
+        rejected: list[OutcomeRecord] = []
         for i, env, record, idem_key, digest in candidates:
             first = taken.get(idem_key)
             if first is not None:  # seen before, in the store or earlier in this batch
@@ -190,13 +198,18 @@ class Journal:
             messages.append((env.id, record))
             if not env.routes:
                 unrouted.append((env.id, b""))
+            results[i] = AppendResult(AppendOutcome.ACCEPTED, env.id)
+            if env.rejected:
+                rejected += [_rejected(env, route, key, now) for route, key in env.routes]
+                continue
             # No `dlv` record yet: a new delivery's state is derived from the message record.
             pending += [(delivery_key(env.id, route), b"") for route, _key in env.routes]
-            results[i] = AppendResult(AppendOutcome.ACCEPTED, env.id)
         self._put_all(txn, "idem", idem)
         self._put_all(txn, "msg", messages)
         self._put_all(txn, "pending", pending)
         self._put_all(txn, "unrouted", unrouted)
+        if rejected:  # kept, and dead-lettered in the same transaction: never half-accepted
+            self._record(txn, rejected)
         return [r for r in results if r is not None]
 
     def _put_all(self, txn: Transaction, name: str, items: list[tuple[bytes, bytes]]) -> None:

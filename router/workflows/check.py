@@ -17,8 +17,8 @@ from router import registry
 from router.config.kinds import Loc, Problem
 from router.config.references import source_problems, target_problems, transform_problems
 from router.pointer import Pointer
+from router.template import reference_paths
 from router.workflows.spec import CallSpec, StepSpec, WorkflowSpec
-from router.workflows.template import reference_paths
 
 if TYPE_CHECKING:
     from router.config.loaded import RouterConfig

@@ -27,6 +27,7 @@ from router.runtime.outlet import Outlet
 from router.runtime.retry import backoff_delay, give_up_reason
 from router.runtime.supervision import SupervisedActor, tell_safely
 from router.store.workflows import WorkflowStore
+from router.template import render
 from router.workflows.commands import operator_transition
 from router.workflows.messages import (
     Command,
@@ -42,7 +43,6 @@ from router.workflows.notify import notification_request, send_notification
 from router.workflows.plan import build_request, read_answer
 from router.workflows.spec import CallSpec, StepSpec, WorkflowSpec
 from router.workflows.state import FINAL, Instance, State, StepState, StepStatus, UndoStatus
-from router.workflows.template import render
 
 log = get_logger("interlock.workflows")
 _DONE = frozenset({StepStatus.SUCCEEDED, StepStatus.SKIPPED})

@@ -19,9 +19,9 @@ from router.pointer import Pointer
 from router.registry import TransformSpec
 from router.routing import predicate_holds
 from router.runtime.request_builder import render_path, run_chain, to_json_bytes
+from router.template import render
 from router.workflows.spec import CallSpec, StepSpec
 from router.workflows.state import Instance
-from router.workflows.template import render
 
 TRIGGER = "/trigger"
 

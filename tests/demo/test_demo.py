@@ -142,7 +142,7 @@ def _event(t: Trigger) -> dict[str, Any]:
 def test_payloads_map_to_canonical_models_and_keys_match_the_workflows() -> None:
     """Through each trigger's transforms; with the workflow files present, through their keys."""
     from router.codec import _default
-    from router.workflows.template import render as render_template
+    from router.template import render as render_template
 
     registered = transforms()
     for t in batch():

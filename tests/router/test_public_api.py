@@ -35,6 +35,7 @@ PLUGIN = [
     "DeliveryError",
     "Duration",
     "OutboundRequest",
+    "Page",
     "PermanentError",
     "Pointer",
     "SignatureError",

@@ -10,8 +10,8 @@ import pytest
 from router import load_config
 from router.config import ConfigErrors
 from router.errors import TemplateError
+from router.template import reference_paths, references, render
 from router.workflows.kind import WORKFLOW
-from router.workflows.template import reference_paths, references, render
 from tests.router.test_check_cli import EXIT_CONFIG, interlock
 
 GOOD = """\

@@ -16,9 +16,11 @@ import pytest
 from router import load_config, registry
 from router.envelope import Envelope
 from router.ids import new_id_bytes, new_traceparent
+from router.jobs.kind import JOB, RECONCILIATION
 from router.request_reply.kind import REQUEST_REPLY
 from router.routing import RoutingTable
 from router.runtime.request_builder import build_request, run_chain
+from router.source_handler import SourceHandler
 from router.workflows.kind import WORKFLOW
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,7 +41,8 @@ def _golden(route_id: str, produced: object) -> None:
 def test_shipped_routes_validate_with_only_the_expected_warning() -> None:
     # A workflow's trigger is a route of the same id, so CONFIG.routes holds the workflows too.
     assert set(CONFIG.specs(WORKFLOW)) <= set(CONFIG.routes)
-    assert set(CONFIG.routes) | set(CONFIG.specs(REQUEST_REPLY)) == {
+    scheduled = set(CONFIG.specs(JOB)) | set(CONFIG.specs(RECONCILIATION))
+    assert set(CONFIG.routes) | set(CONFIG.specs(REQUEST_REPLY)) | scheduled == {
         p.stem for p in (ROOT / "routes").glob("*.yaml")
     } - {
         "sources",
@@ -55,14 +58,19 @@ def test_route_golden(route_id: str) -> None:
     assert sample.exists(), f"every shipped route needs a sample message: {sample}"
     body = sample.read_bytes()
     payload = orjson.loads(body)
-    event_type = payload["type"]
-    matched = dict(TABLE.match(route.from_.source, event_type, payload, payload["id"]))
+    # The type and key as the source reads them (a Salesforce record names its type in
+    # /attributes/type; a file row or a repair is given its type by the router).
+    source = SourceHandler(CONFIG.sources[route.from_.source])
+    found = source.type_of(payload, {}) if source.type_of else None
+    event_type = str(found or source.fixed_type or route.from_.type)
+    key = str(source.key_of(payload, {})) if source.key_of else f"golden:{route_id}"
+    matched = dict(TABLE.match(route.from_.source, event_type, payload, key))
     assert route_id in matched, f"the sample does not match {route_id}"
     envelope = Envelope(
         id=new_id_bytes(),
         source=route.from_.source,
         type=event_type,
-        idempotency_key=payload["id"],
+        idempotency_key=key,
         correlation_id="golden",
         traceparent=new_traceparent(),
         received_at=0.0,

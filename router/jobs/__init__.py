@@ -1,0 +1,1 @@
+"""Scheduled jobs and reconciliation: the fourth integration pattern (docs/reconciliation.md)."""

@@ -1,0 +1,148 @@
+"""Reconciliation end to end: the shipped routes/ against the simulators, with seeded drift.
+
+The financial scenario (routes/stripe-payments-vs-netsuite.yaml, run by the payments-daily job):
+Stripe's paid invoices read page by page through ``list_invoices``, NetSuite's customer payments
+through SuiteQL, compared by the payment's external id; missing and mismatched payments repaired
+through the payment-repair route, payments without an invoice parked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from router import Engine, Settings, load_config
+from router.jobs.service import JobService
+from simulators.datasets import Payments
+from simulators.runner import SimulatorThread
+from tests.support.scenarios import simulator_env
+
+ROUTES = Path(__file__).resolve().parents[3] / "routes"
+JOB = "payments-daily"
+RECON = "stripe-payments-vs-netsuite"
+
+
+@pytest.fixture
+def sims() -> Iterator[SimulatorThread]:
+    with SimulatorThread() as running:
+        yield running
+
+
+def seed(sims: SimulatorThread, data: Payments) -> None:
+    stripe, netsuite = sims.set.simulator("stripe"), sims.set.simulator("netsuite")
+    sims.call(lambda: stripe.seed_many("invoice", data.invoices()), timeout=60)
+    sims.call(lambda: netsuite.seed_many("customerPayment", data.payments()), timeout=60)
+
+
+def payments(sims: SimulatorThread) -> dict[str, Any]:
+    netsuite = sims.set.simulator("netsuite")
+    return sims.call(
+        lambda: {str(r.external_id): r.data for r in netsuite.store.all("customerPayment")}
+    )
+
+
+@pytest.fixture
+async def engine(sims: SimulatorThread, tmp_path: Path) -> AsyncIterator[Engine]:
+    env = {**os.environ, **simulator_env(sims)}
+    running = Engine(load_config(ROUTES, env), Settings(data_dir=tmp_path / "data"))
+    await running.start()
+    yield running
+    if running.started:
+        await running.stop()
+
+
+def jobs(engine: Engine) -> JobService:
+    assert engine.jobs is not None
+    return engine.jobs
+
+
+async def run_job(engine: Engine) -> dict[str, Any]:
+    run = await jobs(engine).run_now(JOB)
+    await jobs(engine).wait(JOB)
+    stored = jobs(engine).store.run(run["id"])
+    assert stored is not None
+    return stored
+
+
+def report(engine: Engine, run: dict[str, Any]) -> list[dict[str, Any]]:
+    return [row for _, row in jobs(engine).store.report(run["id"], RECON)]
+
+
+async def settled(engine: Engine, sims: SimulatorThread, want: int) -> dict[str, Any]:
+    """Wait for the repairs to be delivered (the journal idle, ``want`` payments in NetSuite)."""
+    deadline = time.monotonic() + 60
+    while True:
+        await engine.wait_idle(timeout=60)
+        found = payments(sims)
+        if len(found) >= want or time.monotonic() > deadline:
+            return found
+        await asyncio.sleep(0.05)
+
+
+@pytest.mark.timeout(180)
+async def test_seeded_drift_is_reported_exactly_repaired_once_then_clean(
+    sims: SimulatorThread, engine: Engine
+) -> None:
+    data = Payments(n=437, missing=7, mismatched=5, extra=4)
+    seed(sims, data)
+
+    first = await run_job(engine)
+    assert first["state"] == "succeeded", first["reason"]
+    state = first["recons"][RECON]
+    assert state["counts"] == {"matched": 425, **data.drift.counts()}
+    sides = state["sides"]
+    assert (sides["left"]["records"], sides["right"]["records"]) == (437, 434)
+    assert sides["left"]["pages"] == 5  # 100 a page: Stripe's cursor walked to the end
+    rows = report(engine, first)
+    by_class: dict[str, set[str]] = {}
+    for row in rows:
+        by_class.setdefault(row["class"], set()).add(row["key"])
+    assert by_class == {
+        "missing_right": data.drift.missing_right,
+        "mismatched": data.drift.mismatched,
+        "missing_left": data.drift.missing_left,
+    }
+    mismatch = next(r for r in rows if r["class"] == "mismatched")
+    assert mismatch["fields"] == ["amount"]
+    assert mismatch["left"]["amount"] != mismatch["right"]["amount"]
+    assert state["handled"] == {
+        "missing_right:repaired": 7,
+        "mismatched:repaired": 5,
+        "missing_left:parked": 4,
+    }
+    parked = jobs(engine).store.parked(RECON)
+    assert {p["key"] for p in parked} == data.drift.missing_left
+    assert all(p["right_record"]["externalid"] == p["key"] for p in parked)  # both sides kept
+
+    found = await settled(engine, sims, 437 + 4)
+    for key in data.drift.missing_right | data.drift.mismatched:
+        invoice = key.removeprefix("stripe-").removesuffix("-payment")
+        index = int(invoice.removeprefix("in_recon"))
+        assert found[key]["payment"] * 100 == pytest.approx(data.amount(index)), key
+
+    second = await run_job(engine)
+    again = second["recons"][RECON]
+    assert again["counts"] == {
+        "matched": 437,
+        "missing_left": 4,
+        "missing_right": 0,
+        "mismatched": 0,
+    }
+    assert again["handled"] == {"missing_left:parked": 4}  # what is left waits for finance
+
+    requests_before = journal_messages(engine)
+    third = await run_job(engine)
+    assert third["recons"][RECON]["handled"] == {"missing_left:parked": 4}
+    assert journal_messages(engine) == requests_before  # no repair message at all
+
+
+def journal_messages(engine: Engine) -> int:
+    assert engine.journal is not None
+    with engine.journal.reader() as reader:
+        return reader.counts()["msg"]
