@@ -69,10 +69,16 @@ def routes_page() -> str:
 def connectors_page() -> str:
     """Every connector kind: its operations, the shared fields once, then each kind's own."""
     kinds = registry.connectors()
-    parts = [BEGIN, "", "| kind | operations | config model |", "|---|---|---|"]
+    parts = [
+        BEGIN,
+        "",
+        "| kind | operations | batch reads (docs/reconciliation.md) | config model |",
+        "|---|---|---|---|",
+    ]
     for kind, spec in sorted(kinds.items()):
         operations = ", ".join(f"`{o}`" for o in sorted(spec.operations)) or "none (method + path)"
-        parts.append(f"| `{kind}` | {operations} | `{spec.config_model.__name__}` |")
+        lists = ", ".join(f"`{o}`" for o in sorted(spec.lists)) or "-"
+        parts.append(f"| `{kind}` | {operations} | {lists} | `{spec.config_model.__name__}` |")
     # A base model shared by several kinds (ClientConfig) is documented once.
     bases: dict[type[BaseModel], list[str]] = {}
     for kind, spec in kinds.items():

@@ -1,4 +1,5 @@
-"""``{{ /pointer }}`` templates over a workflow instance's context document.
+"""``{{ /pointer }}`` templates over a context document (a workflow instance's, a reconciliation
+record's).
 
 A string that is exactly one reference takes the referenced value unchanged (a number stays a
 number, an object an object); references inside longer text are interpolated as text. A reference
