@@ -23,7 +23,6 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-import aiohttp
 import orjson
 
 from actors.connectors._ssrf import BlockedAddressError
@@ -157,6 +156,8 @@ def classify_exception(exc: BaseException, timeout_s: float) -> DeliveryError:
         return exc
     if (blocked := _blocked(exc)) is not None:
         return PermanentError(str(blocked))
+    import aiohttp  # noqa: PLC0415 - loaded by the client already; `check` never needs it
+
     if isinstance(exc, asyncio.TimeoutError | aiohttp.ServerTimeoutError):
         return TransientError(f"timed out after {timeout_s:g}s")
     if isinstance(exc, aiohttp.InvalidURL):

@@ -13,8 +13,8 @@ import time
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import aiohttp
 from multidict import CIMultiDictProxy
 from prometheus_client import CollectorRegistry
 from prometheus_client.registry import Collector
@@ -36,11 +36,13 @@ from actors.connectors._metrics import ConnectorMetrics, Outcome
 from actors.connectors._ssrf import (
     AddressPolicy,
     Allowlist,
-    GuardedResolver,
     HostPattern,
     is_loopback_host,
 )
 from router.plugin import DeliveryError, Duration, PermanentError, TransientError
+
+if TYPE_CHECKING:  # aiohttp loads when a client starts: `interlock check` never needs it
+    import aiohttp
 
 __all__ = [
     "BreakerConfig",
@@ -161,6 +163,10 @@ class ResilientClient:
         self._session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
+        import aiohttp  # noqa: PLC0415 - see the TYPE_CHECKING import
+
+        from actors.connectors._resolver import GuardedResolver  # noqa: PLC0415 - likewise
+
         connector = aiohttp.TCPConnector(
             limit=self.config.concurrency,
             keepalive_timeout=30,
@@ -257,6 +263,8 @@ class ResilientClient:
         operation: str,
         max_body: int = MAX_BODY,
     ) -> Response:
+        import aiohttp  # noqa: PLC0415 - loaded by start(): a dictionary lookup here
+
         assert self._session is not None, "start() was not called"
         started = time.perf_counter()
         try:

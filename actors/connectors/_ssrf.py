@@ -6,7 +6,8 @@ Two independent checks, both always on:
    ``host:port`` is the ``base_url``'s or one of ``allow_hosts`` (``*.example.com:443`` matches
    subdomains). An IP-literal host is checked against the address policy here too, because aiohttp
    does not resolve literals.
-2. **The address policy, at connect time**: :class:`GuardedResolver` wraps aiohttp's resolver and
+2. **The address policy, at connect time**: ``GuardedResolver`` (in
+   :mod:`actors.connectors._resolver`, which alone imports aiohttp) wraps aiohttp's resolver and
    refuses a name when *any* of its addresses is loopback, link-local, private (RFC 1918, ULA),
    CGNAT, reserved, multicast or unspecified — so DNS that points an allowed name inward is caught
    on every new connection, not just when the config was read.
@@ -19,12 +20,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import DefaultResolver
 from yarl import URL
 
 from router.plugin import PermanentError
@@ -33,7 +31,6 @@ __all__ = [
     "AddressPolicy",
     "Allowlist",
     "BlockedAddressError",
-    "GuardedResolver",
     "HostPattern",
     "is_loopback_host",
 ]
@@ -153,26 +150,3 @@ class Allowlist:
             literal = None
         if literal is not None and (reason := self.policy.refusal(literal)):
             raise PermanentError(f"refused address {literal}: {reason}")
-
-
-class GuardedResolver(AbstractResolver):
-    """aiohttp's resolver, refusing names that resolve to an address the policy does not allow."""
-
-    def __init__(self, policy: AddressPolicy, inner: AbstractResolver | None = None) -> None:
-        self.policy = policy
-        self._inner = inner if inner is not None else DefaultResolver()
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        results = await self._inner.resolve(host, port, family)
-        for result in results:
-            reason = self.policy.refusal(result["host"])
-            if reason is not None:
-                raise BlockedAddressError(
-                    f"refused {host}: it resolves to {result['host']}, {reason}"
-                )
-        return results
-
-    async def close(self) -> None:
-        await self._inner.close()

@@ -8,11 +8,11 @@ import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
 from yarl import URL
 
+from actors.connectors._resolver import GuardedResolver
 from actors.connectors._ssrf import (
     AddressPolicy,
     Allowlist,
     BlockedAddressError,
-    GuardedResolver,
     HostPattern,
     is_loopback_host,
 )
