@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import generate_latest
 
 from router import Engine, Settings, load_config
 from router.jobs.service import JobService
@@ -135,6 +136,18 @@ async def test_seeded_drift_is_reported_exactly_repaired_once_then_clean(
         "mismatched": 0,
     }
     assert again["handled"] == {"missing_left:parked": 4}  # what is left waits for finance
+
+    metrics = generate_latest(engine.metrics.registry).decode()
+    assert f'interlock_job_runs_total{{job="{JOB}",outcome="succeeded"}} 2.0' in metrics
+    assert (
+        f'interlock_reconciliation_drift{{class="missing_left",reconciliation="{RECON}"}} 4.0'
+        in (metrics)
+    )
+    assert f'interlock_reconciliation_backlog{{reconciliation="{RECON}"}} 4.0' in metrics
+    assert (
+        f'interlock_reconciliation_exceptions_total{{class="missing_right",handling="repaired",'
+        f'reconciliation="{RECON}"}} 7.0'
+    ) in metrics
 
     requests_before = journal_messages(engine)
     third = await run_job(engine)
