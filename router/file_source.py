@@ -29,30 +29,18 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 
 from router.errors import BackpressureError, InterlockError, UnavailableError
 from router.logs import get_logger
-from router.source_handler import Ack, SourceHandler
+from router.source_handler import Ack, Emit, SourceHandler
 
 log = get_logger("interlock.files")
 PARTIAL = (".tmp", ".part", ".filepart", ".partial")
 KINDS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 RETRY_S = 1.0
-
-
-class Emit(Protocol):
-    async def __call__(
-        self,
-        source: str,
-        event_type: str,
-        payload: Any,
-        key: str,
-        origin: str,
-        rejected: str = "",
-    ) -> Ack: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -36,6 +36,21 @@ class Ack:
 
     id: str
     duplicate: bool = False
+
+
+class Emit(Protocol):
+    """:meth:`router.engine.Engine.emit`, as the parts that make messages (a reconciliation's
+    repairs, a drop folder's rows) see it."""
+
+    async def __call__(
+        self,
+        source: str,
+        event_type: str,
+        payload: Any,
+        key: str,
+        origin: str,
+        rejected: str = "",
+    ) -> Ack: ...
 
 
 def compile_ref(ref: str) -> Extractor:

@@ -32,12 +32,14 @@ if TYPE_CHECKING:
     from router.config.loaded import RouterConfig
     from router.store.jobs import JobStore
     from router.store.journal import Journal
+    from router.store.lmdb_env import SideStore
     from router.store.workflows import WorkflowStore
     from router.workflows.spec import WorkflowSpec
     from router.workflows.state import Instance
 
 Json = dict[str, Any]
 _T = TypeVar("_T")
+_S = TypeVar("_S", bound="SideStore")
 
 
 class Reads(Protocol):
@@ -210,19 +212,22 @@ class DataDirReads:
         return found.model_dump(mode="json")
 
     def _workflows(self, query: Callable[[WorkflowStore], _T], empty: _T) -> _T:
-        """One read-only query of the workflow store; a router that never ran a workflow has a
-        journal but no store, which answers ``empty``."""
         from router.store.workflows import WorkflowStore
 
-        path = self.data_dir / "workflows"
+        return self._side_store(WorkflowStore, "workflows", query, empty)
+
+    def _side_store(self, kind: type[_S], folder: str, query: Callable[[_S], _T], empty: _T) -> _T:
+        """One read-only query of a store beside the journal; a router that never used it (a
+        journal but no such store) answers ``empty``."""
+        path = self.data_dir / folder
         if not (path / "data.mdb").is_file():
             if (self.data_dir / "journal" / "data.mdb").is_file():
                 return empty
-            fail(f"{self.data_dir}: no router data here (no journal, no workflows)", EXIT_USAGE)
+            fail(f"{self.data_dir}: no router data here (no journal, no {folder})", EXIT_USAGE)
         try:
-            store = WorkflowStore(path, readonly=True)
+            store = kind(path, readonly=True)
         except StorageError as exc:
-            fail(f"{path}: cannot open the workflow store read-only: {exc}")
+            fail(f"{path}: cannot open the {kind.WHAT} read-only: {exc}")
         try:
             return query(store)
         finally:
@@ -298,22 +303,9 @@ class DataDirReads:
         return ParkedList(reconciliation=name, items=items).model_dump(mode="json", by_alias=True)
 
     def _jobs(self, query: Callable[[JobStore], _T], empty: _T) -> _T:
-        """One read-only query of the job store; a router that never ran a job has none."""
         from router.store.jobs import JobStore
 
-        path = self.data_dir / "jobs"
-        if not (path / "data.mdb").is_file():
-            if (self.data_dir / "journal" / "data.mdb").is_file():
-                return empty
-            fail(f"{self.data_dir}: no router data here (no journal, no jobs)", EXIT_USAGE)
-        try:
-            store = JobStore(path, readonly=True)
-        except StorageError as exc:
-            fail(f"{path}: cannot open the job store read-only: {exc}")
-        try:
-            return query(store)
-        finally:
-            store.close()
+        return self._side_store(JobStore, "jobs", query, empty)
 
 
 def _routes(routes: Path | None) -> RouterConfig:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 from aiohttp import web
@@ -18,8 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from router.config.models import ROUTE_ID_PATTERN
 from router.errors import ConflictError, UnavailableError, UnknownInstanceError
-from router.http.admin_openapi import Operation
-from router.http.admin_workflows import BodyParser, QueryParser
+from router.http.admin_openapi import AdminFeature, Operation
 from router.http.problem import json_response
 from router.jobs.kind import JOB, RECONCILIATION
 from router.jobs.views import (
@@ -39,7 +37,6 @@ from router.jobs.views import (
 from router.logs import get_logger
 
 if TYPE_CHECKING:
-    from router.engine import Engine
     from router.jobs.service import JobService
 
 __all__ = ["JobsAdmin"]
@@ -67,16 +64,7 @@ class ReportQuery(_Frozen):
     limit: int = Field(default=1000, ge=1, le=10000, description="At most this many rows")
 
 
-class JobsAdmin:
-    def __init__(
-        self,
-        engine: web.AppKey[Engine],
-        error: Callable[[int, str, str], Exception],
-        query: QueryParser,
-        body: BodyParser,
-    ) -> None:
-        self._engine, self._error, self._query, self._body = engine, error, query, body
-
+class JobsAdmin(AdminFeature):
     def _service(self, request: web.Request) -> JobService | None:
         engine = request.app[self._engine]
         if engine.jobs is None and engine.config.specs(JOB):

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from router.store.query_models import DeadLetter, MessageStatus, MessageSummary
+
+if TYPE_CHECKING:
+    from router.engine import Engine
 
 REF = "#/components/schemas/{model}"
 ID_PATTERN = r"^[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$"
@@ -314,3 +317,31 @@ def build_openapi(operations: list[Operation], *, title: str, version: str) -> d
         },
         "security": [{"bearerAuth": []}],
     }
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class QueryParser(Protocol):
+    def __call__(self, request: web.Request, model: type[M], /) -> M: ...
+
+
+class BodyParser(Protocol):
+    def __call__(self, request: web.Request, model: type[M], /) -> Awaitable[M]: ...
+
+
+class AdminFeature:
+    """A feature's admin endpoints (workflows, jobs), beside their handlers.
+
+    :mod:`router.http.admin` imports the feature modules, so its request helpers (the engine key,
+    the error type, the query and body parsers) are handed in rather than imported back.
+    """
+
+    def __init__(
+        self,
+        engine: web.AppKey[Engine],
+        error: Callable[[int, str, str], Exception],
+        query: QueryParser,
+        body: BodyParser,
+    ) -> None:
+        self._engine, self._error, self._query, self._body = engine, error, query, body

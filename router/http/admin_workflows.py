@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Annotated, Protocol, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 from aiohttp import web
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from router.errors import ConflictError, UnavailableError, UnknownInstanceError
-from router.http.admin_openapi import ID_PATTERN, Handler, Operation
+from router.http.admin_openapi import ID_PATTERN, AdminFeature, Handler, Operation
 from router.http.problem import json_response
 from router.ids import decode_id, encode_id
 from router.logs import get_logger
@@ -37,7 +36,6 @@ from router.workflows.views import (
 )
 
 if TYPE_CHECKING:
-    from router.engine import Engine
     from router.workflows.service import Workflows
 
 __all__ = ["ROUTE_ID", "WorkflowsAdmin"]
@@ -89,29 +87,12 @@ class SkipBody(CommandBody):
 # -- handlers ------------------------------------------------------------------------------------
 
 
-class QueryParser(Protocol):
-    def __call__(self, request: web.Request, model: type[M], /) -> M: ...
-
-
-class BodyParser(Protocol):
-    def __call__(self, request: web.Request, model: type[M], /) -> Awaitable[M]: ...
-
-
 def _ok(model: BaseModel) -> web.Response:
     return json_response(model.model_dump(mode="json"))
 
 
-class WorkflowsAdmin:
+class WorkflowsAdmin(AdminFeature):
     """The workflow endpoints, answering through the admin app's helpers and error type."""
-
-    def __init__(
-        self,
-        engine: web.AppKey[Engine],
-        error: Callable[[int, str, str], Exception],
-        query: QueryParser,
-        body: BodyParser,
-    ) -> None:
-        self._engine, self._error, self._query, self._body = engine, error, query, body
 
     def _workflows(self, request: web.Request) -> Workflows | None:
         """The running workflows; None when none are configured (lists are then empty)."""

@@ -23,7 +23,7 @@ import asyncio
 import hashlib
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 
@@ -43,7 +43,7 @@ from router.jobs.metrics import JobMetrics
 from router.jobs.spec import ExceptionClass, ReconciliationSpec
 from router.logs import get_logger
 from router.runtime.outlet import Outlet
-from router.source_handler import Ack
+from router.source_handler import Emit
 from router.store.jobs import JobStore, pack, unpack
 from router.template import render
 
@@ -58,12 +58,6 @@ class RunFailedError(InterlockError):
 
 
 Offload = Callable[..., Awaitable[Any]]
-
-
-class Emit(Protocol):
-    async def __call__(
-        self, source: str, event_type: str, payload: Any, key: str, origin: str
-    ) -> Ack: ...
 
 
 def new_state() -> dict[str, Any]:

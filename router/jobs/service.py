@@ -26,10 +26,11 @@ from prometheus_client import CollectorRegistry
 from router.errors import ConflictError, InterlockError, UnknownInstanceError
 from router.jobs.cron import Cron, Schedule, zone
 from router.jobs.metrics import JobMetrics
-from router.jobs.reconcile import Emit, Reconciliation, RunFailedError
+from router.jobs.reconcile import Reconciliation, RunFailedError
 from router.jobs.spec import JobSpec, ReconciliationSpec
 from router.logs import get_logger
 from router.runtime.outlet import Outlet
+from router.source_handler import Emit
 from router.store.jobs import RUNNING, JobStore
 
 log = get_logger("interlock.jobs")

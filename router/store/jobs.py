@@ -19,13 +19,11 @@ A run id is ``<job>.<n>``: job ids are kebab-case, so the dot is unambiguous.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import msgpack
 
-from router.store.lmdb_env import Transaction, open_environment, translated
+from router.store.lmdb_env import SideStore, Transaction
 
 _DBS = ("sched", "runs", "active", "idx", "report", "parked")
 SEP = b"\x00"
@@ -54,38 +52,9 @@ def _prefix(*parts: str) -> bytes:
     return SEP.join(p.encode("utf-8", "surrogatepass") for p in parts) + SEP
 
 
-class JobStore:
-    def __init__(
-        self,
-        path: Path,
-        *,
-        map_size_mb: int = 4096,
-        sync: bool = True,
-        readonly: bool = False,
-    ) -> None:
-        self.env, self._db, _ = open_environment(
-            path,
-            _DBS,
-            what="job store",
-            map_size_mb=map_size_mb,
-            sync=sync,
-            readonly=readonly,
-            max_readers=64,
-        )
-
-    def close(self) -> None:
-        self.env.close()
-
-    @contextmanager
-    def _write(self) -> Iterator[Transaction]:
-        hint = "; raise INTERLOCK_MAP_SIZE_MB"
-        with translated("job store", full_hint=hint), self.env.begin(write=True) as txn:
-            yield txn
-
-    @contextmanager
-    def _read(self) -> Iterator[Transaction]:
-        with translated("job store"), self.env.begin() as txn:
-            yield txn
+class JobStore(SideStore):
+    NAMES = _DBS
+    WHAT = "job store"
 
     # -- schedule and runs (the job thread) ------------------------------------------------------
 
@@ -99,7 +68,7 @@ class JobStore:
         return None if slot is None else float(slot)
 
     def set_last_slot(self, job: str, slot: float) -> None:
-        with self._write() as txn:
+        with self._writing() as txn:
             state = self._sched(txn, job)
             txn.put(job.encode(), pack({**state, "last_slot": slot}), db=self._db["sched"])
 
@@ -117,7 +86,7 @@ class JobStore:
         """Claim ``slot`` (None: a manual run) and store ``run``; None if the slot was claimed
         already or (for a ``running`` run) a run of the job is active. One transaction, so a slot
         starts one run. A ``skipped`` record claims its slot without making the job active."""
-        with self._write() as txn:
+        with self._writing() as txn:
             running = run["state"] == RUNNING
             if running and txn.get(job.encode(), db=self._db["active"]) is not None:
                 return None
@@ -135,13 +104,13 @@ class JobStore:
             return run
 
     def save_run(self, run: dict[str, Any]) -> None:
-        with self._write() as txn:
+        with self._writing() as txn:
             txn.put(_run_key(run["id"]), pack(run), db=self._db["runs"])
 
     def finish_run(self, run: dict[str, Any]) -> None:
         """Store the finished run, free its job, and drop its index (the report stays)."""
         prefix = _prefix(run["id"])
-        with self._write() as txn:
+        with self._writing() as txn:
             txn.put(_run_key(run["id"]), pack(run), db=self._db["runs"])
             txn.delete(run["job"].encode(), db=self._db["active"])
             with txn.cursor(db=self._db["idx"]) as cur:
@@ -185,7 +154,7 @@ class JobStore:
         key already indexed counted in ``dupes``), the run stored with it: one transaction."""
         prefix = _prefix(run["id"], recon, side)
         items = [(prefix + key.encode("utf-8", "surrogatepass"), v) for key, v in entries]
-        with self._write() as txn:
+        with self._writing() as txn:
             added = 0
             if items:
                 with txn.cursor(db=self._db["idx"]) as cur:
@@ -210,7 +179,7 @@ class JobStore:
     ) -> None:
         """Add exception rows (numbered by the caller) and store ``run``: one transaction."""
         prefix = _prefix(run["id"], recon)
-        with self._write() as txn:
+        with self._writing() as txn:
             for seq, row in rows:
                 txn.put(prefix + seq.to_bytes(8, "big"), pack(row), db=self._db["report"])
             txn.put(_run_key(run["id"]), pack(run), db=self._db["runs"])
@@ -229,7 +198,7 @@ class JobStore:
     def set_parked(self, recon: str, rows: list[dict[str, Any]], replace: bool) -> None:
         """The reconciliation's parked exceptions; ``replace`` first forgets the previous run's."""
         prefix = _prefix(recon)
-        with self._write() as txn:
+        with self._writing() as txn:
             if replace:
                 with txn.cursor(db=self._db["parked"]) as cur:
                     if cur.set_range(prefix):

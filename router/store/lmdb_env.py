@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import lmdb
 
@@ -76,3 +76,41 @@ def open_environment(
         env.close()
         raise StorageOpenError(f"{path}: cannot open the {what}: {exc}") from exc
     return env, dbs, cleared
+
+
+class SideStore:
+    """An environment of its own beside the journal (the workflow store, the job store).
+
+    Subclasses name their databases (``NAMES``) and themselves (``WHAT``, for errors); writes go
+    through :meth:`_writing`, reads through :meth:`_read`, both translated into the errors tree.
+    """
+
+    NAMES: ClassVar[tuple[str, ...]] = ()
+    WHAT: ClassVar[str] = "store"
+
+    def __init__(
+        self, path: Path, *, map_size_mb: int = 4096, sync: bool = True, readonly: bool = False
+    ) -> None:
+        self.env, self._db, _ = open_environment(
+            path,
+            self.NAMES,
+            what=self.WHAT,
+            map_size_mb=map_size_mb,
+            sync=sync,
+            readonly=readonly,
+            max_readers=64,
+        )
+
+    def close(self) -> None:
+        self.env.close()
+
+    @contextmanager
+    def _writing(self) -> Iterator[Transaction]:
+        hint = "; raise INTERLOCK_MAP_SIZE_MB"
+        with translated(self.WHAT, full_hint=hint), self.env.begin(write=True) as txn:
+            yield txn
+
+    @contextmanager
+    def _read(self) -> Iterator[Transaction]:
+        with translated(self.WHAT), self.env.begin() as txn:
+            yield txn

@@ -16,13 +16,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import msgpack
 
-from router.store.lmdb_env import Transaction, open_environment, translated
+from router.store.lmdb_env import SideStore
 from router.workflows.state import ACTIVE, Instance
 
 _DBS = ("inst", "key", "active")
@@ -40,38 +38,15 @@ def _unpack(raw: bytes) -> Instance:
     return Instance.from_record(msgpack.unpackb(raw, raw=False))
 
 
-class WorkflowStore:
-    def __init__(
-        self,
-        path: Path,
-        *,
-        map_size_mb: int = 4096,
-        sync: bool = True,
-        readonly: bool = False,
-    ) -> None:
-        self.env, self._db, _ = open_environment(
-            path,
-            _DBS,
-            what="workflow store",
-            map_size_mb=map_size_mb,
-            sync=sync,
-            readonly=readonly,
-            max_readers=64,
-        )
-
-    def close(self) -> None:
-        self.env.close()
+class WorkflowStore(SideStore):
+    NAMES = _DBS
+    WHAT = "workflow store"
 
     # -- writes (orchestrator thread only) -------------------------------------------------------
 
     def _write(self, txn_work: Any) -> Any:
-        with translated("workflow"), self.env.begin(write=True) as txn:
+        with self._writing() as txn:
             return txn_work(txn)
-
-    @contextmanager
-    def _read(self) -> Iterator[Transaction]:
-        with translated("workflow store"), self.env.begin() as txn:
-            yield txn
 
     def _put(self, txn: Any, instance: Instance) -> None:
         raw_id = instance.id.encode()
