@@ -35,7 +35,7 @@ from router.errors import (
     UnknownSourceError,
 )
 from router.file_source import FileDrop
-from router.ids import encode_id
+from router.ids import decode_id, encode_id
 from router.jobs.kind import JOB, RECONCILIATION
 from router.jobs.service import Clock, JobService
 from router.logs import get_logger
@@ -208,9 +208,19 @@ class Engine:
                 self.emit,
                 self.metrics.registry,
                 self.clock,
+                self._dead_letter,
             )
             await self.jobs.start()
         log.info("engine_ready", routes=len(self._route_refs), recovered=self.recovered)
+
+    def _dead_letter(self, message_id: str) -> str | None:
+        """Why message ``message_id`` is dead-lettered (``route: reason``), or None (any thread)."""
+        if self.journal is None:
+            return None
+        with self.journal.reader() as reader:
+            for record in reader.dead_letters_of(decode_id(message_id)):
+                return f"{record['route']}: {record['reason']}"
+        return None
 
     def _watch(self, name: str, handler: SourceHandler) -> asyncio.Task[None]:
         spec = self.config.sources[name].spec

@@ -299,7 +299,7 @@ class DataDirReads:
         name = parse_name(reconciliation)
         nothing: list[Json] = []
         rows = self._jobs(lambda store: store.parked(name), nothing)
-        items = [report_row(i, row) for i, row in enumerate(rows)]
+        items = [report_row(i, row, records=True) for i, row in enumerate(rows)]
         return ParkedList(reconciliation=name, items=items).model_dump(mode="json", by_alias=True)
 
     def _jobs(self, query: Callable[[JobStore], _T], empty: _T) -> _T:

@@ -155,7 +155,7 @@ class JobsAdmin(AdminFeature):
         if service is None or name not in engine.config.specs(RECONCILIATION):
             raise self._error(404, "Not Found", f"no reconciliation named {name!r}")
         rows = await asyncio.get_running_loop().run_in_executor(None, service.store.parked, name)
-        items = [report_row(i, row) for i, row in enumerate(rows)]
+        items = [report_row(i, row, records=True) for i, row in enumerate(rows)]
         return _ok(ParkedList(reconciliation=name, items=items))
 
     def operations(self) -> list[Operation]:

@@ -58,6 +58,8 @@ class RunFailedError(InterlockError):
 
 
 Offload = Callable[..., Awaitable[Any]]
+DeadLetter = Callable[[str], str | None]
+"""A message id -> why it is dead-lettered (``route: reason``), or None when it is not."""
 
 
 def new_state() -> dict[str, Any]:
@@ -86,8 +88,10 @@ class Reconciliation:
         offload: Offload,
         emit: Emit,
         metrics: JobMetrics,
+        dead_letter: DeadLetter,
     ) -> None:
         self.spec = spec
+        self.dead_letter = dead_letter
         self.outlets = outlets
         self.store = store
         self.offload = offload
@@ -286,8 +290,7 @@ class Reconciliation:
         self.store.put_report(run, self.spec.id, chunk)
 
     async def _handle(self, run: dict[str, Any], row: dict[str, Any]) -> str:
-        """``repaired``, ``already_repaired`` (a duplicate key), ``parked``, ``ignored`` or
-        ``repair_failed`` (a template or the message was refused; the row says why)."""
+        """``ignored``, ``parked``, or what the repair came to (see :meth:`_repair`)."""
         handling = self.spec.handling(row["class"])
         if handling.ignore is not None:
             return "ignored"
@@ -305,20 +308,41 @@ class Reconciliation:
         except TemplateError as exc:
             row["reason"] = f"repair template: {exc}"
             return "repair_failed"
-        key = repair_key(self.spec.id, row["class"], row)
         origin = f"interlock-reconcile/{self.spec.id} run={run['id']}"
+        key = repair_key(self.spec.id, row["class"], row)
+        return await self._repair(row, repair.source, repair.type, payload, key, origin)
+
+    async def _repair(
+        self, row: dict[str, Any], source: str, event_type: str, payload: Any, key: str, origin: str
+    ) -> str:
+        """``repaired`` (the repair message is journaled; its route delivers it),
+        ``already_repaired`` (emitted by an earlier run or attempt), ``repair_dead_lettered``
+        (emitted before, and its delivery dead-lettered) or ``repair_failed`` (refused); the row
+        names the repair message and says why."""
         while True:
             try:
-                ack = await self.emit(repair.source, repair.type, payload, key, origin)
+                ack = await self.emit(source, event_type, payload, key, origin)
+                break
             except (BackpressureError, UnavailableError) as exc:
                 await asyncio.sleep(exc.retry_after or EMIT_RETRY_S)
-                continue
             except ConflictError:
                 return "already_repaired"  # the same key with another body: emitted before
             except InterlockError as exc:
                 row["reason"] = f"repair refused: {exc}"
                 return "repair_failed"
-            return "already_repaired" if ack.duplicate else "repaired"
+        row["message"] = ack.id
+        if not ack.duplicate:
+            return "repaired"
+        # Emitted before (a rerun, a resume): never twice. But a repair that dead-lettered stays a
+        # duplicate too, so say so rather than count it as done.
+        dead = await self.offload(self.dead_letter, ack.id)
+        if dead is None:
+            return "already_repaired"
+        row["reason"] = (
+            f"the repair message {ack.id} is dead-lettered ({dead}); replay it once the cause "
+            "is fixed (`interlock dlq replay`)"
+        )
+        return "repair_dead_lettered"
 
     async def _alerts(self, run: dict[str, Any], state: dict[str, Any]) -> None:
         notify = self.spec.notify

@@ -26,7 +26,7 @@ from prometheus_client import CollectorRegistry
 from router.errors import ConflictError, InterlockError, UnknownInstanceError
 from router.jobs.cron import Cron, Schedule, zone
 from router.jobs.metrics import JobMetrics
-from router.jobs.reconcile import Reconciliation, RunFailedError
+from router.jobs.reconcile import DeadLetter, Reconciliation, RunFailedError
 from router.jobs.spec import JobSpec, ReconciliationSpec
 from router.logs import get_logger
 from router.runtime.outlet import Outlet
@@ -54,6 +54,7 @@ class JobService:
         emit: Emit,
         registry: CollectorRegistry,
         clock: Clock = time.time,
+        dead_letter: DeadLetter = lambda _message_id: None,
     ) -> None:
         self.jobs = jobs
         self.reconciliations = reconciliations
@@ -63,6 +64,7 @@ class JobService:
         self.emit = emit
         self.metrics = JobMetrics(registry)
         self.clock = clock
+        self.dead_letter = dead_letter
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="interlock-jobs")
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._timer: asyncio.TimerHandle | None = None
@@ -244,6 +246,7 @@ class JobService:
             self.offload,
             self.emit,
             self.metrics,
+            self.dead_letter,
         )
 
 

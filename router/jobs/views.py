@@ -42,7 +42,7 @@ class ReconciliationProgress(_Frozen):
     exceptions: int = Field(description="Records not matched (report rows)")
     handled: dict[str, int] = Field(
         description="`class:outcome` -> count; outcomes: repaired, already_repaired, "
-        "repair_failed, parked, ignored"
+        "repair_dead_lettered, repair_failed, parked, ignored"
     )
     sides: dict[str, SideProgress]
     alert_errors: list[str] = Field(default_factory=list, description="Alerts that failed")
@@ -59,7 +59,10 @@ class RunSummary(_Frozen):
     missed: int = Field(description="Slots it stands for (missed or skipped ones)")
     started_at: float
     finished_at: float | None
-    seconds: float = Field(description="Time spent running (resumes included)")
+    seconds: float = Field(
+        description="Time spent running, resumed attempts added (an attempt a crash cut short "
+        "is not counted)"
+    )
     reason: str | None = Field(description="Why it failed or was skipped")
     resumed: int = Field(description="Times it resumed from its checkpoint after a crash")
 
@@ -98,6 +101,13 @@ class ReportRow(_Frozen):
     handling: Literal["repair", "parked", "ignored"]
     outcome: str | None = Field(default=None, description="What the handling came to")
     reason: str | None = Field(default=None, description="Why ignored, or why a repair failed")
+    message: str | None = Field(default=None, description="The repair message's id (its trace)")
+    left_record: Any = Field(
+        default=None, description="Parked: the left record as its system answered it"
+    )
+    right_record: Any = Field(
+        default=None, description="Parked: the right record as its system answered it"
+    )
 
 
 class Report(_Frozen):
@@ -171,8 +181,14 @@ def job_summary(
     )
 
 
-def report_row(seq: int, row: dict[str, Any]) -> ReportRow:
-    wanted = {k: row.get(k) for k in ("key", "fields", "left", "right", "handling", "outcome")}
+def report_row(seq: int, row: dict[str, Any], *, records: bool = False) -> ReportRow:
+    """A report row; with ``records`` (the parked list), both sides' records as answered (the
+    compared values are normalised by their rule: a name case-folded, money in minor units)."""
+    wanted = {
+        k: row.get(k) for k in ("key", "fields", "left", "right", "handling", "outcome", "message")
+    }
+    if records:
+        wanted |= {"left_record": row.get("left_record"), "right_record": row.get("right_record")}
     return ReportRow.model_validate(
         {"seq": seq, "class": row["class"], **wanted, "reason": row.get("reason")}
     )
@@ -207,7 +223,7 @@ def report_csv(report: Report) -> str:
     names = sorted({k for r in report.rows for side in (r.left, r.right) if side for k in side})
     out = io.StringIO()
     writer = csv.writer(out)
-    head = ["seq", "class", "key", "fields", "handling", "outcome", "reason"]
+    head = ["seq", "class", "key", "fields", "handling", "outcome", "reason", "message"]
     writer.writerow(head + [f"left.{n}" for n in names] + [f"right.{n}" for n in names])
     for r in report.rows:
         left, right = r.left or {}, r.right or {}
@@ -220,6 +236,7 @@ def report_csv(report: Report) -> str:
                 r.handling,
                 r.outcome or "",
                 r.reason or "",
+                r.message or "",
             ]
             + [_cell(left.get(n)) for n in names]
             + [_cell(right.get(n)) for n in names]

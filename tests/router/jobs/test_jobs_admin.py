@@ -40,7 +40,9 @@ def sims() -> Iterator[SimulatorThread]:
 
 
 @pytest.fixture(scope="module")
-def server(sims: SimulatorThread, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AdminServer]:
+def server(
+    sims: SimulatorThread, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[AdminServer]:
     mp = pytest.MonkeyPatch()
     for name, value in simulator_env(sims).items():
         mp.setenv(name, value)
@@ -57,7 +59,12 @@ def schema(server: AdminServer) -> Any:
 
 
 def call(
-    schema: Any, method: str, path: str, status: int, query: dict[str, Any] | None = None, **params: str
+    schema: Any,
+    method: str,
+    path: str,
+    status: int,
+    query: dict[str, Any] | None = None,
+    **params: str,
 ) -> Any:
     case = schema[path][method].Case(path_parameters=params or None, query=query)
     response = case.call_and_validate(headers=AUTH, timeout=30)
@@ -77,7 +84,11 @@ def finished(schema: Any, run: str) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def first_run(schema: Any) -> dict[str, Any]:
     started = call(schema, "POST", "/jobs/{job}/run", 200, job=JOB).json()
-    assert (started["id"], started["trigger"], started["state"]) == (f"{JOB}.1", "manual", "running")
+    assert (started["id"], started["trigger"], started["state"]) == (
+        f"{JOB}.1",
+        "manual",
+        "running",
+    )
     return finished(schema, started["id"])
 
 
@@ -85,7 +96,12 @@ def test_a_run_started_over_the_api_reports_its_counts(first_run: dict[str, Any]
     assert first_run["state"] == "succeeded", first_run["reason"]
     (recon,) = first_run["reconciliations"]
     assert recon["reconciliation"] == RECON and recon["phase"] == "done"
-    assert recon["counts"] == {"matched": 115, "missing_left": 1, "missing_right": 3, "mismatched": 2}
+    assert recon["counts"] == {
+        "matched": 115,
+        "missing_left": 1,
+        "missing_right": 3,
+        "mismatched": 2,
+    }
     assert recon["sides"]["left"]["pages"] == 2 and recon["sides"]["right"]["records"] == 118
 
 
@@ -110,9 +126,7 @@ def test_the_report_as_json_and_as_csv(schema: Any, first_run: dict[str, Any]) -
     assert report["next_offset"] is None
     page = call(schema, "GET", "/runs/{run}/report", 200, {"limit": 4}, run=first_run["id"])
     assert page.json()["next_offset"] == 4
-    text = call(
-        schema, "GET", "/runs/{run}/report", 200, {"format": "csv"}, run=first_run["id"]
-    )
+    text = call(schema, "GET", "/runs/{run}/report", 200, {"format": "csv"}, run=first_run["id"])
     content_type = {k.lower(): v for k, v in text.headers.items()}["content-type"]
     assert "text/csv" in str(content_type)
     rows = list(csv.DictReader(io.StringIO(text.text)))
@@ -120,6 +134,7 @@ def test_the_report_as_json_and_as_csv(schema: Any, first_run: dict[str, Any]) -
     mismatch = next(r for r in rows if r["class"] == "mismatched")
     assert mismatch["fields"] == "amount" and mismatch["left.amount"] != mismatch["right.amount"]
     assert mismatch["left.amount"].startswith("USD ")
+    assert all(r["message"] for r in rows if r["handling"] == "repair")  # each repair traceable
 
 
 def test_parked_exceptions_keep_both_sides(schema: Any, first_run: dict[str, Any]) -> None:
@@ -135,7 +150,9 @@ def test_unknown_and_malformed_names(schema: Any) -> None:
     call(schema, "POST", "/jobs/{job}/run", 404, job="no-such-job")
     call(schema, "GET", "/runs/{run}", 404, run="payments-daily.999")
     call(schema, "GET", "/reconciliations/{name}/parked", 404, name="no-such-recon")
-    bad = call(schema, "GET", "/runs/{run}/report", 404, {"reconciliation": "other"}, run=f"{JOB}.1")
+    bad = call(
+        schema, "GET", "/runs/{run}/report", 404, {"reconciliation": "other"}, run=f"{JOB}.1"
+    )
     assert "has no reconciliation 'other'" in bad.json()["detail"]
 
 

@@ -8,31 +8,18 @@ through the payment-repair route, payments without an invoice parked.
 
 from __future__ import annotations
 
-import asyncio
-import os
-import time
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from prometheus_client import generate_latest
 
-from router import Engine, Settings, load_config
-from router.jobs.service import JobService
+from router import Engine
 from simulators.datasets import Payments
 from simulators.runner import SimulatorThread
-from tests.support.scenarios import simulator_env
+from tests.support.jobs import jobs, journal_messages, report, run_job, settled
 
-ROUTES = Path(__file__).resolve().parents[3] / "routes"
 JOB = "payments-daily"
 RECON = "stripe-payments-vs-netsuite"
-
-
-@pytest.fixture
-def sims() -> Iterator[SimulatorThread]:
-    with SimulatorThread() as running:
-        yield running
 
 
 def seed(sims: SimulatorThread, data: Payments) -> None:
@@ -48,44 +35,6 @@ def payments(sims: SimulatorThread) -> dict[str, Any]:
     )
 
 
-@pytest.fixture
-async def engine(sims: SimulatorThread, tmp_path: Path) -> AsyncIterator[Engine]:
-    env = {**os.environ, **simulator_env(sims)}
-    running = Engine(load_config(ROUTES, env), Settings(data_dir=tmp_path / "data"))
-    await running.start()
-    yield running
-    if running.started:
-        await running.stop()
-
-
-def jobs(engine: Engine) -> JobService:
-    assert engine.jobs is not None
-    return engine.jobs
-
-
-async def run_job(engine: Engine) -> dict[str, Any]:
-    run = await jobs(engine).run_now(JOB)
-    await jobs(engine).wait(JOB)
-    stored = jobs(engine).store.run(run["id"])
-    assert stored is not None
-    return stored
-
-
-def report(engine: Engine, run: dict[str, Any]) -> list[dict[str, Any]]:
-    return [row for _, row in jobs(engine).store.report(run["id"], RECON)]
-
-
-async def settled(engine: Engine, sims: SimulatorThread, want: int) -> dict[str, Any]:
-    """Wait for the repairs to be delivered (the journal idle, ``want`` payments in NetSuite)."""
-    deadline = time.monotonic() + 60
-    while True:
-        await engine.wait_idle(timeout=60)
-        found = payments(sims)
-        if len(found) >= want or time.monotonic() > deadline:
-            return found
-        await asyncio.sleep(0.05)
-
-
 @pytest.mark.timeout(180)
 async def test_seeded_drift_is_reported_exactly_repaired_once_then_clean(
     sims: SimulatorThread, engine: Engine
@@ -93,14 +42,14 @@ async def test_seeded_drift_is_reported_exactly_repaired_once_then_clean(
     data = Payments(n=437, missing=7, mismatched=5, extra=4)
     seed(sims, data)
 
-    first = await run_job(engine)
+    first = await run_job(engine, JOB)
     assert first["state"] == "succeeded", first["reason"]
     state = first["recons"][RECON]
     assert state["counts"] == {"matched": 425, **data.drift.counts()}
     sides = state["sides"]
     assert (sides["left"]["records"], sides["right"]["records"]) == (437, 434)
     assert sides["left"]["pages"] == 5  # 100 a page: Stripe's cursor walked to the end
-    rows = report(engine, first)
+    rows = report(engine, first, RECON)
     by_class: dict[str, set[str]] = {}
     for row in rows:
         by_class.setdefault(row["class"], set()).add(row["key"])
@@ -121,13 +70,13 @@ async def test_seeded_drift_is_reported_exactly_repaired_once_then_clean(
     assert {p["key"] for p in parked} == data.drift.missing_left
     assert all(p["right_record"]["externalid"] == p["key"] for p in parked)  # both sides kept
 
-    found = await settled(engine, sims, 437 + 4)
+    found = await settled(engine, lambda: payments(sims), 437 + 4)
     for key in data.drift.missing_right | data.drift.mismatched:
         invoice = key.removeprefix("stripe-").removesuffix("-payment")
         index = int(invoice.removeprefix("in_recon"))
         assert found[key]["payment"] * 100 == pytest.approx(data.amount(index)), key
 
-    second = await run_job(engine)
+    second = await run_job(engine, JOB)
     again = second["recons"][RECON]
     assert again["counts"] == {
         "matched": 437,
@@ -150,12 +99,38 @@ async def test_seeded_drift_is_reported_exactly_repaired_once_then_clean(
     ) in metrics
 
     requests_before = journal_messages(engine)
-    third = await run_job(engine)
+    third = await run_job(engine, JOB)
     assert third["recons"][RECON]["handled"] == {"missing_left:parked": 4}
     assert journal_messages(engine) == requests_before  # no repair message at all
 
 
-def journal_messages(engine: Engine) -> int:
+@pytest.mark.timeout(180)
+async def test_a_dead_lettered_repair_is_reported_not_counted_as_done(
+    sims: SimulatorThread, engine: Engine
+) -> None:
+    data = Payments(n=200, missing=3, seed=7)
+    seed(sims, data)
+    sims.set_faults("netsuite", broken=tuple(sorted(data.drift.missing_right)))  # 400 on each
+
+    first = await run_job(engine, JOB)
+    assert first["recons"][RECON]["handled"] == {"missing_right:repaired": 3}  # journaled
+    await engine.wait_idle(timeout=60)
     assert engine.journal is not None
-    with engine.journal.reader() as reader:
-        return reader.counts()["msg"]
+    dead = engine.journal.dead_letters()
+    assert len(dead) == 3  # the route could not deliver them: the journal kept them
+
+    sims.set_faults("netsuite", broken=())  # the cause is fixed; the drift is still there
+    second = await run_job(engine, JOB)
+    assert second["recons"][RECON]["handled"] == {"missing_right:repair_dead_lettered": 3}
+    rows = report(engine, second, RECON)
+    assert all("is dead-lettered (payment-repair: " in row["reason"] for row in rows)
+    assert {row["message"] for row in rows} == {
+        row["message"] for row in report(engine, first, RECON)
+    }  # the same repair messages, not new ones
+
+    replayed = await engine.replay([(key[:16], "payment-repair") for key, _ in dead])
+    assert replayed == 3
+    found = await settled(engine, lambda: payments(sims), 200)
+    assert set(data.drift.missing_right) <= set(found)
+    third = await run_job(engine, JOB)
+    assert third["recons"][RECON]["counts"]["missing_right"] == 0
