@@ -17,6 +17,7 @@ from router import Engine
 from simulators.datasets import Payments
 from simulators.runner import SimulatorThread
 from tests.support.jobs import jobs, journal_messages, report, run_job, settled
+from tests.support.scenarios import records
 
 JOB = "payments-daily"
 RECON = "stripe-payments-vs-netsuite"
@@ -134,3 +135,21 @@ async def test_a_dead_lettered_repair_is_reported_not_counted_as_done(
     assert set(data.drift.missing_right) <= set(found)
     third = await run_job(engine, JOB)
     assert third["recons"][RECON]["counts"]["missing_right"] == 0
+
+
+async def test_alerts_for_parked_exceptions_and_for_drift_over_the_threshold(
+    sims: SimulatorThread, engine: Engine
+) -> None:
+    data = Payments(n=150, missing=24, extra=2, seed=9)  # 26 exceptions: over the threshold 25
+    seed(sims, data)
+    run = await run_job(engine, JOB)
+    assert run["recons"][RECON].get("alert_errors", []) == []
+    alerts = [r["data"]["body"] for r in records(sims, "webhook", "reconciliation")]
+    by_kind = {a["kind"]: a for a in alerts}
+    assert set(by_kind) == {"reconciliation.parked", "reconciliation.drift"}
+    parked = by_kind["reconciliation.parked"]
+    assert parked["run"] == run["id"] and parked["summary"] == "2 exceptions parked for an operator"
+    assert {e["key"] for e in parked["exceptions"]} == data.drift.missing_left
+    drift = by_kind["reconciliation.drift"]
+    assert drift["summary"] == "26 exceptions, above 25"
+    assert drift["counts"]["missing_right"] == 24
