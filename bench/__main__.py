@@ -5,8 +5,9 @@ PNG of throughput and p99 against offered load next to them (when matplotlib is 
 scenario that cannot run (the engine is not importable, ``interlock run`` does not start) is
 recorded with its status and reason; the other scenarios still run.
 
-Three sizes: ``--smoke`` (seconds, CI), the default (``make bench``: a 60 s overload at 2x) and
-``--full`` (or ``BENCH_FULL=1``: also a 1,000,000-message recovery). ``--only plot`` runs nothing
+Three sizes: ``--smoke`` (seconds, CI), the default (``make bench``: a 60 s overload at 2x, the
+reconciliation job over 10,000 and 100,000 records per side) and ``--full`` (or ``BENCH_FULL=1``:
+also a 1,000,000-message recovery). ``--only plot`` runs nothing
 and redraws the PNG of the output dir's ``latest.json``. After the scenarios,
 ``bench.report.summarise`` adds the ratios between the targets and the goals table.
 """
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import machine, plot, report
-from bench.scenarios import end_to_end, ingest, overload, parts, pipeline, recovery
+from bench.scenarios import end_to_end, ingest, overload, parts, pipeline, reconcile, recovery
 from bench.scenarios.ingest import IngestPlan
 
 
@@ -42,13 +43,19 @@ class Sizes:
     e2e_targets: tuple[str, ...]
     overload: overload.OverloadPlan = dataclasses.field(default_factory=overload.OverloadPlan)
     recovery: recovery.RecoveryPlan = dataclasses.field(default_factory=recovery.RecoveryPlan)
+    reconcile: reconcile.ReconcilePlan = dataclasses.field(default_factory=reconcile.ReconcilePlan)
 
 
 # The default (``make bench``); LONG is ``--full``.
 FULL = Sizes(
     20_000, 2_000, 20_000, 5_000, ingest.IngestPlan(), end_to_end.PLAN, end_to_end.ALL_TARGETS
 )
-LONG = dataclasses.replace(FULL, overload=overload.FULL_PLAN, recovery=recovery.FULL_PLAN)
+LONG = dataclasses.replace(
+    FULL,
+    overload=overload.FULL_PLAN,
+    recovery=recovery.FULL_PLAN,
+    reconcile=reconcile.FULL_PLAN,
+)
 # The smoke run never needs Celery or Node-RED: Interlock and the forwarder only.
 SMOKE = Sizes(
     300,
@@ -60,8 +67,9 @@ SMOKE = Sizes(
     ("interlock", "forwarder"),
     overload.SMOKE_PLAN,
     recovery.SMOKE_PLAN,
+    reconcile.SMOKE_PLAN,
 )
-ONLY = ("pipeline", "ingest", "e2e", "overload", "recovery", "plot")
+ONLY = ("pipeline", "ingest", "e2e", "overload", "recovery", "reconcile", "plot")
 
 
 def _guarded(fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -137,6 +145,7 @@ def run(
     late: dict[str, Callable[[], dict[str, Any]]] = {
         "overload": lambda: overload.run(sizes.overload, sustained),
         "recovery": lambda: recovery.run(sizes.recovery),
+        "reconcile": lambda: reconcile.run(sizes.reconcile),
     }
     late = {name: fn for name, fn in late.items() if only in (None, name)}
     if png is not None:

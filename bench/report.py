@@ -63,7 +63,9 @@ def ratios(result: dict[str, Any]) -> dict[str, float | None]:
     ``server_cpu_us_per_accepted`` (closed loop 64, each target at its own sustained step
     ``at_sustained``, and at the same half-sustained rate ``half_sustained``);
     ``ack_p99_interlock_vs_bare_half_sustained``: ``half_sustained.latency_ms.p99``;
-    ``pipeline_vs_parts``: ``cost_ratio``; ``e2e_*``: ``end_to_end.ratios``.
+    ``pipeline_vs_parts``: ``cost_ratio``; ``e2e_*``: ``end_to_end.ratios``;
+    ``reconcile_<large>_vs_<small>_rate`` (``reconcile_100k_vs_10k_rate``): the reconciliation's
+    records/s at its largest size over its smallest (``reconcile.rate_ratio``).
     """
     ing = result.get("ingest", {})
     targets: dict[str, Any] = ing.get("targets", {}) if ing.get("status") == "ok" else {}
@@ -99,6 +101,9 @@ def ratios(result: dict[str, Any]) -> dict[str, float | None]:
     e2e = result.get("end_to_end", {})
     if e2e.get("status") == "ok":
         out.update({f"e2e_{k}": v for k, v in e2e.get("ratios", {}).items()})
+    rec = result.get("reconcile", {})
+    if rec.get("status") == "ok":
+        out[rec["ratio_key"]] = rec["rate_ratio"]
     return out
 
 
@@ -461,6 +466,53 @@ def _recovery(r: dict[str, Any]) -> list[str]:
     ]
 
 
+def _mib(kib: float | None) -> str:
+    return "-" if kib is None else f"{kib / 1024:,.0f}"
+
+
+def _reconcile(r: dict[str, Any]) -> list[str]:
+    rec = r.get("reconcile")
+    if rec is None:
+        return []
+    lines = [
+        "",
+        "6. Reconciliation: payments-daily, Stripe paid invoices (list_invoices) vs NetSuite "
+        "payments (SuiteQL), interlock run",
+    ]
+    if rec.get("status") != "ok":
+        return [*lines, f"   {rec.get('status')}: {_short(rec.get('reason', ''), 400)}"]
+    limit = rec["netsuite_rate_limit"]
+    shipped, used = limit["shipped"] or {}, limit["bench"]
+    lines += [
+        "   simulators in the bench process, the router alone in its own; routes/ copied with "
+        f"netsuite's rate limit raised from {_num(shipped.get('rate_per_s'))}/s burst "
+        f"{_num(shipped.get('burst'))} to {used['rate_per_s']:,}/s burst {used['burst']:,} "
+        "(it paces the repairs' upserts)",
+        "   records/s = both sides' records / the run's seconds; drift = missing/mismatched/extra"
+        " payments, each checked against the run's counts",
+        f"   {'per side':>9} {'drift':>13} {'run s':>7} {'records/s':>10} {'RSS start':>10}"
+        f" {'peak RSS':>9} {'anon':>6} {'file':>6} {'HWM':>6} {'CPU':>5}  repairs delivered",
+    ]
+    for n, size in rec["sizes"].items():
+        d = size["drift"]
+        drift = f"{d['missing']}/{d['mismatched']}/{d['extra']}"
+        cpu = size.get("router_cpu_util")
+        lines.append(
+            f"   {int(n):>9,} {drift:>13} {size['run_s']:>7.2f} {size['records_per_s']:>10,.0f}"
+            f" {_mib(size['rss_at_start_kib']):>6} MiB {_mib(size['peak_rss_kib']):>5} MiB"
+            f" {_mib(size['peak_rss_anon_kib']):>6} {_mib(size['peak_rss_file_kib']):>6}"
+            f" {_mib(size['hwm_kib']):>6} {_num(cpu, '.0%'):>5}  {size['repairs']:,} in "
+            f"{size['repairs_delivered_s']:.1f} s after the run"
+        )
+    lines.append(
+        f"   {rec['compared']}: records/s ratio {rec['rate_ratio']:.2f} ({rec['ratio_key']}),"
+        f" peak RSS growth {rec['peak_rss_growth_mib']:+,.1f} MiB (anonymous "
+        f"{rec['peak_rss_anon_growth_mib']:+,.1f} MiB; file = LMDB pages mapped); counts equal"
+        " the seeded drift at every size"
+    )
+    return lines
+
+
 def render(result: dict[str, Any]) -> str:
     """The whole run as a plain-text table."""
     mode = "smoke" if result["smoke"] else "full"
@@ -472,6 +524,7 @@ def render(result: dict[str, Any]) -> str:
         *_e2e(result),
         *_overload(result),
         *_recovery(result),
+        *_reconcile(result),
         *_goals(result),
     ]
     return "\n".join(lines)
