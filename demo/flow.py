@@ -5,7 +5,10 @@
    followed until they settle: each completed deal leaves a Stripe customer and subscription.
 3. The invoices (paid, failed) and the seat amendments are sent for those customers and
    subscriptions, as Stripe would send them, and every instance is followed until it settles.
-4. The report: instances, timelines, SLA figures, and the commands for parked instances.
+4. The reconciliation jobs (payments-daily, accounts-hourly) are run now through the admin API,
+   their reports read, and payments-daily is run again once its repairs are delivered.
+5. The report: instances, timelines, SLA figures, the commands for parked instances, and each
+   reconciliation's counts and exceptions.
 
 Billing events for customers that do not exist anywhere would only show instances parking on
 missing records; chaining them to the deals shows the scenarios working together instead.
@@ -20,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from demo import render
+from demo import render, render_recon
 from demo.outcome import (
     EXIT_FAILED,
     EXIT_UNREACHABLE,
@@ -30,6 +33,7 @@ from demo.outcome import (
     to_json,
 )
 from demo.payloads import (
+    INVOICED,
     WORKFLOWS,
     Batch,
     Billing,
@@ -43,6 +47,7 @@ from demo.payloads import (
     new_run_id,
     order_triggers,
 )
+from demo.reconcile import JobRun, Operator, Reconciling, missing_jobs, reconcile
 from demo.render import BILLED, planned
 from demo.runner import UnreachableError, Watcher, check_admin, check_router, send_all, wait
 from demo.signing import Secrets
@@ -115,6 +120,7 @@ class Demo:
         self.vendors = VendorApis.from_env(env)
         self.outcomes: list[Outcome] = []
         self.block = LiveBlock(out, live(out, env) and not options.as_json)
+        self.notes: list[str] = []  # for the reconciliation part (Stripe kept no invoices...)
 
     def _tick(self, frame: int) -> None:
         lines = render.progress(self.style, self.outcomes, planned(self.batch), frame)
@@ -148,7 +154,7 @@ class Demo:
         ]
         if not options.as_json:
             header = render.header(self.style, self.run_id, options.url, admin_url, batch)
-            self.out.write(header + "\n\n")
+            self.out.write(f"{header}\n{render_recon.header_line(self.style)}\n\n")
             self.out.flush()
         first = deal_triggers(self.run_id, now, batch, self.signing, accounts)
         first += order_triggers(self.run_id, now, batch, self.signing)
@@ -160,6 +166,7 @@ class Demo:
             billings = self._billings(deals)
             second = billing_triggers(self.run_id, time.time(), batch, self.signing, billings)
             if billings:
+                self._record_invoices(second)
                 sent = send_all(options.url, second)
             else:  # nothing to bill: show what would have been sent, and why it was not
                 stand_in = [t for t in build_batch(self.run_id, now, batch) if t.workflow in BILLED]
@@ -172,15 +179,56 @@ class Demo:
         finally:
             if not options.as_json:
                 self.block.close(render.progress(self.style, self.outcomes, planned(batch)))
+        result = self.reconcile(watcher)
+        code = exit_code(self.outcomes) if result.ok else EXIT_FAILED
         if options.as_json:
-            document = to_json(self.run_id, options.url, admin_url, self.outcomes, stats)
+            document = to_json(
+                self.run_id, options.url, admin_url, self.outcomes, stats, result.as_json()
+            )
             self.out.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
         else:
-            self.out.write(self.report(stats, admin_url) + "\n")
+            self.out.write(self.report(stats, admin_url, result) + "\n")
         self.out.flush()
-        return exit_code(self.outcomes)
+        return code
 
-    def report(self, stats: Sequence[dict[str, Any]], admin_url: str) -> str:
+    def _record_invoices(self, triggers: Sequence[Trigger]) -> None:
+        """Stripe holds each invoice before it sends an event about it: so must the simulator."""
+        invoices = [
+            json.loads(t.body)["data"]["object"] for t in triggers if t.workflow in INVOICED
+        ]
+        try:
+            Stripe(self.vendors).record_invoices(invoices)
+        except VendorError as exc:
+            self.notes.append(
+                f"Stripe did not record the demo's invoices ({exc}); the reconciliation reports "
+                "their NetSuite payments as missing_left"
+            )
+
+    def reconcile(self, watcher: Watcher) -> Reconciling:
+        """The reconciliation jobs, with their progress lines under the workflows' ones."""
+        deadline = time.monotonic() + self.options.timeout
+        block = LiveBlock(self.out, self.block.redraw)
+        shown: list[JobRun] = []
+        frames = [0]
+
+        def tick(runs: Sequence[JobRun]) -> None:
+            shown[:] = runs
+            frames[0] += 1
+            block.draw(render_recon.progress(self.style, runs, frames[0]))
+
+        if not self.options.as_json:
+            self.out.write("\n")
+        try:
+            result = reconcile(Operator(watcher.api), deadline, tick)
+        except CliError as exc:  # GET /jobs failed: nothing was started
+            result = Reconciling(notes=[str(exc)])
+        finally:
+            if not self.options.as_json:
+                block.close(render_recon.progress(self.style, shown))
+        result.notes += self.notes
+        return result
+
+    def report(self, stats: Sequence[dict[str, Any]], admin_url: str, result: Reconciling) -> str:
         """Everything after the progress lines."""
         style, outcomes = self.style, self.outcomes
         # `interlock workflows` must reach the same admin API as this run did.
@@ -190,9 +238,18 @@ class Demo:
             ("Timelines (one instance per scenario)", render.timelines(style, outcomes)),
             ("SLA per workflow", render.sla(style, stats)),
             ("Parked, waiting for an operator", render.parked(style, outcomes, cli_options)),
+            ("Reconciliation: the jobs run now", render_recon.runs(style, result, cli_options)),
+            (
+                "Reconciliation again, after the repairs",
+                render_recon.recheck(style, result, cli_options),
+            ),
         ]
         parts = [f"\n{style.paint(t, 'bold', 'blue')}\n{body}" for t, body in sections if body]
-        return "\n".join([*parts, "\n" + render.verdict(style, outcomes, self.options.timeout)])
+        verdicts = [
+            render.verdict(style, outcomes, self.options.timeout),
+            render_recon.verdict(style, result),
+        ]
+        return "\n".join([*parts, "\n" + "\n".join(verdicts)])
 
 
 def run_demo(
@@ -218,6 +275,13 @@ def run_demo(
             err.write(
                 f"error: the router has no workflow {', '.join(missing)}: run it on the shipped "
                 "routes/ folder (`make run`), which holds the seed scenarios\n"
+            )
+            return EXIT_FAILED
+        jobs = missing_jobs(api)
+        if jobs:
+            err.write(
+                f"error: the router has no job {', '.join(jobs)}: run it on the shipped routes/ "
+                "folder (`make run`), which holds the reconciliation scenarios\n"
             )
             return EXIT_FAILED
         return Demo(options, out, env).run(watcher, api.url)

@@ -132,10 +132,15 @@ def to_json(
     admin_url: str,
     outcomes: Sequence[Outcome],
     stats: Sequence[dict[str, Any]],
+    reconciliation: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The ``--json`` document: the triggers as sent, their instances, the SLA figures."""
+    """The ``--json`` document: the triggers as sent, their instances, the SLA figures, and (when
+    given) the reconciliation runs with their reports (:meth:`demo.reconcile.Reconciling.as_json`).
+    """
     code = exit_code(outcomes)
-    return {
+    if reconciliation is not None and not reconciliation.get("ok"):
+        code = EXIT_FAILED
+    document = {
         "run_id": run_id,
         "router_url": router_url,
         "admin_url": admin_url,
@@ -161,3 +166,6 @@ def to_json(
         ],
         "workflows": list(stats),
     }
+    if reconciliation is not None:
+        document["reconciliation"] = reconciliation
+    return document

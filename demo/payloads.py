@@ -54,6 +54,7 @@ SCENARIOS = (
     Scenario("direct-commerce", "shopify", "orders/create"),
 )
 WORKFLOWS = tuple(s.workflow for s in SCENARIOS)
+INVOICED = ("invoice-paid", "invoice-payment-failed")  # their invoices are Stripe's own records
 
 
 @dataclass(frozen=True, slots=True)

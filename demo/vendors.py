@@ -1,10 +1,12 @@
 """What the demo asks of the vendors' own APIs (the simulators of ``make run``), not of the router.
 
 A real company's systems hold data before any webhook fires: the Account a deal is won for exists
-in Salesforce, and Stripe sends a subscription's current state in its events. The demo plays the
-vendors, so it creates each deal's Account through the Salesforce REST API first, and reads a
-subscription from the Stripe API to amend it. Both use the variables and defaults of
-routes/connectors.yaml, so they reach the same systems the router's connectors do.
+in Salesforce, Stripe holds every invoice it sends an event about, and sends a subscription's
+current state in its events. The demo plays the vendors, so it creates each deal's customer
+Account through the Salesforce REST API first, records each invoice in Stripe before announcing
+it, and reads a subscription from the Stripe API to amend it. All use the variables and defaults
+of routes/connectors.yaml, so they reach the same systems the router's connectors do (and the
+reconciliations later find those records in step).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import os
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,7 +117,8 @@ class Salesforce:
             f"/services/data/{SALESFORCE_API}/sobjects/Account/Interlock_External_Id__c/"
             + urllib.parse.quote(external_id, safe="")
         )
-        body = json.dumps({"Name": name}).encode()
+        # A won deal's Account is a customer: the accounts reconciliations read Type = 'Customer'.
+        body = json.dumps({"Name": name, "Type": "Customer"}).encode()
         headers = {**self._authorization(), "Content-Type": "application/json"}
         answer = _call(
             "Salesforce", "PATCH", self.apis.salesforce_url.rstrip("/") + path, body, headers
@@ -127,7 +130,8 @@ class Salesforce:
 
 
 class Stripe:
-    """Just enough of the API: read a subscription (as Stripe would send it in an event)."""
+    """Just enough of the API: read a subscription (as Stripe would send it in an event), and
+    record the invoices the demo's events announce."""
 
     def __init__(self, apis: VendorApis) -> None:
         self.apis = apis
@@ -142,3 +146,17 @@ class Stripe:
         if not isinstance(answer, dict) or answer.get("object") != "subscription":
             raise VendorError(f"Stripe has no subscription {subscription_id}")
         return answer
+
+    def record_invoices(self, invoices: Sequence[dict[str, Any]]) -> None:
+        """Store ``invoices`` as Stripe's own, so ``GET /v1/invoices`` lists them.
+
+        Stripe makes an invoice from a subscription before it sends ``invoice.paid``; the API
+        has no call to create one as it stands, so this uses the simulator's ``POST /_sim/seed``
+        (docs/simulators.md). A real Stripe answers 404: VendorError.
+        """
+        if not invoices:
+            return
+        records = [{"type": "invoice", "id": str(i["id"]), "data": i} for i in invoices]
+        url = f"{self.apis.stripe_url.rstrip('/')}/_sim/seed"
+        body = json.dumps({"records": records}).encode()
+        _call("Stripe", "POST", url, body, {"Content-Type": "application/json"})

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
+from simulators.datasets import Accounts, Payments
 from simulators.runner import SIMULATORS, SimulatorSet, start
 
 _NAMES_HELP = f"Simulators to start (default all): {', '.join(SIMULATORS)}"
@@ -53,7 +54,7 @@ async def _serve(
         typer.echo(f"cannot start simulators: {exc}", err=True)
         raise typer.Exit(1) from None
     if demo:
-        seed_demo(sims)
+        seed_demo(sims, reconciliation=True)
     try:
         for line in _describe(sims):
             typer.echo(line)
@@ -80,7 +81,8 @@ def simulate(
         float | None, typer.Option(hidden=True, help="Stop after SECONDS (for tests)")
     ] = None,
     demo: Annotated[
-        bool, typer.Option(help="Preload demo data (inventory for the quickstart)")
+        bool,
+        typer.Option(help="Preload demo data (stock; reconciliation data sets with a known drift)"),
     ] = False,
 ) -> None:
     """Run local simulators of NetSuite, Dynamics 365, Stripe, Salesforce, Zendesk, Shopify and a
@@ -96,18 +98,52 @@ def simulate(
 DEMO_INVENTORY = [("SKU-1", "WH-EAST", 12), ("SKU-1", "WH-WEST", 3), ("SKU-2", "WH-EAST", 0)]
 
 
-def seed_demo(sims: SimulatorSet) -> None:
-    """The quickstart's data: on-hand stock the inventory-availability route reads from Dynamics."""
-    if "dynamics" not in sims.names:
+# The reconciliation scenarios' data (routes/payments-daily.yaml, routes/accounts-hourly.yaml):
+# systems that agree except for a small, known drift. Their ids (in_recon*, in_extra*, 001RC*,
+# cus_acct*) are the data sets' own, apart from every id the simulators or the demo make.
+def demo_payments() -> Payments:
+    """50 paid Stripe invoices: 3 without their NetSuite payment, 2 paid another amount, and 1
+    NetSuite payment of no invoice."""
+    return Payments(n=50, missing=3, mismatched=2, extra=1)
+
+
+def demo_accounts() -> Accounts:
+    """40 Salesforce customer accounts: 2 not in NetSuite, 1 named otherwise there, 2 without a
+    Stripe customer."""
+    return Accounts(n=40, missing_erp=2, renamed_erp=1, missing_billing=2)
+
+
+def seed_demo(sims: SimulatorSet, *, reconciliation: bool = False) -> None:
+    """The quickstart's data: on-hand stock the inventory-availability route reads from Dynamics.
+
+    With ``reconciliation``, also the reconciliations' two data sets, each with a known drift:
+    paid Stripe invoices and their NetSuite payments (:func:`demo_payments`), and Salesforce
+    customer accounts with their NetSuite and Stripe customers (:func:`demo_accounts`).
+    ``interlock simulate --demo`` (so ``make run``) loads both; the default is stock alone, for
+    the tests that count the records their workflows create. Call it on the simulators' event
+    loop, once.
+    """
+    names = set(sims.names)
+    if "dynamics" in names:
+        store = sims.simulator("dynamics").store
+        for sku, warehouse, quantity in DEMO_INVENTORY:
+            data = {
+                "msdyn_itemnumber": sku,
+                "msdyn_warehouse": warehouse,
+                "msdyn_availablequantity": quantity,
+            }
+            store.upsert("msdyn_inventoryonhands", f"{sku}@{warehouse}", data)
+    if not reconciliation:
         return
-    store = sims.simulator("dynamics").store
-    for sku, warehouse, quantity in DEMO_INVENTORY:
-        data = {
-            "msdyn_itemnumber": sku,
-            "msdyn_warehouse": warehouse,
-            "msdyn_availablequantity": quantity,
-        }
-        store.upsert("msdyn_inventoryonhands", f"{sku}@{warehouse}", data)
+    if {"stripe", "netsuite"} <= names:
+        payments = demo_payments()
+        sims.simulator("stripe").seed_many("invoice", payments.invoices())
+        sims.simulator("netsuite").seed_many("customerPayment", payments.payments())
+    if {"salesforce", "netsuite", "stripe"} <= names:
+        accounts = demo_accounts()
+        sims.simulator("salesforce").seed_many("Account", accounts.accounts())
+        sims.simulator("netsuite").seed_many("customer", accounts.customers())
+        sims.simulator("stripe").seed_many("customer", accounts.stripe_customers())
 
 
 def add_cli(app: typer.Typer) -> None:

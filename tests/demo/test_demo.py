@@ -24,7 +24,7 @@ import pytest
 import stripe
 from aiohttp import web
 
-from demo import render
+from demo import render, render_recon
 from demo.flow import LiveBlock, Options, run_demo
 from demo.outcome import Outcome, billing_ids, exit_code, problems, to_json
 from demo.payloads import (
@@ -39,11 +39,12 @@ from demo.payloads import (
     missing_templates,
     new_run_id,
 )
+from demo.reconcile import JobRun, Operator, Reconciling, Repairs
 from demo.runner import Watcher
 from demo.signing import Secrets
 from demo.style import WIDTH, Style, detect, visible
 from router.config._yaml import read_yaml
-from router.errors import SignatureError
+from router.errors import CliError, SignatureError
 from router.registry import transforms, verifiers
 from router.runtime.request_builder import run_chain
 from router.workflows.kind import WORKFLOW
@@ -88,6 +89,50 @@ def test_the_default_batch_is_small_and_one_order_is_out_of_stock() -> None:
         stock[sku] = stock.get(sku, 0) + quantity
     assert stock[IN_STOCK_SKU] >= 2 and stock[OUT_OF_STOCK_SKU] == 0  # what seed_demo loads
     assert sum(t.workflow == "quote-to-cash" for t in batch(deals=7)) == 7
+
+
+def test_seed_demo_loads_the_reconciliation_data_sets_apart_from_the_demos_ids() -> None:
+    from simulators.cli import demo_accounts, demo_payments, seed_demo
+    from simulators.runner import SimulatorThread
+
+    with SimulatorThread() as sims:
+        sims.call(lambda: seed_demo(sims.set, reconciliation=True))
+
+        def held(name: str, kind: str) -> set[str]:
+            store = sims.set.simulator(name).store
+            return sims.call(
+                lambda: {str(x) for r in store.all(kind) for x in (r.id, r.external_id) if x}
+            )
+
+        found = {
+            (name, kind): held(name, kind)
+            for name, kind in (
+                ("stripe", "invoice"),
+                ("netsuite", "customerPayment"),
+                ("salesforce", "Account"),
+                ("netsuite", "customer"),
+                ("stripe", "customer"),
+            )
+        }
+        stock = held("dynamics", "msdyn_inventoryonhands")
+    payments, accounts = demo_payments(), demo_accounts()
+    invoices = {f"in_recon{i:07d}" for i in range(50)}
+    assert found["stripe", "invoice"] == invoices
+    paid = {payments.key(i) for i in range(50)} - payments.drift.missing_right
+    payment_keys = {k for k in found["netsuite", "customerPayment"] if k.startswith("stripe-")}
+    assert payment_keys == paid | payments.drift.missing_left  # 48: 3 missing, 1 extra
+    assert found["salesforce", "Account"] == {accounts.account_id(i) for i in range(40)}
+    erp = {k for k in found["netsuite", "customer"] if k.startswith("salesforce-")}
+    assert len(erp) == 38 and not erp & accounts.erp.missing_right
+    assert len(found["stripe", "customer"]) == 38
+    assert {"SKU-1@WH-EAST", "SKU-1@WH-WEST", "SKU-2@WH-EAST"} <= stock
+    # The demo's own ids (a run id in each) and the simulators' (001000000000001AAA...) differ.
+    seeded = set().union(*found.values())
+    for t in batch(deals=8):
+        assert not set(t.markers) & seeded and t.key not in seeded
+        assert not any(
+            m.startswith(("001RC", "in_recon", "in_extra", "cus_acct")) for m in t.markers
+        )
 
 
 def test_every_business_id_carries_the_run_id_and_runs_do_not_collide() -> None:
@@ -503,6 +548,166 @@ def test_an_instance_keyed_on_another_id_is_found_by_its_triggers_ids() -> None:
     assert {o.found_by for o in outcomes} == {"marker"} and all(o.ok for o in outcomes)
 
 
+# -- the reconciliation part on canned answers --------------------------------------------------
+
+
+def canned_reconciling() -> Reconciling:
+    """payments-daily.1 with :data:`PAYMENT_ROWS`, accounts-hourly.1, then payments-daily.2."""
+
+    def run(run_id: str, rows: dict[str, list[dict[str, Any]]]) -> JobRun:
+        job = run_id.rsplit(".", 1)[0]
+        recons = []
+        for name, found in rows.items():
+            counts = {"matched": 20, "missing_left": 0, "missing_right": 0, "mismatched": 0}
+            handled: dict[str, int] = {}
+            for r in found:
+                counts[r["class"]] += 1
+                handled[f"{r['class']}:{r['outcome']}"] = (
+                    handled.get(f"{r['class']}:{r['outcome']}", 0) + 1
+                )
+            side = {"pages": 1, "records": 20 + len(found), "done": True, "unkeyed": 0, "dupes": 0}
+            recons.append({"reconciliation": name, "phase": "done", "counts": counts,
+                           "exceptions": len(found), "handled": handled,
+                           "sides": {"left": side, "right": side}, "alert_errors": []})  # fmt: skip
+        detail = {"id": run_id, "job": job, "state": "succeeded", "seconds": 0.031,
+                  "reason": None, "started_at": NOW, "reconciliations": recons}  # fmt: skip
+        reports = {
+            name: {"run": run_id, "reconciliation": name, "exceptions": len(found), "rows": found}
+            for name, found in rows.items()
+        }
+        return JobRun(job, f"the {job} job", detail, reports)
+
+    first = run("payments-daily.1", {"stripe-payments-vs-netsuite": PAYMENT_ROWS})
+    first.repairs["stripe-payments-vs-netsuite"] = Repairs("payment-repair", 3, delivered=3)
+    accounts = run("accounts-hourly.1", ACCOUNT_ROWS)
+    accounts.repairs["accounts-vs-netsuite"] = Repairs("account-to-erp", 1, delivered=1)
+    again = run("payments-daily.2", {"stripe-payments-vs-netsuite": PAYMENT_ROWS[3:]})
+    return Reconciling([first, accounts], again)
+
+
+@pytest.mark.parametrize("colour", [False, True], ids=["plain", "colour"])
+def test_the_reconciliation_report_fits_100_columns(colour: bool) -> None:
+    style, result = Style(colour=colour), canned_reconciling()
+    assert result.recheck is not None
+    parts = [
+        render_recon.header_line(style),
+        *render_recon.progress(style, [*result.runs, result.recheck], frame=3),
+        render_recon.runs(style, result, "--url http://127.0.0.1:9999"),
+        render_recon.recheck(style, result, "--url http://127.0.0.1:9999"),
+        render_recon.verdict(style, result),
+    ]
+    text = "\n".join(parts)
+    assert bool(ANSI.search(text)) is colour
+    for line in text.splitlines():
+        assert visible(line) <= WIDTH or line.startswith("    interlock "), line
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", text)
+    assert "interlock reconcile report payments-daily.1 --url http://127.0.0.1:9999" in plain
+    assert "matched 20  missing_right 2 (not in NetSuite)  mismatched 1  missing_left 1" in plain
+    assert result.ok and result.problems() == []
+
+
+def test_the_reconciliation_report_falls_back_to_ascii_and_says_what_went_wrong() -> None:
+    style, result = Style(fancy=False), canned_reconciling()
+    text = "\n".join(
+        [
+            *render_recon.progress(style, [*result.runs]),
+            render_recon.runs(style, result, ""),
+            render_recon.recheck(style, result, ""),
+            render_recon.verdict(style, result),
+        ]
+    )
+    assert text.isascii(), [c for c in text if not c.isascii()]
+    assert "repair -> repaired" in text and "OK in step: the 3 records" in text
+    # The recheck still finds a missing payment: the verdict names it, and the exit is 1.
+    assert result.recheck is not None and result.recheck.run is not None
+    result.recheck.run["reconciliations"][0]["counts"]["missing_right"] = 1
+    assert not result.ok
+    verdict = render_recon.verdict(style, result)
+    assert verdict.startswith("FAILED The reconciliation did not end as expected:")
+    assert "payments-daily.2 still finds records out of step" in verdict
+    assert "'missing_right': 1" in verdict
+    assert "still out of step" in render_recon.recheck(style, result, "")
+    document = to_json(RUN, "u", "a", canned_outcomes(), STATS, result.as_json())
+    assert document["exit_code"] == 1 and not document["ok"]
+    assert document["reconciliation"]["recheck"]["run"]["id"] == "payments-daily.2"
+
+
+def test_a_repair_that_dead_lettered_is_shown_as_trouble() -> None:
+    result = canned_reconciling()
+    first = result.runs[0]
+    assert first.run is not None
+    recon = first.run["reconciliations"][0]
+    recon["handled"] = {"missing_right:repaired": 2, "mismatched:repair_dead_lettered": 1,
+                        "missing_left:parked": 1}  # fmt: skip
+    first.repairs["stripe-payments-vs-netsuite"] = Repairs("payment-repair", 2, delivered=1, dead=1)
+    text = render_recon.report(Style(colour=True), first, recon, "")
+    last = text.splitlines()[-2:]  # wrapped: it is longer than a line
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", " ".join(last))
+    assert " ".join(plain.split()) == (
+        "2 to repair (1 delivered through route payment-repair, 1 dead-lettered); "
+        "1 with a dead-lettered repair; 1 parked for an operator"
+    )
+    assert all(line.lstrip(" ").startswith("\x1b[31m") for line in last)  # red: for an operator
+    assert all(visible(line) <= WIDTH for line in text.splitlines())
+
+
+def test_report_amounts_read_in_major_units() -> None:
+    assert render_recon.money("USD 38588") == "USD 385.88"
+    assert render_recon.money("USD -5") == "USD -0.05"
+    assert render_recon.money("JPY 4200") == "JPY 4200"
+    assert render_recon.money("KWD 1500") == "KWD 1.500"
+    assert render_recon.money("XXX 12") == "XXX 12"  # no ISO 4217 exponent: as the report has it
+    assert render_recon.money("2026-01-01") == "2026-01-01"
+    assert render_recon.money("!unreadable: no currency") == "!unreadable: no currency"
+
+
+class JobsApi:
+    """``POST /jobs/{job}/run`` refused ``busy`` times (409), then a run that ends after
+    ``polls`` reads of ``GET /runs/{id}``."""
+
+    def __init__(self, busy: int = 0, polls: int = 2) -> None:
+        self.busy, self.polls = busy, polls
+        self.calls: list[tuple[str, str]] = []
+
+    def call(
+        self, method: str, path: str, params: dict[str, Any] | None = None, body: Any = None
+    ) -> Any:
+        self.calls.append((method, path))
+        if method == "POST":
+            if self.busy:
+                self.busy -= 1
+                raise CliError("admin API answered 409: Conflict: job 'payments-daily' is running")
+            return {"id": "payments-daily.7", "state": "running"}
+        if path.endswith("/report"):
+            return {"rows": [], "exceptions": 0}
+        self.polls -= 1
+        state = "running" if self.polls > 0 else "succeeded"
+        recon = {"reconciliation": "stripe-payments-vs-netsuite", "phase": "done",
+                 "counts": {"matched": 3}, "handled": {}}  # fmt: skip
+        return {"id": "payments-daily.7", "state": state, "reconciliations": [recon]}
+
+
+def test_the_operator_waits_out_a_running_job_and_gives_up_at_the_deadline() -> None:
+    now = [0.0]
+
+    def sleep(s: float) -> None:
+        now[0] += s
+
+    api = JobsApi(busy=2)
+    done = Operator(api, clock=lambda: now[0], sleep=sleep).run("payments-daily", "", 10, print)
+    assert done.ok and done.id == "payments-daily.7" and done.in_step()
+    assert [c for c in api.calls if c[0] == "POST"] == [("POST", "/jobs/payments-daily/run")] * 3
+    assert done.reports["stripe-payments-vs-netsuite"] == {"rows": [], "exceptions": 0}
+
+    slow = Operator(JobsApi(polls=10**6), clock=lambda: now[0], sleep=sleep)
+    late = slow.run("payments-daily", "", now[0] + 1.0, lambda _run: None)
+    assert not late.ok and late.state == "running" and late.error is not None
+    assert "still running" in late.error
+    busy = Operator(JobsApi(busy=10**6), clock=lambda: now[0], sleep=sleep)
+    refused = busy.run("payments-daily", "", now[0] + 1.0, lambda _run: None)
+    assert refused.run is None and refused.error is not None and "409" in refused.error
+
+
 # -- the CLI flow against a fake router ---------------------------------------------------------
 
 TOKEN = "demo-test-token"
@@ -514,7 +719,7 @@ class FakeRouter:
 
     ``reject`` answers 401 to one source; ``lose`` accepts a workflow's triggers but never makes
     their instances; ``fail`` compensates a workflow's instances; ``missing`` leaves workflows
-    out of ``/workflows/stats``.
+    out of ``/workflows/stats``; ``jobs`` answers the job endpoints (:class:`FakeJobs`).
     """
 
     def __init__(
@@ -523,9 +728,13 @@ class FakeRouter:
         lose: str | None = None,
         fail: str | None = None,
         missing: tuple[str, ...] = (),
+        jobs: FakeJobs | None = None,
     ) -> None:
         self.reject, self.lose, self.fail, self.missing = reject, lose, fail, missing
+        self.jobs = jobs or FakeJobs()
         self.accounts: dict[str, str] = {}  # Salesforce: external id -> record id
+        self.account_types: dict[str, str] = {}  # Salesforce: external id -> Account Type
+        self.invoices: dict[str, dict[str, Any]] = {}  # Stripe: what /_sim/seed recorded
         self.posted: list[dict[str, Any]] = []
         self.instances: dict[str, dict[str, Any]] = {}
         self.messages: dict[str, str] = {}
@@ -562,12 +771,14 @@ class FakeRouter:
         admin.router.add_get("/workflows/stats", self._stats)
         admin.router.add_get("/workflows/{id}", self._detail)
         admin.router.add_get("/messages/{id}", self._message)
+        self.jobs.add_routes(admin)
         vendors = web.Application()
         vendors.router.add_post("/services/oauth2/token", self._sf_token)
         vendors.router.add_patch(
             "/services/data/{v}/sobjects/Account/Interlock_External_Id__c/{ext}", self._sf_account
         )
         vendors.router.add_get("/v1/subscriptions/{id}", self._subscription)
+        vendors.router.add_post("/_sim/seed", self._stripe_seed)
         for app in (ingress, admin, vendors):
             asyncio.run_coroutine_threadsafe(self._serve(app), self._loop).result(10)
         return self
@@ -666,9 +877,11 @@ class FakeRouter:
 
     async def _sf_account(self, request: web.Request) -> web.Response:
         assert request.headers["Authorization"] == "Bearer sf-token"
-        assert (await request.json())["Name"]
+        body = await request.json()
+        assert body["Name"]
         ext = request.match_info["ext"]
         record = self.accounts.setdefault(ext, f"001FAKE{len(self.accounts):011d}")
+        self.account_types[ext] = body.get("Type")
         return web.json_response({"id": record, "success": True, "created": True}, status=201)
 
     async def _subscription(self, request: web.Request) -> web.Response:
@@ -678,6 +891,12 @@ class FakeRouter:
             {"id": ident, "object": "subscription", "customer": "cus_" + ident[4:],
              "metadata": {"ref_salesforce": f"deal-of-{ident}"}, "items": {"data": [item]}}
         )  # fmt: skip
+
+    async def _stripe_seed(self, request: web.Request) -> web.Response:
+        for record in (await request.json())["records"]:
+            assert record["type"] == "invoice" and record["id"] == record["data"]["id"]
+            self.invoices[record["id"]] = record["data"]
+        return web.json_response({"records": []})
 
     async def _message(self, request: web.Request) -> web.Response:
         self._authorised(request)
@@ -689,6 +908,139 @@ class FakeRouter:
 
 async def _ok(_request: web.Request) -> web.Response:
     return web.json_response({"ready": True})
+
+
+def _row(seq: int, kind: str, key: str, left: Any, right: Any, handling: str) -> dict[str, Any]:
+    fields = ["amount"] if kind == "mismatched" else []
+    outcome = {"repair": "repaired", "parked": "parked", "ignored": "ignored"}[handling]
+    reason = "created with the first subscription" if handling == "ignored" else None
+    return {"seq": seq, "class": kind, "key": key, "fields": fields, "left": left, "right": right,
+            "handling": handling, "outcome": outcome, "reason": reason}  # fmt: skip
+
+
+_PAID = {"paid_on": "2026-01-01"}
+PAYMENT_ROWS = [  # the first payments run's report: 2 missing, 1 mismatched, 1 extra
+    _row(0, "missing_right", "stripe-in_A-payment", {"amount": "USD 1999", **_PAID}, None,
+         "repair"),
+    _row(1, "mismatched", "stripe-in_B-payment", {"amount": "USD 5000", **_PAID},
+         {"amount": "USD 5500", **_PAID}, "repair"),
+    _row(2, "missing_right", "stripe-in_C-payment", {"amount": "USD 705", **_PAID}, None,
+         "repair"),
+    _row(3, "missing_left", "stripe-in_X-payment", None, {"amount": "JPY 4200", **_PAID},
+         "parked"),
+]  # fmt: skip
+ACCOUNT_ROWS = {
+    "accounts-vs-netsuite": [
+        _row(0, "missing_right", "salesforce-001A", {"name": "acme"}, None, "repair"),
+    ],
+    "accounts-vs-stripe": [
+        _row(0, "missing_right", "001B", {"name": "globex"}, None, "ignored"),
+    ],
+}
+REPAIR_ROUTES = {"stripe-payments-vs-netsuite": "payment-repair",
+                 "accounts-vs-netsuite": "account-to-erp"}  # fmt: skip
+
+
+class FakeJobs:
+    """The admin API's job endpoints over a made-up drift that the first run of each job repairs.
+
+    A run ends 0.1 s after it starts. The first ``payments-daily`` run reports
+    :data:`PAYMENT_ROWS` and sends their 3 repairs (delivered 0.2 s later); every later one finds
+    the payments in step but the parked one. ``failing`` fails every run of one job; ``missing``
+    leaves jobs out of ``GET /jobs``.
+    """
+
+    def __init__(self, failing: str | None = None, missing: tuple[str, ...] = ()) -> None:
+        self.failing, self.missing = failing, missing
+        self.runs: dict[str, dict[str, Any]] = {}
+        self.reports: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self.repairs: list[tuple[str, float, float]] = []  # route, received, delivered at
+        self.repaired: set[str] = set()  # the reconciliations whose drift was repaired
+
+    def add_routes(self, admin: web.Application) -> None:
+        admin.router.add_get("/jobs", self._jobs)
+        admin.router.add_post("/jobs/{job}/run", self._start)
+        admin.router.add_get("/runs/{run}", self._run)
+        admin.router.add_get("/runs/{run}/report", self._report)
+        admin.router.add_get("/messages", self._messages)
+
+    async def _jobs(self, request: web.Request) -> web.Response:
+        assert request.headers.get("Authorization") == f"Bearer {TOKEN}"
+        jobs = [
+            {"id": j, "description": f"the {j} job", "running": None}
+            for j in ("payments-daily", "accounts-hourly")
+            if j not in self.missing
+        ]
+        return web.json_response({"jobs": jobs})
+
+    async def _start(self, request: web.Request) -> web.Response:
+        job = request.match_info["job"]
+        n = 1 + sum(r["job"] == job for r in self.runs.values())
+        run: dict[str, Any] = {
+            "id": f"{job}.{n}", "job": job, "trigger": "manual", "state": "running",
+            "started_at": time.time(), "finished_at": None, "seconds": 0.0, "reason": None,
+            "reconciliations": [],
+        }  # fmt: skip
+        self.runs[run["id"]] = run
+        return web.json_response({k: v for k, v in run.items() if k != "reconciliations"})
+
+    def _finish(self, run: dict[str, Any]) -> None:
+        names = (
+            ["stripe-payments-vs-netsuite"]
+            if run["job"] == "payments-daily"
+            else ["accounts-vs-netsuite", "accounts-vs-stripe"]
+        )
+        run.update(state="succeeded", finished_at=time.time(), seconds=0.1)
+        if run["job"] == self.failing:
+            run.update(state="failed", reason="page 1 of stripe failed: 401 Unauthorized")
+        for name in names:
+            rows = PAYMENT_ROWS if name.startswith("stripe") else ACCOUNT_ROWS[name]
+            if name in self.repaired or run["state"] == "failed":
+                rows = [r for r in rows if r["handling"] != "repair"]
+            counts = {"matched": 20 - len(rows), "missing_left": 0, "missing_right": 0,
+                      "mismatched": 0}  # fmt: skip
+            handled: dict[str, int] = {}
+            for r in rows:
+                counts[r["class"]] += 1
+                key = f"{r['class']}:{r['outcome']}"
+                handled[key] = handled.get(key, 0) + 1
+                if r["handling"] == "repair":
+                    self.repairs.append((REPAIR_ROUTES[name], time.time(), time.time() + 0.2))
+            if any(r["handling"] == "repair" for r in rows):
+                self.repaired.add(name)
+            side = {"pages": 1, "records": 20, "done": True, "unkeyed": 0, "dupes": 0}
+            run["reconciliations"].append(
+                {"reconciliation": name, "phase": "done", "counts": counts,
+                 "exceptions": len(rows), "handled": handled,
+                 "sides": {"left": side, "right": side}, "alert_errors": []}
+            )  # fmt: skip
+            self.reports[(run["id"], name)] = rows
+
+    async def _run(self, request: web.Request) -> web.Response:
+        run = self.runs[request.match_info["run"]]
+        if run["state"] == "running" and time.time() - run["started_at"] > 0.1:
+            self._finish(run)
+        return web.json_response(run)
+
+    async def _report(self, request: web.Request) -> web.Response:
+        run_id, name = request.match_info["run"], request.query["reconciliation"]
+        rows = self.reports[(run_id, name)]
+        run = next(r for r in self.runs[run_id]["reconciliations"] if r["reconciliation"] == name)
+        limit = int(request.query.get("limit", 1000))
+        return web.json_response(
+            {"run": run_id, "reconciliation": name, "counts": run["counts"],
+             "exceptions": len(rows), "rows": rows[:limit], "next_offset": None}
+        )  # fmt: skip
+
+    async def _messages(self, request: web.Request) -> web.Response:
+        route, since = request.query["route"], float(request.query["since"])
+        now = time.time()
+        items = [
+            {"id": f"01M8REPAIR{i:016d}", "routes": {r: "delivered" if now >= at else "pending"}}
+            for i, (r, received, at) in enumerate(self.repairs)
+            if r == route and received >= since
+        ]
+        return web.json_response({"items": items, "next_cursor": None})
 
 
 def _fake_key(source: str, body: dict[str, Any]) -> tuple[str, str, bool]:
@@ -743,6 +1095,19 @@ def test_json_output_is_one_document() -> None:
     assert code == 0 and document["ok"] and document["exit_code"] == 0
     assert [t["workflow"] for t in document["triggers"]].count("quote-to-cash") == 3
     assert all(t["instance"]["steps"] for t in document["triggers"])
+    recon = document["reconciliation"]
+    assert recon["ok"] and recon["notes"] == []
+    assert [r["run"]["id"] for r in recon["runs"]] == ["payments-daily.1", "accounts-hourly.1"]
+    assert recon["recheck"]["run"]["id"] == "payments-daily.2"
+    payments = recon["runs"][0]
+    assert payments["reports"]["stripe-payments-vs-netsuite"]["rows"] == PAYMENT_ROWS
+    assert payments["repairs"] == {
+        "stripe-payments-vs-netsuite": {"route": "payment-repair", "sent": 3, "delivered": 3,
+                                        "dead": 0},
+    }  # fmt: skip
+    (again,) = recon["recheck"]["run"]["reconciliations"]
+    assert again["counts"] == {"matched": 19, "missing_left": 1, "missing_right": 0,
+                               "mismatched": 0}  # fmt: skip
 
 
 def test_rejected_and_lost_triggers_exit_1_with_the_reason() -> None:
@@ -770,6 +1135,133 @@ def test_a_router_without_the_seed_workflows_exits_1_before_sending() -> None:
         code, out, err = _run(router)
     assert code == 1 and out == "" and not router.instances
     assert "the router has no workflow quote-to-cash" in err
+
+
+def test_a_router_without_the_reconciliation_jobs_exits_1_before_sending() -> None:
+    with FakeRouter(jobs=FakeJobs(missing=("accounts-hourly",))) as router:
+        code, out, err = _run(router)
+    assert code == 1 and out == "" and not router.instances and not router.jobs.runs
+    assert "the router has no job accounts-hourly" in err
+
+
+_COUNT = re.compile(r"\b(matched|missing_right|mismatched|missing_left) (\d+)\b")
+RECONCILIATIONS = ("stripe-payments-vs-netsuite", "accounts-vs-netsuite", "accounts-vs-stripe")
+
+
+def recon_sections(text: str) -> tuple[str, str]:
+    """The report's two reconciliation sections: the first runs, and the recheck."""
+    after = text.split("\nReconciliation: the jobs run now\n", 1)[1]
+    first, again = after.split("\nReconciliation again, after the repairs\n", 1)
+    return first, again.split("\n\n✓ All ", 1)[0].split("\n\n✗ ", 1)[0]
+
+
+def recon_counts(section: str) -> dict[str, dict[str, int]]:
+    """Reconciliation -> the counts line printed under its name."""
+    found: dict[str, dict[str, int]] = {}
+    current = None
+    for line in section.splitlines():
+        words = line.split()
+        if words and words[0] in RECONCILIATIONS:
+            current = words[0]
+        elif current is not None and words[:1] == ["matched"]:
+            found[current] = {k: int(v) for k, v in _COUNT.findall(line)}
+            current = None
+    return found
+
+
+def exception_rows(section: str) -> list[tuple[str, str, str]]:
+    """(class, key, the rest of the line) of every exception row printed."""
+    rows = []
+    for line in section.splitlines():
+        words = line.split()
+        if len(words) >= 3 and words[0] in {"missing_right", "mismatched", "missing_left"}:
+            rows.append((words[0], words[1], " ".join(words[2:])))
+    return rows
+
+
+def test_the_reconciliation_part_reports_each_run_then_a_clean_recheck() -> None:
+    with FakeRouter() as router:
+        code, out, err = _run(router)
+        again_code, again_out, _ = _run(router)  # the same router: the drift is repaired
+        runs = list(router.jobs.runs)
+        invoices, types = dict(router.invoices), set(router.account_types.values())
+        posted = [b for b in router.posted if str(b.get("type", "")).startswith("invoice.")]
+    assert (code, err, again_code) == (0, "", 0), out
+    assert runs == [
+        "payments-daily.1", "accounts-hourly.1", "payments-daily.2",
+        "payments-daily.3", "accounts-hourly.2", "payments-daily.4",
+    ]  # fmt: skip
+    # Stripe held every invoice the demo announced, before the event; the Accounts are customers.
+    assert set(invoices) == {b["data"]["object"]["id"] for b in posted} and len(invoices) == 6
+    assert types == {"Customer"}
+
+    first, recheck = recon_sections(out)
+    assert recon_counts(first) == {
+        "stripe-payments-vs-netsuite": {"matched": 16, "missing_right": 2, "mismatched": 1,
+                                        "missing_left": 1},
+        "accounts-vs-netsuite": {"matched": 19, "missing_right": 1, "mismatched": 0,
+                                 "missing_left": 0},
+        "accounts-vs-stripe": {"matched": 19, "missing_right": 1, "mismatched": 0,
+                               "missing_left": 0},
+    }  # fmt: skip
+    rows = exception_rows(first)
+    assert [(kind, key) for kind, key, _ in rows] == [  # grouped by class, as the counts read
+        ("missing_right", "stripe-in_A-payment"),
+        ("missing_right", "stripe-in_C-payment"),
+        ("mismatched", "stripe-in_B-payment"),
+        ("missing_left", "stripe-in_X-payment"),
+        ("missing_right", "salesforce-001A"),
+        ("missing_right", "001B"),
+    ]
+    assert [rest for _, _, rest in rows] == [
+        "repair → repaired", "repair → repaired", "repair → repaired", "parked",
+        "repair → repaired", "ignored (created with the first subscription)",
+    ]  # fmt: skip
+    lines = [line.strip() for line in first.splitlines()]
+    assert "Stripe: amount USD 19.99, paid_on 2026-01-01 · NetSuite: none" in lines
+    assert "Stripe: amount USD 50.00" in lines and "NetSuite: amount USD 55.00" in lines
+    assert "Stripe: none · NetSuite: amount JPY 4200, paid_on 2026-01-01" in lines  # no cents
+    assert "3 to repair (3 delivered through route payment-repair); 1 parked for an operator" in (
+        lines
+    )
+    assert "1 to repair (1 delivered through route account-to-erp)" in lines
+    assert "0 to repair; 1 ignored" in lines
+    assert recon_counts(recheck) == {
+        "stripe-payments-vs-netsuite": {"matched": 19, "missing_right": 0, "mismatched": 0,
+                                        "missing_left": 1},
+    }  # fmt: skip
+    flat = " ".join(recheck.split())
+    assert "✓ in step: the 3 records payments-daily.1 repaired now match" in flat
+    assert f"interlock reconcile report payments-daily.1 --url {router.admin_url}" in recheck
+    assert "interlock reconcile parked stripe-payments-vs-netsuite --url" in recheck
+    assert "All 3 reconciliation runs succeeded: 6 exceptions reported" in " ".join(out.split())
+    for line in out.splitlines():
+        assert visible(line) <= WIDTH or line.startswith("    interlock "), line
+
+    # The second demo: nothing left to repair, and it says so.
+    first, recheck = recon_sections(again_out)
+    counts = recon_counts(first)
+    assert counts["stripe-payments-vs-netsuite"] == {"matched": 19, "missing_right": 0,
+                                                    "mismatched": 0, "missing_left": 1}  # fmt: skip
+    assert counts["accounts-vs-netsuite"]["missing_right"] == 0
+    assert [(kind, key) for kind, key, _ in exception_rows(first)] == [
+        ("missing_left", "stripe-in_X-payment"),
+        ("missing_right", "001B"),
+    ]
+    assert "0 to repair; 1 parked for an operator" in [line.strip() for line in first.splitlines()]
+    assert "✓ in step: 0 to repair, as before" in " ".join(recheck.split())
+    assert "interlock reconcile report payments-daily.3 " in recheck
+
+
+def test_a_failed_reconciliation_run_exits_1_with_its_reason() -> None:
+    with FakeRouter(jobs=FakeJobs(failing="accounts-hourly")) as router:
+        code, out, _ = _run(router)
+    assert code == 1
+    assert "All 11 triggers accepted" in out  # the workflows went well
+    assert "  accounts-hourly.1  failed  page 1 of stripe failed: 401 Unauthorized" in out
+    verdict = out.split("✗ The reconciliation did not end as expected:\n", 1)[1]
+    reason = "accounts-hourly.1: failed (page 1 of stripe failed: 401 Unauthorized)"
+    assert " ".join(verdict.split()) == reason
 
 
 def test_an_unreachable_router_exits_2() -> None:
@@ -838,11 +1330,11 @@ def _simulator_env(sims: Any) -> dict[str, str]:
 )
 @pytest.mark.timeout(180)
 def test_the_demo_end_to_end_against_the_shipped_routes(tmp_path: Path) -> None:
-    from simulators.cli import seed_demo
+    from simulators.cli import demo_accounts, demo_payments, seed_demo
     from simulators.runner import SimulatorThread
 
     with SimulatorThread() as sims:
-        sims.call(lambda: seed_demo(sims.set))
+        sims.call(lambda: seed_demo(sims.set, reconciliation=True))
         env = _simulator_env(sims)
         with RouterThread(env, tmp_path / "data") as router:
             url, admin = (f"http://127.0.0.1:{port}" for port in router.ports)
@@ -867,3 +1359,72 @@ def test_the_demo_end_to_end_against_the_shipped_routes(tmp_path: Path) -> None:
         t["key"] for t in document["triggers"]
     ]
     assert not {t["key"] for t in document["triggers"]} & set(keys)
+
+    # -- the reconciliations, on the seeded drift (simulators/cli.py: seed_demo) -------------
+    payments, accounts = demo_payments(), demo_accounts()
+    assert payments.drift.counts() == {"missing_left": 1, "missing_right": 3, "mismatched": 2}
+    assert accounts.erp.counts() == {"missing_left": 0, "missing_right": 2, "mismatched": 1}
+    assert accounts.billing.counts() == {"missing_left": 0, "missing_right": 2, "mismatched": 0}
+    first, recheck = recon_sections(text)
+    # Matched: the data sets' agreeing records, plus what the demo's own workflows made in step
+    # (its 2 paid invoices and their payments; its 3 customer Accounts, ERP and Stripe customers).
+    assert recon_counts(first) == {
+        "stripe-payments-vs-netsuite": {"matched": 45 + 2, "missing_right": 3, "mismatched": 2,
+                                        "missing_left": 1},
+        "accounts-vs-netsuite": {"matched": 37 + 3, "missing_right": 2, "mismatched": 1,
+                                 "missing_left": 0},
+        "accounts-vs-stripe": {"matched": 38 + 3, "missing_right": 2, "mismatched": 0,
+                               "missing_left": 0},
+    }  # fmt: skip
+    rows = {(kind, key): rest for kind, key, rest in exception_rows(first)}
+    want = {
+        **{("missing_right", k): "repair → repaired" for k in payments.drift.missing_right},
+        **{("mismatched", k): "repair → repaired" for k in payments.drift.mismatched},
+        **{("missing_left", k): "parked" for k in payments.drift.missing_left},
+        **{("missing_right", k): "repair → repaired" for k in accounts.erp.missing_right},
+        **{("mismatched", k): "parked" for k in accounts.erp.mismatched},
+    }
+    ignored = "ignored (a Stripe customer is created with the account's"
+    assert {k: v for k, v in rows.items() if not v.startswith(ignored)} == want
+    assert {k for k, v in rows.items() if v.startswith(ignored)} == {
+        ("missing_right", k) for k in accounts.billing.missing_right
+    }
+    lines = [line.strip() for line in first.splitlines()]
+    assert "5 to repair (5 delivered through route payment-repair); 1 parked for an operator" in (
+        lines
+    )
+    assert "2 to repair (2 delivered through route account-to-erp); 1 parked for an operator" in (
+        lines
+    )
+    assert recon_counts(recheck) == {
+        "stripe-payments-vs-netsuite": {"matched": 52, "missing_right": 0, "mismatched": 0,
+                                        "missing_left": 1},
+    }  # fmt: skip
+    assert "✓ in step: the 5 records payments-daily.1 repaired now match" in " ".join(
+        recheck.split()
+    )
+    assert "interlock reconcile report payments-daily.1 --url" in recheck
+
+    # The second demo, on the same router: the drift is repaired, nothing is left to repair.
+    recon = document["reconciliation"]
+    assert recon["ok"] and recon["notes"] == []
+    assert [r["run"]["id"] for r in recon["runs"]] == ["payments-daily.3", "accounts-hourly.2"]
+    assert recon["recheck"]["run"]["id"] == "payments-daily.4"
+
+    def counts(run: dict[str, Any]) -> dict[str, dict[str, int]]:
+        return {r["reconciliation"]: r["counts"] for r in run["run"]["reconciliations"]}
+
+    clean = {"matched": 50 + 4, "missing_left": 1, "missing_right": 0, "mismatched": 0}
+    assert counts(recon["runs"][0]) == {"stripe-payments-vs-netsuite": clean}
+    assert counts(recon["recheck"]) == {"stripe-payments-vs-netsuite": clean}
+    assert counts(recon["runs"][1]) == {
+        "accounts-vs-netsuite": {"matched": 39 + 6, "missing_left": 0, "missing_right": 0,
+                                 "mismatched": 1},
+        "accounts-vs-stripe": {"matched": 38 + 6, "missing_left": 0, "missing_right": 2,
+                               "mismatched": 0},
+    }  # fmt: skip
+    assert recon["runs"][0]["repairs"] == {} and recon["runs"][1]["repairs"] == {}
+    (report,) = recon["runs"][0]["reports"].values()
+    assert [(r["class"], r["key"]) for r in report["rows"]] == [
+        ("missing_left", k) for k in payments.drift.missing_left
+    ]
