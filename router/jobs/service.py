@@ -68,6 +68,7 @@ class JobService:
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="interlock-jobs")
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._timer: asyncio.TimerHandle | None = None
+        self._tick: asyncio.Task[None] | None = None
         self._stopping = False
         self._last: dict[str, float] = {}  # each job's newest slot claimed, as the timer reads it
         for name in jobs:
@@ -97,7 +98,9 @@ class JobService:
         self._stopping = True
         if self._timer is not None:
             self._timer.cancel()
-        tasks = list(self._tasks.values())
+        if self._tick is not None:  # a wake-up in progress must not claim a slot after this
+            self._tick.cancel()
+        tasks = [*self._tasks.values(), *([self._tick] if self._tick else [])]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -120,8 +123,8 @@ class JobService:
                 await self._due(name, starting=False)
             self._arm()
 
-        task = asyncio.get_running_loop().create_task(tick())
-        task.add_done_callback(_log_failure)
+        self._tick = asyncio.get_running_loop().create_task(tick())
+        self._tick.add_done_callback(_log_failure)
 
     async def _due(self, name: str, *, starting: bool) -> None:
         """Start what the slots since the last claimed one call for."""

@@ -7,6 +7,7 @@ across two slots" is a restart with the clock 150 s later, not a test that waits
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 from collections.abc import Iterator
@@ -52,7 +53,8 @@ class Router:
         self.engine: Engine | None = None
 
     async def start(self, now: float) -> JobService:
-        self.engine = Engine(self.config, Settings(data_dir=self.data), clock=lambda: now)
+        self.now = now
+        self.engine = Engine(self.config, Settings(data_dir=self.data), clock=lambda: self.now)
         await self.engine.start()
         assert self.engine.jobs is not None
         return self.engine.jobs
@@ -137,3 +139,21 @@ async def test_a_permanent_failure_fails_the_run_with_its_reason(
     assert stored["id"] == run["id"] and stored["state"] == "failed"
     assert stored["reason"].startswith("stripe page 1: ")
     assert "401" in stored["reason"] or "unauthorized" in stored["reason"].lower()
+
+
+async def test_a_slot_that_comes_due_while_running_runs_on_schedule(router: Router) -> None:
+    jobs = await router.start(T0)
+    router.now = T0 + 55  # the slot at T0+50 has come; the timer's wake-up is what runs it
+    jobs._wake()
+    await asyncio.sleep(0)
+    assert jobs._tick is not None
+    await jobs._tick
+    await settle(jobs, "each-minute-once", "each-minute-skip")
+    for name in ("each-minute-once", "each-minute-skip"):  # on time: the policy does not apply
+        (run,) = jobs.store.runs(name)
+        assert (run["trigger"], run["missed"], run["slot"], run["state"]) == (
+            "schedule",
+            0,
+            T0 + 50,
+            "succeeded",
+        )
