@@ -198,3 +198,25 @@ class SimulatorThread:
         self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def routes_env(sims: SimulatorThread | SimulatorSet) -> dict[str, str]:
+    """What the shipped ``routes/connectors.yaml`` reads to point every connector at ``sims``
+    (tests, the benchmark and embedded demos start them on ephemeral ports)."""
+    d365 = sims.config("dynamics")
+    salesforce = sims.config("salesforce")
+    webhook = sims.url("webhook")
+    return {
+        "NETSUITE_URL": sims.url("netsuite"),
+        "STRIPE_API_URL": sims.url("stripe"),
+        "SALESFORCE_URL": sims.url("salesforce"),
+        "SALESFORCE_TOKEN_URL": salesforce["token_url"],
+        "ZENDESK_URL": sims.url("zendesk"),
+        "ENTITLEMENTS_URL": webhook,
+        "THREEPL_URL": webhook,
+        "OPS_ALERTS_URL": webhook,
+        "ORDERS_URL": webhook,
+        "D365_URL": d365["base_url"],
+        "D365_TOKEN_URL": d365["token_url"],
+        "D365_SCOPE": d365["scope"],
+    }

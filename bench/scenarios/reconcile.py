@@ -151,30 +151,6 @@ class Admin:
             time.sleep(0.05)
 
 
-def simulator_env(sims: SimulatorThread) -> dict[str, str]:
-    """What routes/connectors.yaml reads to point every connector at these simulators.
-
-    The logic of ``tests/support/scenarios.simulator_env``, copied: bench code never imports tests.
-    """
-    d365 = sims.config("dynamics")
-    salesforce = sims.config("salesforce")
-    webhook = sims.url("webhook")
-    return {
-        "NETSUITE_URL": sims.url("netsuite"),
-        "STRIPE_API_URL": sims.url("stripe"),
-        "SALESFORCE_URL": sims.url("salesforce"),
-        "SALESFORCE_TOKEN_URL": salesforce["token_url"],
-        "ZENDESK_URL": sims.url("zendesk"),
-        "ENTITLEMENTS_URL": webhook,
-        "THREEPL_URL": webhook,
-        "OPS_ALERTS_URL": webhook,
-        "ORDERS_URL": webhook,
-        "D365_URL": d365["base_url"],
-        "D365_TOKEN_URL": d365["token_url"],
-        "D365_SCOPE": d365["scope"],
-    }
-
-
 def copy_routes(target: Path) -> dict[str, Any]:
     """``routes/`` copied to ``target`` with netsuite's rate limit raised; the limits, both."""
     shutil.copytree(REPO / "routes", target)
@@ -272,7 +248,7 @@ def _wait_run(
 def measure(n: int, plan: ReconcilePlan, workdir: Path) -> dict[str, Any]:
     """Seed ``n`` records per side, run the job once in a fresh ``interlock run``, check it."""
     from simulators.datasets import Payments
-    from simulators.runner import SimulatorThread
+    from simulators.runner import SimulatorThread, routes_env
 
     each = max(1, round(n * plan.drift / 3))
     data = Payments(n=n, missing=each, mismatched=each, extra=each, seed=plan.seed)
@@ -290,7 +266,7 @@ def measure(n: int, plan: ReconcilePlan, workdir: Path) -> dict[str, Any]:
         sims.call(lambda: netsuite.seed_many("customerPayment", data.payments()), timeout=600)
         result["seed_s"] = round(time.monotonic() - began, 2)
         admin_port = servers.free_port()
-        env = {**simulator_env(sims), "INTERLOCK_ADMIN_PORT": str(admin_port)}
+        env = {**routes_env(sims), "INTERLOCK_ADMIN_PORT": str(admin_port)}
         server = servers.start_interlock(workdir, routes, env=env)
         try:
             server.wait_ready()

@@ -21,7 +21,7 @@ import stripe
 
 from router import Engine
 from router.workflows.state import ACTIVE, Instance
-from simulators.runner import SimulatorThread
+from simulators.runner import SimulatorThread, routes_env
 
 ROOT = Path(__file__).resolve().parents[2]
 VENDORS = ROOT / "tests" / "fixtures" / "vendors"
@@ -32,23 +32,7 @@ SALESFORCE_SECRET = "sf_webhook_interlock_demo_only"
 
 def simulator_env(sims: SimulatorThread) -> dict[str, str]:
     """What routes/connectors.yaml reads to point every connector at these simulators."""
-    d365 = sims.config("dynamics")
-    salesforce = sims.config("salesforce")
-    webhook = sims.url("webhook")
-    return {
-        "NETSUITE_URL": sims.url("netsuite"),
-        "STRIPE_API_URL": sims.url("stripe"),
-        "SALESFORCE_URL": sims.url("salesforce"),
-        "SALESFORCE_TOKEN_URL": salesforce["token_url"],
-        "ZENDESK_URL": sims.url("zendesk"),
-        "ENTITLEMENTS_URL": webhook,
-        "THREEPL_URL": webhook,
-        "OPS_ALERTS_URL": webhook,
-        "ORDERS_URL": webhook,
-        "D365_URL": d365["base_url"],
-        "D365_TOKEN_URL": d365["token_url"],
-        "D365_SCOPE": d365["scope"],
-    }
+    return routes_env(sims)
 
 
 def fixture(name: str) -> dict[str, Any]:
