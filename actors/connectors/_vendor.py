@@ -52,14 +52,14 @@ class Plan:
 Builder = Callable[[ConfigT, dict[str, Any], OutboundRequest], Plan]
 
 
-def json_object(body: bytes, operation: str) -> dict[str, Any]:
-    """The request body as a JSON object; a permanent error otherwise (retrying cannot fix it)."""
+def json_object(body: bytes, operation: str, what: str = "the message body") -> dict[str, Any]:
+    """``body`` as a JSON object; a permanent error otherwise (retrying cannot fix it)."""
     try:
         document = orjson.loads(body)
     except orjson.JSONDecodeError:
-        raise PermanentError(f"{operation}: the message body is not JSON") from None
+        raise PermanentError(f"{operation}: {what} is not JSON") from None
     if not isinstance(document, dict):
-        raise PermanentError(f"{operation}: the message body is not a JSON object")
+        raise PermanentError(f"{operation}: {what} is not a JSON object")
     return document
 
 
@@ -127,12 +127,7 @@ class VendorConnector(ClientConnector, Generic[ConfigT]):
         params, cursor = read_request(request.body, request.operation)
         plan = lister.plan(self.config, params, cursor)
         body = (await self.call(plan, request, MAX_PAGE)).body
-        try:
-            document = orjson.loads(body)
-        except orjson.JSONDecodeError:
-            raise PermanentError(f"{request.operation}: the page is not JSON") from None
-        if not isinstance(document, dict):
-            raise PermanentError(f"{request.operation}: the page is not a JSON object")
+        document = json_object(body, request.operation, "the page")
         return lister.read(self.config, document, plan).encode()
 
     def result(self, plan: Plan, response: Response) -> bytes | None:
