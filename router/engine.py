@@ -48,7 +48,7 @@ from router.runtime.batcher import JournalBatcher
 from router.runtime.bridge import LoopBridge, reply_on_loop
 from router.runtime.connector_actor import ConnectorActor
 from router.runtime.credit import Credit
-from router.runtime.journal_actor import JournalActor
+from router.runtime.journal_actor import JournalActor, Retention
 from router.runtime.lag import LoopLag
 from router.runtime.messages import NewDeliveries, Purge, Replay, Sweep
 from router.runtime.outlet import Outlet
@@ -125,7 +125,11 @@ class Engine:
             self.journal,
             bridge,
             self._dispatch,
-            s.idempotency_retention_s,
+            Retention(
+                s.idempotency_retention_s,
+                s.dead_letter_retention_s,
+                s.data_dir / "archive" if s.dead_letter_expiry == "archive" else None,
+            ),
             self.credit,
             self.metrics,
         )

@@ -185,3 +185,10 @@ class DeadlineError(TransientError):
 
 class PermanentError(DeliveryError):
     """Not worth retrying: mapping failures, 4xx other than 429, a raising transform."""
+
+
+class NotFoundError(IngressError):
+    """What the caller asked about does not exist (a request/reply route's target knows nothing)."""
+
+    status = 404
+    title = "Not Found"

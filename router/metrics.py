@@ -70,6 +70,12 @@ class Metrics:
         self.dead_letters = Counter(
             "interlock_dead_letters_total", "Dead-lettered deliveries", ["route"], registry=r
         )
+        self.dead_letters_expired = Counter(
+            "interlock_dead_letters_expired_total",
+            "Dead-lettered messages removed after their retention: archived (to a file) or purged",
+            ["action"],
+            registry=r,
+        )
         self.unrouted = Counter(
             "interlock_unrouted_total", "Accepted messages no route matched", ["source"], registry=r
         )

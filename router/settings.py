@@ -7,6 +7,7 @@ arguments, which pydantic-settings ranks above the environment.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -54,6 +55,16 @@ class Settings(BaseSettings):
         default=64, ge=1, description="Journal batches queued before ingress answers 503"
     )
     idempotency_retention_s: float = Field(default=7 * 86400, gt=0)
+    dead_letter_retention_s: float = Field(
+        default=30 * 86400,
+        gt=0,
+        description="Dead letters older than this leave the journal (see dead_letter_expiry)",
+    )
+    dead_letter_expiry: Literal["archive", "purge"] = Field(
+        default="archive",
+        description="archive: appended to DATA_DIR/archive/dead-letters-<day>.jsonl first; "
+        "purge: removed",
+    )
     sweep_interval_s: float = Field(default=60.0, gt=0)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="After decompression")
     body_timeout_s: float = Field(default=10.0, gt=0, description="Deadline to receive a body")

@@ -10,11 +10,18 @@ router pays one fsync per cycle for both.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
 
 from router.envelope import Envelope
 from router.errors import StorageFullError
+from router.ids import encode_id
 from router.logs import get_logger
 from router.metrics import Metrics
 from router.runtime.bridge import LoopBridge
@@ -58,7 +65,7 @@ class JournalActor(SupervisedActor):
         journal: Journal,
         bridge: LoopBridge,
         dispatch: Dispatch,
-        retention_s: float,
+        retention: Retention,
         credit: Credit,
         metrics: Metrics,
     ) -> None:
@@ -67,7 +74,8 @@ class JournalActor(SupervisedActor):
         self.journal = journal
         self.bridge = bridge
         self.dispatch = dispatch
-        self.retention_s = retention_s
+        self.retention = retention
+        self._sweep_from = b""  # where the next sweep pass starts (in memory: a restart rescans)
         self._committed = False  # the Append being handled is durable
         self._answered = False  # ...and its requests were answered
 
@@ -84,10 +92,23 @@ class JournalActor(SupervisedActor):
             case Purge(items, on_done):
                 self.bridge.call(on_done, self.journal.purge(items), None)
             case Sweep(now):
-                removed = self.journal.sweep(now, self.retention_s)
-                self.metrics.journal_bytes.set(self.journal.size_bytes())
-                if removed:
-                    log.info("journal_swept", removed=removed)
+                self._sweep(now)
+
+    def _sweep(self, now: float) -> None:
+        r = self.retention
+        found = self.journal.sweep(now, r.idempotency_s, r.dead_letter_s, self._sweep_from)
+        self._sweep_from = found.next
+        expired = 0
+        if found.dead:
+            if r.archive is not None:  # written and synced before the journal lets them go
+                archive_dead_letters(r.archive, found.dead, now)
+            expired = self.journal.expire_dead([key for key, _, _ in found.dead])
+            action = "archived" if r.archive is not None else "purged"
+            self.metrics.child(self.metrics.dead_letters_expired, action).inc(expired)
+            log.info("dead_letters_expired", count=expired, action=action, archive=str(r.archive))
+        self.metrics.journal_bytes.set(self.journal.size_bytes())
+        if found.removed:
+            log.info("journal_swept", removed=found.removed, expired_dead_letters=expired)
 
     def _record(self, outcomes: list[OutcomeRecord], release: int) -> None:
         try:
@@ -139,3 +160,37 @@ class JournalActor(SupervisedActor):
                 self._record(message.outcomes, message.release)
         elif isinstance(message, Replay | Purge):
             self.bridge.call(message.on_done, None, exc)
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """How long the journal keeps things: idempotency keys (and finished messages), dead letters,
+    and where expired dead letters are archived (None: purged)."""
+
+    idempotency_s: float
+    dead_letter_s: float
+    archive: Path | None
+
+
+def archive_dead_letters(
+    folder: Path, dead: list[tuple[bytes, dict[str, Any], list[dict[str, Any]]]], now: float
+) -> None:
+    """Append expired dead letters to ``folder/dead-letters-<day>.jsonl``, synced.
+
+    One JSON line per message, with its dead-letter records; a crash after this and before the
+    journal removes them writes them again next pass (an archive may hold a line twice, never
+    miss one)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    day = time.strftime("%Y-%m-%d", time.gmtime(now))
+    path = folder / f"dead-letters-{day}.jsonl"
+    with path.open("ab") as out:
+        for key, message, records in dead:
+            line = {
+                "message_id": encode_id(key),
+                "message": message,
+                "dead_letters": records,
+                "archived_at": now,
+            }
+            out.write(orjson.dumps(line, default=str) + b"\n")
+        out.flush()
+        os.fsync(out.fileno())

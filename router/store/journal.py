@@ -25,6 +25,7 @@ import itertools
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +48,35 @@ from router.store.records import (
 from router.store.statuses import Status
 
 _DBS = ("msg", "idem", "dlv", "pending", "ev", "dlq", "unrouted")
+
+
+@dataclass(frozen=True, slots=True)
+class SweepResult:
+    removed: int  # idempotency keys expired and messages removed
+    next: bytes  # where the next pass starts (b"": from the oldest again)
+    # Dead letters past their own retention: (message id, the message, its dead-letter records).
+    dead: list[tuple[bytes, dict[str, Any], list[dict[str, Any]]]]
+
+
 _seq = itertools.count()
 _FULL_HINT = "; raise INTERLOCK_MAP_SIZE_MB or shorten the retention"
+
+
+def _archived(env: Envelope) -> dict[str, Any]:
+    """A message as an archive keeps it: its metadata, and its body (JSON, else as text)."""
+    try:
+        body: Any = env.payload
+    except ValueError:
+        body = env.body.decode("utf-8", "replace")
+    return {
+        "source": env.source,
+        "type": env.type,
+        "idempotency_key": env.idempotency_key,
+        "correlation_id": env.correlation_id,
+        "received_at": env.received_at,
+        "routes": [route for route, _ in env.routes],
+        "body": body,
+    }
 
 
 def _rejected(env: Envelope, route: str, key: str, now: float) -> OutcomeRecord:
@@ -280,23 +308,57 @@ class Journal:
         for dk in finished:  # deletes have no bulk call; measured cheap beside a busy loop
             txn.delete(dk, db=self._db["pending"])
 
-    def sweep(self, now: float, retention_s: float, limit: int = 10000) -> int:
-        """Remove expired idempotency keys and finished messages older than retention."""
-        return self._write(lambda txn: self._sweep(txn, now, retention_s, limit))  # type: ignore[no-any-return]
+    def sweep(
+        self,
+        now: float,
+        retention_s: float,
+        dead_retention_s: float,
+        start: bytes = b"",
+        limit: int = 10000,
+    ) -> SweepResult:
+        """One pass of the sweeper from ``start``: see :meth:`_sweep`."""
+        return self._write(  # type: ignore[no-any-return]
+            lambda txn: self._sweep(txn, now, retention_s, dead_retention_s, start, limit)
+        )
 
-    def _sweep(self, txn: Transaction, now: float, retention_s: float, limit: int) -> int:
-        """Walk messages older than the retention (ids are time-ordered): expire each one's
-        idempotency key, and remove the message itself once nothing is pending or dead."""
+    def _sweep(
+        self,
+        txn: Transaction,
+        now: float,
+        retention_s: float,
+        dead_retention_s: float,
+        start: bytes,
+        limit: int,
+    ) -> SweepResult:
+        """Walk at most ``limit`` messages older than the retention (ids are time-ordered), from
+        ``start``: expire each one's idempotency key, remove the message once nothing is pending
+        or dead, and name the dead-lettered ones older than ``dead_retention_s`` (to archive,
+        then :meth:`expire_dead`).
+
+        The pass resumes where the last one stopped (``SweepResult.next``) rather than at the
+        oldest message, so messages it must keep (pending, dead-lettered) never stop it: with
+        10,000 old dead letters it used to re-read the same 10,000 every pass and expire nothing
+        after them. ``next`` is empty when the pass reached the horizon: the next pass starts
+        over, and looks at the kept ones again.
+        """
         db = self._db
         horizon_ms = int((now - retention_s) * 1000)
+        dead_ms = int((now - dead_retention_s) * 1000)
         expired: list[tuple[bytes, bytes]] = []
+        following = b""
         with txn.cursor(db=db["msg"]) as cur:
-            for raw_key, raw_value in cur:
-                key = _b(raw_key)
-                if len(expired) >= limit or int.from_bytes(key[:6], "big") > horizon_ms:
+            found = cur.set_range(start) if start else cur.first()
+            while found:
+                key = _b(cur.key())
+                if int.from_bytes(key[:6], "big") > horizon_ms:
                     break
-                expired.append((key, _b(raw_value)))
-        removed = 0
+                if len(expired) >= limit:
+                    following = key
+                    break
+                expired.append((key, _b(cur.value())))
+                found = cur.next()
+        removed, dead = 0, []
+        view = JournalReader(txn, db)
         for key, value in expired:
             envelope = Envelope.from_record(key, value)
             idem_key = idempotency_db_key(envelope.source, envelope.idempotency_key)
@@ -304,17 +366,40 @@ class Journal:
             if seen is not None and codec.unpack(_b(seen))[0] == key:
                 txn.delete(idem_key, db=db["idem"])
                 removed += 1
-            view = JournalReader(txn, db)
-            if view.has_prefix("pending", key) or view.has_prefix("dlq", key):
-                continue  # unfinished or dead-lettered: kept for the operator
-            txn.delete(key, db=db["msg"])
-            txn.delete(key, db=db["unrouted"])
-            for name in ("dlv", "ev"):
-                with txn.cursor(db=db[name]) as cur:
-                    while cur.set_range(key) and _b(cur.key()).startswith(key):
-                        cur.delete()
+            if view.has_prefix("pending", key):
+                continue  # unfinished: kept until it is delivered or dead
+            if view.has_prefix("dlq", key):
+                if int.from_bytes(key[:6], "big") <= dead_ms:
+                    dead.append((key, _archived(envelope), list(view.dead_letters_of(key))))
+                continue  # dead-lettered: kept for the operator, up to its own retention
+            self._remove(txn, key)
             removed += 1
-        return removed
+        return SweepResult(removed, following, dead)
+
+    def _remove(self, txn: Transaction, key: bytes) -> None:
+        """A message and everything recorded about it (its idempotency key is the caller's)."""
+        db = self._db
+        txn.delete(key, db=db["msg"])
+        txn.delete(key, db=db["unrouted"])
+        for name in ("dlv", "ev", "dlq"):
+            with txn.cursor(db=db[name]) as cur:
+                while cur.set_range(key) and _b(cur.key()).startswith(key):
+                    cur.delete()
+
+    def expire_dead(self, message_ids: list[bytes]) -> int:
+        """Remove dead-lettered messages past their retention (archived first by the caller)."""
+
+        def work(txn: Transaction) -> int:
+            view = JournalReader(txn, self._db)
+            gone = 0
+            for key in message_ids:
+                if view.has_prefix("pending", key) or txn.get(key, db=self._db["msg"]) is None:
+                    continue  # replayed meanwhile, or gone already
+                self._remove(txn, key)
+                gone += 1
+            return gone
+
+        return self._write(work)  # type: ignore[no-any-return]
 
     def requeue(self, items: list[tuple[bytes, str]]) -> list[Delivery]:
         """Move dead-lettered deliveries back to pending (a replay); others are left alone.

@@ -19,6 +19,7 @@ from router.store.lmdb_env import MB
 from router.store.records import AppendOutcome, AppendResult, DeliveryState, OutcomeRecord
 from router.store.statuses import Status
 
+DEAD_RETENTION = 30 * 86400.0
 RETENTION = 3600.0
 TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
@@ -260,7 +261,7 @@ def test_pending_is_in_message_id_order_and_survives_reopen(tmp_path: Path) -> N
 def test_sweep_keeps_unexpired_keys(journal: Journal) -> None:
     env = envelope("k1")
     journal.append([env])
-    assert journal.sweep(time.time(), RETENTION) == 0
+    assert journal.sweep(time.time(), RETENTION, DEAD_RETENTION).removed == 0
     assert journal.append([envelope("k1")])[0] == AppendResult(AppendOutcome.DUPLICATE, env.id)
 
 
@@ -277,9 +278,10 @@ def test_sweep_removes_expired_keys_and_finished_messages(journal: Journal) -> N
         ]
     )
 
-    removed = journal.sweep(time.time() + 600, retention_s=60)
+    swept = journal.sweep(time.time() + 600, retention_s=60, dead_retention_s=DEAD_RETENTION)
 
-    assert removed == 4 + 2  # four idempotency keys, two finished messages
+    assert swept.removed == 4 + 2  # four idempotency keys, two finished messages
+    assert (swept.next, swept.dead) == (b"", [])  # it reached the horizon; no dead letter is old
     for gone in (delivered, unrouted):
         assert journal.message(gone.id) is None
         assert journal.timeline(gone.id) == []
@@ -296,11 +298,54 @@ def test_sweep_removes_expired_keys_and_finished_messages(journal: Journal) -> N
     assert journal.append([again]) == [AppendResult(AppendOutcome.ACCEPTED, again.id)]
 
 
-def test_sweep_honours_its_limit(journal: Journal) -> None:
+def test_sweep_honours_its_limit_and_resumes_where_it_stopped(journal: Journal) -> None:
     journal.append([envelope(f"k{i}", routes=[]) for i in range(5)])
-    # Three messages examined: each frees its key and itself.
-    assert journal.sweep(time.time() + 600, retention_s=60, limit=3) == 6
+    later = time.time() + 600
+    # Three messages examined: each frees its key and itself; the next pass starts after them.
+    first = journal.sweep(later, retention_s=60, dead_retention_s=DEAD_RETENTION, limit=3)
+    assert first.removed == 6 and first.next != b""
     assert journal.counts()["idem"] == journal.counts()["msg"] == 2
+    second = journal.sweep(later, 60, DEAD_RETENTION, start=first.next, limit=3)
+    assert (second.removed, second.next) == (4, b"")
+    assert journal.counts()["msg"] == 0
+
+
+def test_old_dead_letters_do_not_stop_the_sweeper(journal: Journal) -> None:
+    """Kept messages (dead letters) older than the retention used to be re-read by every pass,
+    which then expired nothing after them: the journal grew until the map was full."""
+    dead = [envelope(f"dead-{i}") for i in range(5)]
+    journal.append(dead)
+    journal.record([outcome(e, "orders", Status.DEAD, "dead_lettered", attempts=1) for e in dead])
+    fresh = [envelope(f"fresh-{i}", routes=[]) for i in range(4)]
+    journal.append(fresh)
+    later, start, passes = time.time() + 600, b"", 0
+    while True:  # what the journal actor does, pass after pass
+        swept = journal.sweep(later, 60, DEAD_RETENTION, start=start, limit=3)
+        passes, start = passes + 1, swept.next
+        if not start:
+            break
+    assert passes == 3  # 3 + 3 + 3 of 9 old messages: each pass made progress
+    assert journal.counts()["msg"] == 5  # the dead letters, kept; every finished one gone
+    assert journal.counts()["idem"] == 0  # and every key free again
+    for env in fresh:
+        assert journal.append([envelope(env.idempotency_key, routes=[])])[0].outcome is (
+            AppendOutcome.ACCEPTED
+        )
+
+
+def test_dead_letters_past_their_retention_are_named_then_expired(journal: Journal) -> None:
+    dead = envelope("dead")
+    journal.append([dead])
+    journal.record([outcome(dead, "orders", Status.DEAD, "dead_lettered", attempts=2)])
+    swept = journal.sweep(time.time() + 600, retention_s=60, dead_retention_s=300)
+    ((key, message, records),) = swept.dead
+    assert key == dead.id and message["idempotency_key"] == "dead"
+    assert records[0]["route"] == "orders"
+    assert journal.dead_letters() != []  # named, not removed: the caller archives first
+    assert journal.expire_dead([key]) == 1
+    assert journal.dead_letters() == [] and journal.message(dead.id) is None
+    assert journal.timeline(dead.id) == []
+    assert journal.expire_dead([key]) == 0  # twice is harmless
 
 
 # -- a full map --------------------------------------------------------------------------------
