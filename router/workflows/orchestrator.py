@@ -306,6 +306,7 @@ class OrchestratorActor(SupervisedActor):
             instance.record("undo_failed", step.id, step.undo_attempts, reason)
         self._set_state(instance, State.PARKED)
         instance.record("parked", step.id, detail="waiting for an operator: retry, skip or cancel")
+        self._missed(instance, spec, "parked before the end of its SLA")
         self._notify(instance)
 
     def _finish(self, instance: Instance, state: State) -> None:
@@ -315,14 +316,28 @@ class OrchestratorActor(SupervisedActor):
         instance.record(state.value)
         if state is State.COMPLETED and instance.sla_seconds is None and spec.sla is not None:
             self._sla(instance, spec)
+        elif state is not State.COMPLETED:
+            self._missed(instance, spec, f"{state.value} before the end of its SLA")
         if state is State.COMPENSATED:
             self._notify(instance)
         else:
             self.store.save(instance)
 
+    def _missed(self, instance: Instance, spec: WorkflowSpec, why: str) -> None:
+        """An instance that will not reach its SLA's end in time is a miss now, counted once:
+        a parked order waiting for an operator is exactly what the SLA is about."""
+        if spec.sla is None or instance.sla_seconds is not None or instance.sla_missed:
+            return
+        instance.sla_missed = why
+        self.wf_metrics.sla_total.labels(workflow=spec.id, met="false").inc()
+        instance.record("sla_missed", detail=why)
+
     def _sla(self, instance: Instance, spec: WorkflowSpec) -> None:
         assert spec.sla is not None
         instance.sla_seconds = time.time() - instance.received_at
+        if instance.sla_missed:  # counted as a miss when it parked; its time is kept, not recounted
+            instance.record("sla_reached", detail=f"{instance.sla_seconds:.3f}s, after an operator")
+            return
         met = instance.sla_seconds <= spec.sla.objective
         self.wf_metrics.sla_seconds.labels(workflow=spec.id).observe(instance.sla_seconds)
         self.wf_metrics.sla_total.labels(workflow=spec.id, met=str(met).lower()).inc()

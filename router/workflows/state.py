@@ -88,6 +88,9 @@ class Instance:
     updated_at: float = field(default_factory=time.time)
     finished_at: float | None = None
     sla_seconds: float | None = None
+    # Why it missed its SLA without reaching the SLA's end (it parked, or was compensated): such
+    # an instance counts as a miss once, even if an operator later brings it to completion.
+    sla_missed: str | None = None
     failed_step: str | None = None
     reason: str | None = None
     cancelled: bool = False  # an operator cancelled it: compensation ends in CANCELLED

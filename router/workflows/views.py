@@ -147,17 +147,20 @@ def _rank(ordered: list[float], q: float) -> float | None:
     return ordered[max(0, math.ceil(q * len(ordered)) - 1)] if ordered else None
 
 
-def _sla(spec: WorkflowSpec, times: list[float]) -> SlaStats | None:
+def _sla(spec: WorkflowSpec, times: list[float], missed_early: int) -> SlaStats | None:
+    """``times``: the SLA times of instances judged by them; ``missed_early``: instances that
+    missed before reaching the SLA's end (parked, compensated), misses whatever came later."""
     if spec.sla is None:
         return None
     ordered = sorted(times)
     met = sum(1 for t in ordered if t <= spec.sla.objective)  # as the orchestrator judges it
+    measured = len(ordered) + missed_early
     return SlaStats(
         objective_s=spec.sla.objective,
         until=spec.sla.until,
-        measured=len(ordered),
+        measured=measured,
         met=met,
-        missed=len(ordered) - met,
+        missed=measured - met,
         p50_s=_rank(ordered, 0.5),
         p95_s=_rank(ordered, 0.95),
         max_s=ordered[-1] if ordered else None,
@@ -168,11 +171,14 @@ def stats_of(specs: Mapping[str, WorkflowSpec], instances: Iterable[Instance]) -
     """Configured workflows in file order, then removed ones that still have stored instances."""
     counts: dict[str, Counter[str]] = {}
     times: dict[str, list[float]] = {}
+    early: Counter[str] = Counter()
     steps: dict[str, list[str]] = {}
     for instance in instances:
         counts.setdefault(instance.workflow, Counter())[instance.state.value] += 1
         steps.setdefault(instance.workflow, [s.id for s in instance.steps])
-        if instance.sla_seconds is not None:
+        if instance.sla_missed:
+            early[instance.workflow] += 1
+        elif instance.sla_seconds is not None:
             times.setdefault(instance.workflow, []).append(instance.sla_seconds)
 
     def per_state(name: str) -> dict[str, int]:
@@ -187,7 +193,7 @@ def stats_of(specs: Mapping[str, WorkflowSpec], instances: Iterable[Instance]) -
             steps=[s.id for s in spec.steps],
             on_failure=spec.on_failure,
             counts=per_state(name),
-            sla=_sla(spec, times.get(name, [])),
+            sla=_sla(spec, times.get(name, []), early[name]),
         )
         for name, spec in specs.items()
     ]

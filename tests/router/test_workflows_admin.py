@@ -227,7 +227,9 @@ async def test_detail_of_a_parked_instance(seeded: Seeded) -> None:
         ("step_started", "provision", 1),
         ("step_failed", "provision", 1),
         ("parked", "provision", None),
+        ("sla_missed", None, None),  # parked before `provision` succeeded: a miss, counted now
     ]
+    assert detail["events"][-1]["detail"] == "parked before the end of its SLA"
     assert detail["events"][0]["detail"] == f"message {seeded.parked_message}"
     times = [e["at"] for e in detail["events"]]
     assert times == sorted(times) and times[0] >= detail["received_at"]
@@ -271,9 +273,9 @@ async def test_stats_count_states_and_measure_the_sla(seeded: Seeded) -> None:
     assert sla == {
         "objective_s": 30.0,
         "until": "provision",
-        "measured": 1,  # the parked one never reached `provision`
+        "measured": 2,  # the parked one never reached `provision`: it is a miss
         "met": 1,
-        "missed": 0,
+        "missed": 1,
         "p50_s": measured,
         "p95_s": measured,
         "max_s": measured,
@@ -295,6 +297,12 @@ async def test_retry_completes_a_parked_instance(seeded: Seeded, sims: Simulator
     assert retry["step"] == "provision" and retry["detail"] == "ops: fixed"
     assert detail["steps"][1]["status"] == "succeeded" and detail["steps"][1]["attempts"] == 1
     await wf.post(f"/workflows/{parked['id']}/retry", {}, expect=409)  # completed now
+    # It missed its SLA when it parked; completing after an operator does not turn that into a
+    # meeting of it, nor count it twice.
+    assert [e["event"] for e in detail["events"]].count("sla_missed") == 1
+    assert "sla_reached" in [e["event"] for e in detail["events"]]
+    (stats,) = (await wf.get("/workflows/stats"))["workflows"]
+    assert (stats["sla"]["measured"], stats["sla"]["met"], stats["sla"]["missed"]) == (2, 1, 1)
 
 
 async def test_skip_needs_a_reason_and_records_it(seeded: Seeded) -> None:

@@ -143,6 +143,7 @@ def test_show_summary_steps_and_timeline(seeded: Seeded) -> None:
         "step_started",
         "step_failed",
         "parked",
+        "sla_missed",
     ]
     assert all(e[0].startswith("+") and e[0].endswith("s") for e in events[1:])
     _whole(result.output)
@@ -178,10 +179,11 @@ def test_stats_table_and_json(seeded: Seeded) -> None:
         "P95",
         "MAX",
     ]
-    assert row[:6] == ["onboard", "3", "park", "30s", "provision", "1/1"]
+    assert row[:6] == ["onboard", "3", "park", "30s", "provision", "1/2"]  # the parked one missed
     _whole(result.output)
     [stats] = json.loads(seeded.run("stats", "--json").output)["workflows"]
-    assert stats["counts"]["parked"] == 1 and stats["sla"]["measured"] == 1
+    assert stats["counts"]["parked"] == 1 and stats["sla"]["measured"] == 2
+    assert stats["sla"]["missed"] == 1
 
 
 def test_retry_skip_cancel(seeded: Seeded) -> None:
