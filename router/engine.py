@@ -23,6 +23,8 @@ import pykka
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from router import registry
+from router.alerts.kind import ALERTS
+from router.alerts.service import Alerter
 from router.config import RouterConfig
 from router.connector import Connector
 from router.envelope import Envelope
@@ -107,6 +109,7 @@ class Engine:
         self._sweeper: asyncio.TimerHandle | None = None
         self.workflows: Workflows | None = None
         self.jobs: JobService | None = None
+        self.alerter: Alerter | None = None
         self._drops: list[asyncio.Task[None]] = []  # the drop folders' watchers (files sources)
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -152,6 +155,11 @@ class Engine:
             self._connectors[name] = connector
             self._outlets[name] = outlet = Outlet(name, connector, self.metrics)
             self._connector_refs[name] = ConnectorActor.start(outlet, self.metrics)
+        for alerts in self.config.specs(ALERTS).values():  # at most one (checked at load)
+            outlet = self._outlets[alerts.notify.connector]
+            self.alerter = Alerter(alerts, outlet, self.metrics.registry)
+            self.alerter.start()
+        alert = self.alerter.note if self.alerter is not None else None
         transforms = registry.transforms()
         workflow_specs = self.config.specs(WORKFLOW)
         if workflow_specs:
@@ -163,6 +171,7 @@ class Engine:
                 transforms,
                 bridge,
                 self.metrics,
+                alert,
             )
             for name, trigger in self.workflows.triggers.items():
                 self._outlets[name] = outlet = Outlet(name, trigger, self.metrics)
@@ -187,6 +196,7 @@ class Engine:
                 self._batcher.record,
                 self.metrics,
                 inline=inline,
+                alert=alert,
             )
         self.lag = LoopLag(loop, s.shed_lag_ms / 1000, interval_s=LAG_INTERVAL_S)
         self.lag.start()
@@ -286,6 +296,9 @@ class Engine:
             if self.workflows is not None:  # in-flight steps resume, with the same keys, on start
                 await loop.run_in_executor(None, self.workflows.stop)
                 self.workflows = None
+            if self.alerter is not None:  # what the last interval saw is still sent
+                await self.alerter.stop()
+                self.alerter = None
             for connector in self._connectors.values():
                 await connector.close()
         finally:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from router.alerts.kind import Alert
 from router.config.models import RouteSpec
 from router.errors import DeliveryError, PermanentError, TransientError
 from router.logs import get_logger
@@ -43,8 +44,10 @@ class RouteActor(SupervisedLoopActor):
         metrics: Metrics,
         rng: random.Random | None = None,
         inline: InlineSend | None = None,
+        alert: Alert | None = None,
     ) -> None:
         super().__init__(metrics)
+        self.alert = alert  # dead letters reach the operator's alerts (router/alerts)
         self.name = f"route:{route.id}"
         self.route = route
         self.chain = chain
@@ -143,6 +146,10 @@ class RouteActor(SupervisedLoopActor):
                 )
             else:
                 metrics.child(metrics.dead_letters, route).inc()
+                if self.alert is not None:
+                    envelope = delivery.envelope
+                    key = state.ordering_key or envelope.idempotency_key
+                    self.alert("dead_letter", route, envelope.id_text, key, decision.record.detail)
                 log.warning(
                     "dead_lettered",
                     route=route,

@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from router.alerts.kind import Alert
 from router.errors import ConflictError, PermanentError, TemplateError, UnknownInstanceError
 from router.ids import encode_id, new_id_bytes, parse_traceparent
 from router.logs import get_logger
@@ -62,8 +63,10 @@ class OrchestratorActor(SupervisedActor):
         metrics: Metrics,
         workflow_metrics: WorkflowMetrics,
         counts: Counter[tuple[str, str]],
+        alert: Alert | None = None,
     ) -> None:
         super().__init__(metrics)
+        self.alert = alert  # parked instances and SLA misses reach the operator's alerts
         self.specs = specs
         self.store = store
         self.outlets = outlets
@@ -307,6 +310,10 @@ class OrchestratorActor(SupervisedActor):
         self._set_state(instance, State.PARKED)
         instance.record("parked", step.id, detail="waiting for an operator: retry, skip or cancel")
         self._missed(instance, spec, "parked before the end of its SLA")
+        if self.alert is not None:
+            self.alert(
+                "parked", instance.workflow, instance.id, instance.key, instance.reason or ""
+            )
         self._notify(instance)
 
     def _finish(self, instance: Instance, state: State) -> None:
@@ -331,6 +338,8 @@ class OrchestratorActor(SupervisedActor):
         instance.sla_missed = why
         self.wf_metrics.sla_total.labels(workflow=spec.id, met="false").inc()
         instance.record("sla_missed", detail=why)
+        if self.alert is not None:
+            self.alert("sla_missed", spec.id, instance.id, instance.key, why)
 
     def _sla(self, instance: Instance, spec: WorkflowSpec) -> None:
         assert spec.sla is not None
@@ -339,6 +348,9 @@ class OrchestratorActor(SupervisedActor):
             instance.record("sla_reached", detail=f"{instance.sla_seconds:.3f}s, after an operator")
             return
         met = instance.sla_seconds <= spec.sla.objective
+        if not met and self.alert is not None:
+            late = f"{instance.sla_seconds:.3f}s, over its objective of {spec.sla.objective:g}s"
+            self.alert("sla_missed", spec.id, instance.id, instance.key, late)
         self.wf_metrics.sla_seconds.labels(workflow=spec.id).observe(instance.sla_seconds)
         self.wf_metrics.sla_total.labels(workflow=spec.id, met=str(met).lower()).inc()
         verdict = "met" if met else "missed"

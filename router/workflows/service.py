@@ -15,6 +15,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, cast
 
+from router.alerts.kind import Alert
 from router.connector import Connector, OutboundRequest
 from router.errors import PermanentError
 from router.ids import decode_id
@@ -83,6 +84,7 @@ class Workflows:
         transforms: dict[str, TransformSpec],
         bridge: LoopBridge,
         metrics: Metrics,
+        alert: Alert | None = None,
     ) -> None:
         self.specs = specs
         self.store = WorkflowStore(data_dir / "workflows", sync=sync)
@@ -92,7 +94,15 @@ class Workflows:
                 self.metrics.objective.labels(workflow=spec.id).set(spec.sla.objective)
         self.counts: Counter[tuple[str, str]] = Counter()
         self.ref = OrchestratorActor.start(
-            specs, self.store, outlets, transforms, bridge, metrics, self.metrics, self.counts
+            specs,
+            self.store,
+            outlets,
+            transforms,
+            bridge,
+            metrics,
+            self.metrics,
+            self.counts,
+            alert,
         )
         self.metrics.watch_instances(self._counts)
         self.triggers: dict[str, Connector] = {

@@ -113,7 +113,7 @@ def test_check_accepts_a_valid_folder_and_warns_about_unverified_sources(runs: R
     routes = runs.valid_routes
     assert result.returncode == 0, result.stderr
     summary = (
-        "ok (1 sources, 1 connectors, 1 routes, 0 reconciliations, 0 jobs, "
+        "ok (1 sources, 1 connectors, 1 routes, 0 alerts, 0 reconciliations, 0 jobs, "
         "0 request/reply routes, 0 workflows)"
     )
     assert result.stdout.strip() == f"{routes}: {summary}"

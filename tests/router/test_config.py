@@ -169,7 +169,7 @@ def test_an_unknown_kind_names_the_registered_ones_and_the_closest(tmp_path: Pat
         load(folder(tmp_path, routes))
     assert [e.render() for e in caught.value.errors] == [
         f"{tmp_path / 'nightly.yaml'}:2: kind: unknown kind 'workflw'; did you mean 'workflow'?"
-        " (known: job, reconciliation, request-reply, route, workflow)"
+        " (known: alerts, job, reconciliation, request-reply, route, workflow)"
     ]
 
 

@@ -16,6 +16,7 @@ import pytest
 from router import load_config, registry
 from router.envelope import Envelope
 from router.ids import new_id_bytes, new_traceparent
+from router.alerts.kind import ALERTS
 from router.jobs.kind import JOB, RECONCILIATION
 from router.request_reply.kind import REQUEST_REPLY
 from router.routing import RoutingTable
@@ -42,6 +43,7 @@ def test_shipped_routes_validate_with_only_the_expected_warning() -> None:
     # A workflow's trigger is a route of the same id, so CONFIG.routes holds the workflows too.
     assert set(CONFIG.specs(WORKFLOW)) <= set(CONFIG.routes)
     scheduled = set(CONFIG.specs(JOB)) | set(CONFIG.specs(RECONCILIATION))
+    scheduled |= set(CONFIG.specs(ALERTS))
     assert set(CONFIG.routes) | set(CONFIG.specs(REQUEST_REPLY)) | scheduled == {
         p.stem for p in (ROOT / "routes").glob("*.yaml")
     } - {

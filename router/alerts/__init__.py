@@ -1,0 +1,1 @@
+"""Operator alerts: dead letters, parked instances and SLA misses, aggregated per interval."""
