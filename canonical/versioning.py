@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from canonical.errors import SchemaVersionError
-from canonical.models import Customer, Entity
+from canonical.models import Customer, Entitlement, EntitlementStatus, Entity
 
 E = TypeVar("E", bound=Entity)
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
@@ -84,11 +84,13 @@ def upcast(model: type[Entity], payload: Mapping[str, Any]) -> dict[str, Any]:
             f"{model.__name__} v{version} is newer than this code (v{current}); upgrade the reader"
         )
     data = dict(payload)
+    start = version
     while version < current:
         step = _steps.get((model.__name__, version))
         if step is None:
             raise SchemaVersionError(
-                f"no upcaster for {model.__name__} v{version} -> v{version + 1}"
+                f"{model.__name__} v{start} cannot be upcast to v{current}: "
+                f"no upcaster for v{version} -> v{version + 1}"
             )
         data = step.fn(data)
         version += 1
@@ -167,4 +169,16 @@ def _customer_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
     days = out.pop("payment_terms_days", None)
     if days is not None:
         out["payment_terms"] = {"kind": "net", "days": days} if days else {"kind": "due_on_receipt"}
+    return out
+
+
+@upcaster(Entitlement, 1, breaking=False, note="status added; a v1 entitlement becomes active")
+def _entitlement_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """Entitlement v1 had no ``status``: a grant was in force over ``[starts_at, ends_at)``.
+
+    That is what ``active`` means in v2 (the range still bounds it), so the step fills it in. An
+    explicit ``status`` is kept rather than overwritten, so nothing is ever upgraded to active.
+    """
+    out = dict(data)
+    out.setdefault("status", EntitlementStatus.ACTIVE.value)
     return out

@@ -9,7 +9,8 @@ The provisioning service (the product's licence server) upserts an entitlement b
      "ends_at": null, "status": "active", "source": {"external_refs": [...]}}
 
 ``product``/``plan``/``seats`` describe the first recurring line; ``items`` lists every recurring
-line (usually just that one). ``status`` is ``active``, ``pending``, ``suspended`` or ``revoked``.
+line (usually just that one). ``status`` is the entitlement's own (``active``, ``pending``,
+``suspended`` or ``revoked``).
 
 Both mappings build a canonical :class:`~canonical.models.Entitlement` first, so its invariants
 (a start, limits named once, an end after the start) hold for every request.
@@ -33,6 +34,7 @@ from canonical.mappings._read import canonical_errors
 from canonical.models import (
     Entitlement,
     EntitlementLimit,
+    EntitlementStatus,
     EntityRef,
     ExternalRef,
     Order,
@@ -42,20 +44,22 @@ from canonical.models import (
 )
 from canonical.models._base import _Referenced
 
+_PENDING, _ACTIVE = EntitlementStatus.PENDING, EntitlementStatus.ACTIVE
+_SUSPENDED, _REVOKED = EntitlementStatus.SUSPENDED, EntitlementStatus.REVOKED
 _SUBSCRIPTION_STATUS = {
-    SubscriptionStatus.INCOMPLETE: "pending",
-    SubscriptionStatus.TRIALING: "active",
-    SubscriptionStatus.ACTIVE: "active",
-    SubscriptionStatus.PAST_DUE: "active",  # access continues while Stripe retries the payment
-    SubscriptionStatus.PAUSED: "suspended",
-    SubscriptionStatus.UNPAID: "suspended",
-    SubscriptionStatus.CANCELED: "revoked",
-    SubscriptionStatus.INCOMPLETE_EXPIRED: "revoked",
+    SubscriptionStatus.INCOMPLETE: _PENDING,
+    SubscriptionStatus.TRIALING: _ACTIVE,
+    SubscriptionStatus.ACTIVE: _ACTIVE,
+    SubscriptionStatus.PAST_DUE: _ACTIVE,  # access continues while Stripe retries the payment
+    SubscriptionStatus.PAUSED: _SUSPENDED,
+    SubscriptionStatus.UNPAID: _SUSPENDED,
+    SubscriptionStatus.CANCELED: _REVOKED,
+    SubscriptionStatus.INCOMPLETE_EXPIRED: _REVOKED,
 }
 _ORDER_STATUS = {
-    OrderStatus.DRAFT: "pending",
-    OrderStatus.SUBMITTED: "pending",
-    OrderStatus.CANCELED: "revoked",
+    OrderStatus.DRAFT: _PENDING,
+    OrderStatus.SUBMITTED: _PENDING,
+    OrderStatus.CANCELED: _REVOKED,
 }
 
 
@@ -73,9 +77,7 @@ def entitlement_key(record: _Referenced, path: str) -> str:
     return external_key(record, path)
 
 
-def _request(
-    entitlement: Entitlement, key: str, status: str, items: list[dict[str, Any]]
-) -> dict[str, Any]:
+def _request(entitlement: Entitlement, key: str, items: list[dict[str, Any]]) -> dict[str, Any]:
     data = entitlement.model_dump(mode="json")
     first = items[0]
     return {
@@ -87,7 +89,7 @@ def _request(
         "items": items,
         "starts_at": data["starts_at"],
         "ends_at": data["ends_at"],
-        "status": status,
+        "status": data["status"],
         "source": data["source"],
     }
 
@@ -98,6 +100,7 @@ def _entitlement(
     items: list[dict[str, Any]],
     starts_at: dt.datetime,
     ends_at: dt.datetime | None,
+    status: EntitlementStatus,
 ) -> Entitlement:
     with canonical_errors():
         return Entitlement(
@@ -105,6 +108,7 @@ def _entitlement(
             customer=customer,
             target_kind="product",
             target=items[0]["product"],
+            status=status,
             limits=(EntitlementLimit(name="seats", value=Decimal(items[0]["seats"]), unit="seat"),),
             starts_at=starts_at,
             ends_at=ends_at,
@@ -144,8 +148,9 @@ def provisioning_entitlement_from_order(order: Order) -> dict[str, Any]:
     if not items:
         raise MappingError("lines", "the order has no recurring line to entitle")
     key = entitlement_key(order, "order")
-    entitlement = _entitlement(order.customer, order, items, starts_at, None)
-    return _request(entitlement, key, _ORDER_STATUS.get(order.status, "active"), items)
+    status = _ORDER_STATUS.get(order.status, _ACTIVE)
+    entitlement = _entitlement(order.customer, order, items, starts_at, None, status)
+    return _request(entitlement, key, items)
 
 
 def provisioning_entitlement_from_subscription(subscription: Subscription) -> dict[str, Any]:
@@ -172,11 +177,14 @@ def provisioning_entitlement_from_subscription(subscription: Subscription) -> di
     starts_at = subscription.started_at or (period.start if period else None)
     if starts_at is None:
         raise MappingError("started_at", "an entitlement needs the subscription's start")
+    status = _SUBSCRIPTION_STATUS[subscription.status]
     ends_at = None
-    if _SUBSCRIPTION_STATUS[subscription.status] == "revoked":
+    if status is _REVOKED:
         ends_at = subscription.ended_at or subscription.canceled_at
     elif subscription.cancel_at_period_end and period is not None:
         ends_at = period.end  # Stripe sets canceled_at when the cancellation is *scheduled*
     key = entitlement_key(subscription, "subscription")
-    entitlement = _entitlement(subscription.customer, subscription, items, starts_at, ends_at)
-    return _request(entitlement, key, _SUBSCRIPTION_STATUS[subscription.status], items)
+    entitlement = _entitlement(
+        subscription.customer, subscription, items, starts_at, ends_at, status
+    )
+    return _request(entitlement, key, items)

@@ -33,6 +33,12 @@ _SUBSCRIPTION_FLOW = table(
     paused="active canceled",
     canceled="",
 )
+_ENTITLEMENT_FLOW = table(
+    pending="active revoked",
+    active="suspended revoked",
+    suspended="active revoked",
+    revoked="",
+)
 
 
 class SubscriptionStatus(Lifecycle):
@@ -153,13 +159,31 @@ class EntitlementLimit(CanonicalModel):
     per: Literal["period", "day", "month", "year"] | None = None
 
 
-class Entitlement(Entity):
-    """A right to use a product or feature, with limits, for a time range."""
+class EntitlementStatus(Lifecycle):
+    """pending -> active <-> suspended; any but revoked -> revoked (the licence server's states)."""
 
-    schema_version: Literal[1] = 1
+    PENDING = "pending"
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    REVOKED = "revoked"
+
+    @classmethod
+    def transitions(cls) -> Mapping[str, frozenset[str]]:
+        """See the class docstring."""
+        return _ENTITLEMENT_FLOW
+
+
+class Entitlement(Entity):
+    """A right to use a product or feature, with limits and a status, for a time range."""
+
+    # v2 added `status`: v1 could only say *when* a grant applied, so a suspended (unpaid, paused)
+    # or not yet granted (pending) entitlement looked active. canonical.versioning upcasts a v1
+    # payload with status "active", which is what every v1 entitlement meant.
+    schema_version: Literal[2] = 2
     customer: EntityRef
     target_kind: Literal["product", "feature"]
     target: ShortStr = Field(description="product SKU/ref or feature key")
+    status: EntitlementStatus = Field(description="whether the grant is in force within its range")
     limits: tuple[EntitlementLimit, ...] = ()
     starts_at: AwareDatetime
     ends_at: AwareDatetime | None = None
@@ -175,5 +199,6 @@ class Entitlement(Entity):
         return self
 
     def active_at(self, when: dt.datetime) -> bool:
-        """True when the entitlement is in force at ``when``."""
-        return self.starts_at <= when and (self.ends_at is None or when < self.ends_at)
+        """True when the entitlement is active and ``when`` lies in ``[starts_at, ends_at)``."""
+        in_range = self.starts_at <= when and (self.ends_at is None or when < self.ends_at)
+        return self.status is EntitlementStatus.ACTIVE and in_range

@@ -5,12 +5,15 @@ from __future__ import annotations
 import hashlib
 import re
 import urllib.parse
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
 import orjson
 from pydantic import BaseModel
 
+from canonical.models import Entity
+from canonical.versioning import upcast
 from router.config.models import Steps
 from router.connector import OutboundRequest
 from router.envelope import Envelope
@@ -46,13 +49,38 @@ def outbound_idempotency_key(route: str, envelope: Envelope) -> str:
     return hashlib.sha256(raw).hexdigest()[:40]
 
 
+def validate_input(model: type[BaseModel], value: Any) -> BaseModel:
+    """Validate ``value`` as a transform's input ``model``, upcasting an old canonical payload.
+
+    When ``model`` is a canonical :class:`~canonical.models.Entity` and ``value`` a mapping whose
+    ``schema_version`` is not the model's current one, :func:`canonical.versioning.upcast` lifts
+    it first (one registered upcaster per version). A payload without ``schema_version``, or
+    already at the current one, is validated as it is.
+
+    Raises:
+        SchemaVersionError: The version is newer than this code, not valid, or has no upcaster
+            path; the message names the model and both versions.
+        pydantic.ValidationError: The (upcast) payload is not a valid ``model``.
+    """
+    if issubclass(model, Entity) and isinstance(value, Mapping) and "schema_version" in value:
+        version = value["schema_version"]
+        if not (type(version) is int and version == model.current_version()):
+            value = upcast(model, value)  # a copy: the journaled payload is never changed
+    return model.model_validate(value)
+
+
 def run_chain(chain: list[TransformSpec], payload: Any) -> Any:
-    """Apply the transforms in order; a model-typed input is validated once, on entry."""
+    """Apply the transforms in order; a model-typed input is validated once, on entry.
+
+    A canonical input of an older ``schema_version`` is upcast before validation (see
+    :func:`validate_input`); any failure, a version this code cannot read included, is a
+    :class:`PermanentError` naming the transform, so the delivery is dead-lettered, not retried.
+    """
     value = payload
     for spec in chain:
         try:
             if spec.validates_input and not isinstance(value, spec.input_type):
-                value = spec.input_type.model_validate(value)
+                value = validate_input(spec.input_type, value)
             value = spec.fn(value)
         except Exception as exc:
             raise PermanentError(

@@ -5,15 +5,15 @@ from __future__ import annotations
 import copy
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from pydantic import ValidationError
 
 from canonical import Customer, MappingError, SchemaVersionError, consumer, load, upcast
 from canonical import mappings as mp
-from canonical.models import Invoice
-from canonical.versioning import steps
+from canonical.models import Entitlement, EntitlementStatus, Entity, Invoice
+from canonical.versioning import steps, upcaster
 
 VENDORS = Path(__file__).resolve().parents[1] / "fixtures" / "vendors"
 
@@ -169,3 +169,69 @@ def test_consumers_state_the_version_they_read() -> None:
     with pytest.raises(SchemaVersionError, match="only v2"):
         consumer(Customer, 3)
     assert [s.from_version for s in steps(Customer)] == [1]
+
+
+V1_ENTITLEMENT: dict[str, Any] = {
+    "schema_version": 1,
+    "external_refs": [{"system": "salesforce", "id": "006Hs00001XyZ"}],
+    "customer": {"external_refs": [{"system": "stripe", "id": "cus_1"}]},
+    "target_kind": "product",
+    "target": "PLAT-SEAT-12M",
+    "limits": [{"name": "seats", "value": "10", "unit": "seat"}],
+    "starts_at": "2026-02-01T00:00:00Z",
+    "ends_at": "2027-02-01T00:00:00Z",
+}
+
+
+def test_v1_entitlement_is_refused_by_plain_validation() -> None:
+    with pytest.raises(ValidationError, match="upcast"):
+        Entitlement.model_validate(V1_ENTITLEMENT)
+
+
+def test_v1_entitlement_is_upcast_to_an_active_v2() -> None:
+    lifted = upcast(Entitlement, V1_ENTITLEMENT)
+    assert lifted == {**V1_ENTITLEMENT, "schema_version": 2, "status": "active"}
+    entitlement = load(Entitlement, V1_ENTITLEMENT)
+    assert entitlement.schema_version == 2
+    assert entitlement.status is EntitlementStatus.ACTIVE
+    assert entitlement.active_at(entitlement.starts_at)  # what v1 meant: in force over its range
+    assert entitlement.ends_at is not None and not entitlement.active_at(entitlement.ends_at)
+    assert V1_ENTITLEMENT["schema_version"] == 1 and "status" not in V1_ENTITLEMENT
+
+
+def test_the_entitlement_upcaster_never_overrides_an_explicit_status() -> None:
+    suspended = {**V1_ENTITLEMENT, "status": "suspended"}
+    assert load(Entitlement, suspended).status is EntitlementStatus.SUSPENDED
+
+
+def test_current_entitlements_pass_through_and_newer_ones_are_refused() -> None:
+    current = load(Entitlement, V1_ENTITLEMENT).model_dump(mode="json")
+    assert upcast(Entitlement, current) == current
+    with pytest.raises(SchemaVersionError, match=r"Entitlement v3 is newer than this code \(v2\)"):
+        upcast(Entitlement, {**current, "schema_version": 3})
+
+
+def test_the_entitlement_step_is_not_breaking() -> None:
+    [step] = steps(Entitlement)
+    assert (step.from_version, step.breaking) == (1, False)
+    read = consumer(Entitlement, 1)  # an additive change: a v1 consumer may still read
+    assert read(V1_ENTITLEMENT).status is EntitlementStatus.ACTIVE
+
+
+class _Widget(Entity):
+    """Test-only: at v3, with the v2 -> v3 step registered and v1 -> v2 missing."""
+
+    schema_version: Literal[3] = 3
+    size: int
+
+
+@upcaster(_Widget, 2, breaking=False, note="size became an int")
+def _widget_v2_to_v3(data: dict[str, Any]) -> dict[str, Any]:
+    return {**data, "size": int(data["size"])}
+
+
+def test_a_missing_step_names_the_model_both_versions_and_the_gap() -> None:
+    assert load(_Widget, {"schema_version": 2, "size": "4"}).size == 4
+    with pytest.raises(SchemaVersionError) as info:
+        upcast(_Widget, {"schema_version": 1, "size": 4})
+    assert str(info.value) == "_Widget v1 cannot be upcast to v3: no upcaster for v1 -> v2"

@@ -118,6 +118,7 @@ def test_every_lifecycle_table_names_only_its_own_statuses() -> None:
         m.PaymentStatus,
         m.CreditNoteStatus,
         m.SubscriptionStatus,
+        m.EntitlementStatus,
         m.TicketStatus,
     ):
         table = enum.transitions()
@@ -179,11 +180,18 @@ def test_amendments_and_entitlements() -> None:
         customer=sub,
         target_kind="feature",
         target="sso",
+        status=m.EntitlementStatus.ACTIVE,
         starts_at=start,
         ends_at=start + dt.timedelta(days=30),
     )
     assert grant.active_at(start + dt.timedelta(days=1))
     assert not grant.active_at(start + dt.timedelta(days=31))
+    suspended = grant.model_copy(update={"status": m.EntitlementStatus.SUSPENDED})
+    assert not suspended.active_at(start + dt.timedelta(days=1))  # in range, but not in force
+    with pytest.raises(ValidationError, match="status"):
+        m.Entitlement.model_validate(
+            {"customer": sub, "target_kind": "feature", "target": "sso", "starts_at": start}
+        )
 
 
 def test_naive_datetimes_are_rejected() -> None:

@@ -326,6 +326,7 @@ def others(draw: st.DrawFn) -> BaseModel:
             customer=draw(entity_refs()),
             target_kind="feature",
             target=draw(ids),
+            status=draw(st.sampled_from(m.EntitlementStatus)),
             limits=(m.EntitlementLimit(name="seats", value=Decimal(draw(st.integers(0, 10**6)))),),
             starts_at=start,
             ends_at=draw(st.none() | st.just(start + dt.timedelta(days=365))),
