@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import re
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -29,12 +28,12 @@ from router.errors import (
 )
 from router.http.problem import json_response, problem
 from router.logs import get_logger
+from router.request_reply.service import Caller
 from router.settings import Settings
 
 ENGINE = web.AppKey("engine", Engine)
 log = get_logger("interlock.ingress")
 Accept = Callable[[], Awaitable[web.Response]]
-_SAFE = re.compile(r"^[\x21-\x7e]{1,128}$")
 JSON_TYPES = frozenset({"", "application/json", "text/json", "text/plain"})
 
 
@@ -143,9 +142,15 @@ async def events_handshake(request: web.Request) -> web.Response:
 
 
 async def api(request: web.Request) -> web.Response:
-    """``POST /api/{route}``: a request/reply route answers now (no journal)."""
+    """``POST /api/{route}``: a request/reply route answers now (no journal).
+
+    Every reply, a problem included, carries the ``X-Correlation-ID`` the target was (or would
+    have been) called with: the caller's own, or the one made here, which the caller has no
+    other way to learn (a webhook's 202 names its message id; an answer names nothing).
+    """
     engine = request.app[ENGINE]
     name = request.match_info["route"]
+    caller = Caller.from_headers(request.headers)
 
     async def accept() -> web.Response:
         handler = engine.request_reply.get(name)
@@ -157,9 +162,8 @@ async def api(request: web.Request) -> web.Response:
             )
         _check_json_content_type(request)
         body = await _read_body(request, engine.settings)
-        correlation = request.headers.get("X-Correlation-ID", "")
         try:
-            answer = await handler.answer(body, correlation if _SAFE.match(correlation) else "")
+            answer = await handler.answer(body, caller)
         except UpstreamError as exc:
             return problem(exc.status, exc.title, exc.detail)
         return web.Response(
@@ -168,7 +172,9 @@ async def api(request: web.Request) -> web.Response:
             headers={"X-Interlock-Cache": answer.cache},
         )
 
-    return await _answer(engine, f"api:{name}", accept)
+    response = await _answer(engine, f"api:{name}", accept)
+    response.headers["X-Correlation-ID"] = caller.correlation_id
+    return response
 
 
 async def livez(_request: web.Request) -> web.Response:

@@ -1,12 +1,13 @@
 """The ``kind: request-reply`` file: a synchronous route's model, its checks, and its place.
 
 Its ``steps`` are a route's (transforms, then one ``to:``), checked the same way; it has no
-``from:`` (the caller posts to ``/api/{id}``) and adds ``reply`` transforms, a timeout and a cache.
+``from:`` (the caller posts to ``/api/{id}``) and adds ``reply`` transforms, a timeout, a cache and
+``found`` (where the reply says the target knew the thing asked about; otherwise a 404).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -26,16 +27,29 @@ class CacheSpec(Frozen):
     """A short answer cache for a request/reply route."""
 
     ttl: Duration = Field(description="How long an answer is served from the cache")
-    key: str | None = Field(
+    key: list[str] | None = Field(
         default=None,
-        description="JSON Pointer into the request naming the cache key; omitted: the body",
+        description="JSON Pointers into the request: their values alone are the cache key, so "
+        "they must name every input the answer depends on; omitted (best): the whole question "
+        "as sent to the target",
     )
     stale_for: Duration = Field(
         default=0.0,
         description="On a timeout or a failed call, serve an expired answer up to this old",
     )
 
-    _check_key = field_validator("key")(lambda v: None if v is None else Pointer(v).text)
+    @field_validator("key", mode="before")
+    @classmethod
+    def _one_pointer_is_a_list(cls, value: Any) -> Any:
+        # `key: /sku` was the only form once; it still means exactly that one pointer.
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("key")
+    @classmethod
+    def _pointers(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and not value:
+            raise ValueError("name at least one pointer, or omit `key` to key on the question")
+        return None if value is None else [Pointer(v).text for v in value]
 
 
 class RequestReplySpec(Steps, Frozen):
@@ -55,8 +69,14 @@ class RequestReplySpec(Steps, Frozen):
     )
     timeout: Duration = Field(default=2.0, description="Answer within this, or 504")
     cache: CacheSpec | None = Field(default=None, description="Optional answer cache")
+    found: str | None = Field(
+        default=None,
+        description="JSON Pointer into the (mapped) answer: no value there means the target "
+        "knows nothing of what was asked, answered 404 and never cached",
+    )
 
     _ends_in_one_delivery = field_validator("steps")(one_delivery_last)
+    _check_found = field_validator("found")(lambda v: None if v is None else Pointer(v).text)
 
 
 def _problems(route: RequestReplySpec, config: RouterConfig) -> list[Problem]:

@@ -5,35 +5,73 @@ committed). A request/reply route runs its transforms, calls one connector on th
 the same pool, limits and breaker as deliveries use, optionally maps the answer, and replies. An
 optional short cache serves repeated questions, and may serve an expired answer (marked stale)
 when the target times out or fails. Nothing is journaled: the caller is waiting and retries itself.
+
+The caller's trace and correlation context is read as a webhook's is (router/source_handler.py):
+a valid ``traceparent`` continues the caller's trace, a safe ``X-Correlation-ID`` or
+``X-Request-ID`` is kept, and what is missing is made here, so the target always gets both.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
+from router.connector import OutboundRequest
 from router.envelope import Envelope
 from router.errors import (
     BadRequestError,
     DeadlineError,
+    NotFoundError,
     PermanentError,
     UpstreamError,
     UpstreamTimeoutError,
 )
-from router.ids import new_id_bytes, new_traceparent
+from router.ids import encode_id, new_id_bytes, new_traceparent, parse_traceparent
 from router.metrics import Metrics
 from router.pointer import Pointer
 from router.registry import TransformSpec
 from router.request_reply.kind import RequestReplySpec
 from router.runtime.outlet import Outlet
 from router.runtime.request_builder import build_request, run_chain, to_json_bytes
+from router.source_handler import CORRELATION_HEADERS
 
 MAX_CACHED = 10_000
+MAX_QUESTION_IN_DETAIL = 200  # a 404's detail quotes the question, not a megabyte of it
+_SAFE_ID = re.compile(r"^[\x21-\x7e]{1,128}$")  # as a webhook's correlation id must be
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The context of one ``/api`` request: its message id, correlation id and traceparent."""
+
+    message_id: bytes
+    correlation_id: str
+    traceparent: str
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, str]) -> Caller:
+        """Read as a webhook's envelope is (``SourceHandler._envelope``), so both paths agree:
+        the first safe correlation header, else the message id; the caller's traceparent when
+        valid (the outbound call then carries its trace id with a span of its own), else a new
+        trace."""
+        message_id = new_id_bytes()
+        correlation = next(
+            (v for h in CORRELATION_HEADERS if (v := headers.get(h)) and _SAFE_ID.match(v)), None
+        )
+        traceparent = headers.get("traceparent")
+        valid = parse_traceparent(traceparent) is not None
+        return cls(
+            message_id=message_id,
+            correlation_id=correlation or encode_id(message_id),
+            traceparent=traceparent.strip().lower() if traceparent and valid else new_traceparent(),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,13 +94,23 @@ class RequestReply:
         self.reply = reply
         self.outlet = outlet
         self.metrics = metrics
-        self._key = Pointer(spec.cache.key) if spec.cache and spec.cache.key else None
+        self._keys = [Pointer(k) for k in spec.cache.key] if spec.cache and spec.cache.key else None
+        self._found = Pointer(spec.found) if spec.found else None
         self._cache: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
 
-    def _cache_key(self, body: bytes, payload: Any) -> str:
-        if self._key is None:
-            return hashlib.sha256(body).hexdigest()
-        return orjson.dumps(self._key.resolve(payload)).decode()
+    def _cache_key(self, payload: Any, request: OutboundRequest) -> str:
+        """A digest of what the answer depends on: by default the call itself (method, rendered
+        path, and the body as canonical JSON, so key order and spacing do not split entries);
+        with ``cache.key``, only the values its pointers name in the caller's question."""
+        if self._keys is not None:
+            named = [pointer.resolve(payload) for pointer in self._keys]
+            return hashlib.sha256(orjson.dumps(named, option=orjson.OPT_SORT_KEYS)).hexdigest()
+        digest = hashlib.sha256(f"{request.method}\x00{request.path}\x00".encode())
+        try:
+            digest.update(orjson.dumps(orjson.loads(request.body), option=orjson.OPT_SORT_KEYS))
+        except orjson.JSONDecodeError:  # not JSON (a transform may emit text): its bytes, then
+            digest.update(request.body)
+        return digest.hexdigest()
 
     def _cached(self, key: str, max_age: float) -> bytes | None:
         entry = self._cache.get(key)
@@ -76,11 +124,11 @@ class RequestReply:
         while len(self._cache) > MAX_CACHED:
             self._cache.popitem(last=False)
 
-    async def answer(self, body: bytes, correlation_id: str) -> Answer:
+    async def answer(self, body: bytes, caller: Caller) -> Answer:
         started = time.perf_counter()
         outcome = "error"
         try:
-            result = await self._answer(body, correlation_id)
+            result = await self._answer(body, caller)
             outcome = result.cache
             return result
         finally:
@@ -89,36 +137,39 @@ class RequestReply:
                 time.perf_counter() - started
             )
 
-    async def _answer(self, body: bytes, correlation_id: str) -> Answer:
+    async def _answer(self, body: bytes, caller: Caller) -> Answer:
         try:
             payload = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             raise BadRequestError(f"body is not valid JSON: {exc}") from None
-        cache = self.spec.cache
-        key = self._cache_key(body, payload) if cache else ""
-        if cache and (hit := self._cached(key, cache.ttl)) is not None:
-            return Answer(hit, "hit")
         envelope = Envelope(
-            id=new_id_bytes(),
+            id=caller.message_id,
             source="api",
             type=self.spec.id,
-            idempotency_key=key or hashlib.sha256(body).hexdigest(),
-            correlation_id=correlation_id,
-            traceparent=new_traceparent(),
+            idempotency_key=hashlib.sha256(body).hexdigest(),
+            correlation_id=caller.correlation_id,
+            traceparent=caller.traceparent,
             received_at=time.time(),
             body=body,
         )
         envelope._payload = payload
         try:
+            # Before the cache: the key is the transformed question (and a bad question is a
+            # 400 even when a valid one with the same SKU is cached).
             request = build_request(self.spec, self.chain, envelope, attempt=1)
         except PermanentError as exc:
             raise BadRequestError(str(exc)) from None
+        cache = self.spec.cache
+        key = self._cache_key(payload, request) if cache else ""
+        if cache and (hit := self._cached(key, cache.ttl)) is not None:
+            return Answer(hit, "hit")
         result = await self.outlet.call(request, self.spec.timeout)
         if isinstance(result.error, DeadlineError):
             return self._fallback(key, UpstreamTimeoutError(str(result.error)))
         if result.error is not None:
             return self._fallback(key, UpstreamError(f"the target failed: {result.error}"))
         answer = self._map_reply(result.body or b"null")
+        self._check_found(answer, payload)  # raises before the store: a 404 is never cached
         if cache:
             self._store(key, answer)
         return Answer(answer, "miss")
@@ -130,6 +181,21 @@ class RequestReply:
             return to_json_bytes(run_chain(self.reply, orjson.loads(response)))
         except (orjson.JSONDecodeError, PermanentError) as exc:
             raise UpstreamError(f"the target's answer could not be mapped: {exc}") from None
+
+    def _check_found(self, answer: bytes, question: Any) -> None:
+        """A 404 when ``found`` names nothing in the answer: the target answered, but knows
+        nothing of what was asked (Dynamics has no stock row for the SKU)."""
+        if self._found is None:
+            return
+        try:
+            document = orjson.loads(answer)
+        except orjson.JSONDecodeError:
+            raise UpstreamError("the target's answer is not JSON") from None
+        if self._found.resolve(document) is None:
+            quoted = orjson.dumps(question, option=orjson.OPT_SORT_KEYS).decode()
+            if len(quoted) > MAX_QUESTION_IN_DETAIL:
+                quoted = quoted[:MAX_QUESTION_IN_DETAIL] + "..."
+            raise NotFoundError(f"{self.spec.id} found nothing for {quoted}")
 
     def _fallback(self, key: str, error: UpstreamError) -> Answer:
         cache = self.spec.cache

@@ -14,9 +14,9 @@ import orjson
 import pytest
 
 from router import load_config, registry
+from router.alerts.kind import ALERTS
 from router.envelope import Envelope
 from router.ids import new_id_bytes, new_traceparent
-from router.alerts.kind import ALERTS
 from router.jobs.kind import JOB, RECONCILIATION
 from router.request_reply.kind import REQUEST_REPLY
 from router.routing import RoutingTable
