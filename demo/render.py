@@ -16,7 +16,6 @@ from demo.payloads import OUT_OF_STOCK_SKU, SCENARIOS, WORKFLOWS, Batch
 from demo.style import WIDTH, Style, objective, pad, safe, seconds
 
 _VENDORS = {"salesforce": "Salesforce", "stripe": "Stripe", "shopify": "Shopify"}
-_SPINNER = ("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏", "|/-\\")
 _EVENT_COLOURS = {
     "triggered": ("cyan",),
     "step_succeeded": ("green",),
@@ -124,15 +123,8 @@ def progress(
             continue
         n = counts(outcomes, workflow)
         done = all(o.settled for o in mine)
-        if done:
-            sign = style.paint("✓" if style.fancy else "+", "green")
-            if not all(o.ok for o in mine):
-                sign = style.paint("✗" if style.fancy else "x", "red")
-        elif frame is None:
-            sign = style.paint("…" if style.fancy else "~", "yellow")
-        else:
-            frames = _SPINNER[0 if style.fancy else 1]
-            sign = style.paint(frames[frame % len(frames)], "cyan")
+        outcome = ("ok" if all(o.ok for o in mine) else "failed") if done else "pending"
+        sign = style.progress(outcome, frame)
         fields = []
         for name, colour in (
             ("sent", ""),

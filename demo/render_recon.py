@@ -16,7 +16,6 @@ from canonical.money import minor_exponent
 from demo.reconcile import CLASSES, JOBS, RECHECK, JobRun, Reconciling, sides
 from demo.style import WIDTH, Style, safe, seconds
 
-_SPINNER = ("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏", "|/-\\")
 _JOB = max(len(j) for j in JOBS)
 _MONEY = re.compile(r"^([A-Z]{3}) (-?\d+)$")  # how the money rule keeps an amount: minor units
 _CLASS_COLOURS = {"missing_right": "yellow", "mismatched": "yellow", "missing_left": "magenta"}
@@ -76,15 +75,8 @@ def progress(style: Style, runs: Sequence[JobRun], frame: int | None = None) -> 
     for r in runs:
         again = r.job in seen
         seen.add(r.job)
-        if r.ok:
-            sign = style.paint("✓" if style.fancy else "+", "green")
-        elif r.error is not None or r.state not in {None, "running"}:
-            sign = style.paint("✗" if style.fancy else "x", "red")
-        elif frame is None:
-            sign = style.paint("…" if style.fancy else "~", "yellow")
-        else:
-            frames = _SPINNER[0 if style.fancy else 1]
-            sign = style.paint(frames[frame % len(frames)], "cyan")
+        failed = r.error is not None or r.state not in {None, "running"}
+        sign = style.progress("ok" if r.ok else "failed" if failed else "pending", frame)
         state = r.state or "starting"
         if state == "running":
             phases = [str(x.get("phase")) for x in r.reconciliations()]

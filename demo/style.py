@@ -44,6 +44,9 @@ _MARKS = {
 _PROBE = "".join(m[0] for m in _MARKS.values()) + "—●→"
 
 
+SPINNER = ("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏", "|/-\\")  # a live line's frames: braille, or ASCII
+
+
 @dataclass(frozen=True, slots=True)
 class Style:
     """How to decorate text: ``colour`` adds SGR codes, ``fancy`` allows non-ASCII marks."""
@@ -75,6 +78,18 @@ class Style:
             kind = status if status in _MARKS else "pending"
         fancy, plain, colour = _MARKS[kind]
         return self.paint(fancy if self.fancy else plain, colour)
+
+    def progress(self, outcome: str, frame: int | None) -> str:
+        """A live line's sign: ``ok``, ``failed``, or ``pending`` (a spinner frame on a live
+        terminal, ``frame`` None otherwise)."""
+        if outcome == "ok":
+            return self.paint("✓" if self.fancy else "+", "green")
+        if outcome == "failed":
+            return self.paint("✗" if self.fancy else "x", "red")
+        if frame is None:
+            return self.paint("…" if self.fancy else "~", "yellow")
+        frames = SPINNER[0 if self.fancy else 1]
+        return self.paint(frames[frame % len(frames)], "cyan")
 
     def legend(self) -> str:
         """What each step mark means."""
