@@ -115,7 +115,6 @@ class FileDrop:
         self.max_bytes = max_bytes
         self.emit = emit
         self._seen: dict[str, tuple[int, int]] = {}  # name -> (size, mtime_ns) at the last look
-        self.files_done = 0
 
     async def run(self) -> None:
         for sub in ("", "done", "failed"):
@@ -168,7 +167,6 @@ class FileDrop:
             duplicates += ack.duplicate
             accepted += not ack.duplicate
         await _offload(self._move, path, "done", "")
-        self.files_done += 1
         log.info(
             "file_taken",
             source=self.handler.name,

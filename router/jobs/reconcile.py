@@ -40,7 +40,7 @@ from router.ids import new_traceparent
 from router.jobs.compare import SideReader, differences, merge
 from router.jobs.cron import zone
 from router.jobs.metrics import JobMetrics
-from router.jobs.spec import ExceptionClass, ReconciliationSpec
+from router.jobs.spec import EXCEPTION_CLASSES, ExceptionClass, ReconciliationSpec
 from router.logs import get_logger
 from router.runtime.outlet import Outlet
 from router.source_handler import Emit
@@ -221,7 +221,7 @@ class Reconciliation:
             if len(rows) >= CHUNK:
                 self.store.put_report(run, spec.id, rows)
                 rows = []
-        state["counts"] = {c: counts[c] for c in ("matched", *_CLASSES)}
+        state["counts"] = {c: counts[c] for c in ("matched", *EXCEPTION_CLASSES)}
         state["exceptions"] = seq
         state["phase"] = "act"
         self.store.put_report(run, spec.id, rows)
@@ -398,6 +398,3 @@ class Reconciliation:
             self.metrics.drift.labels(self.spec.id, cls).set(count)
         ignored = sum(n for k, n in state["handled"].items() if k.endswith(":ignored"))
         self.metrics.backlog.labels(self.spec.id).set(state["exceptions"] - ignored)
-
-
-_CLASSES: tuple[ExceptionClass, ...] = ("missing_left", "missing_right", "mismatched")

@@ -28,7 +28,6 @@ from router.store.lmdb_env import SideStore, Transaction
 _DBS = ("sched", "runs", "active", "idx", "report", "parked")
 SEP = b"\x00"
 RUNNING = "running"
-FINISHED = ("succeeded", "failed", "skipped")
 
 
 def pack(value: Any) -> bytes:
