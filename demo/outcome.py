@@ -63,19 +63,21 @@ class Outcome:
 
 
 def billing_ids(instance: dict[str, Any] | None) -> tuple[str | None, str | None]:
-    """The Stripe customer and subscription a completed deal created, from its step outputs.
+    """The Stripe customer and subscription a completed deal set up, from its step outputs.
 
-    Read from the steps named ``billing_customer`` and ``subscription`` (routes/quote-to-cash.yaml),
-    or else from any output id with Stripe's prefix, so a renamed step still works.
+    Read from the ``onboarding`` step's ``billing_customer`` output (the customer-onboarding
+    child) and the ``subscription`` step's ``id`` (routes/quote-to-cash.yaml), or else from any
+    output value with Stripe's prefix, so a renamed step still works.
     """
-    outputs = {str(s.get("id")): s.get("output") or {} for s in (instance or {}).get("steps", [])}
-    ids = [str(o.get("id")) for o in outputs.values() if isinstance(o, dict) and o.get("id")]
+    steps = (instance or {}).get("steps", [])
+    outputs = {str(s.get("id")): s.get("output") or {} for s in steps}
+    values = [str(v) for o in outputs.values() if isinstance(o, dict) for v in o.values() if v]
 
-    def pick(step: str, prefix: str) -> str | None:
-        named = outputs.get(step, {}).get("id")
-        return str(named) if named else next((i for i in ids if i.startswith(prefix)), None)
+    def pick(step: str, output: str, prefix: str) -> str | None:
+        named = outputs.get(step, {}).get(output)
+        return str(named) if named else next((v for v in values if v.startswith(prefix)), None)
 
-    return pick("billing_customer", "cus_"), pick("subscription", "sub_")
+    return pick("onboarding", "billing_customer", "cus_"), pick("subscription", "id", "sub_")
 
 
 def exit_code(outcomes: Sequence[Outcome]) -> int:

@@ -13,13 +13,20 @@ of the page wanted, ``None`` for the first); it answers :meth:`Page.encode`: the
 and the cursor of the next page, ``None`` after the last. The cursor is whatever the vendor pages
 by (Stripe's ``starting_after`` id, a NetSuite offset, Salesforce's ``nextRecordsUrl``), kept
 durably by the caller between pages so a crash resumes from the last page read.
+
+Key windows: a target deduplicates an ``Idempotency-Key`` only for so long (Stripe: 24 h). A
+connector says, per request, how long a resend with the same key stays safe
+(:meth:`KeyWindowed.key_window`): seconds, or ``None`` when it is safe at any age (a natural upsert
+by external id, an operation that first looks its record up, a target that keeps keys for good).
+The engine refuses a retry or replay whose key was first sent longer ago than that
+(:mod:`router.runtime.key_window`), with the reason on the dead letter and in the timeline.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import orjson
 
@@ -54,6 +61,15 @@ class Connector(Protocol):
 
     async def close(self) -> None:
         """Release pools; called once on shutdown."""
+
+
+@runtime_checkable
+class KeyWindowed(Protocol):
+    """A connector whose target forgets idempotency keys after a while (optional to implement)."""
+
+    def key_window(self, request: OutboundRequest) -> float | None:
+        """Seconds a resend of ``request`` with the same key is deduplicated by the target;
+        ``None``: safe to resend at any age (upsert by external id, look-up first, keys kept)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,6 +79,7 @@ def connectors_page() -> str:
         operations = ", ".join(f"`{o}`" for o in sorted(spec.operations)) or "none (method + path)"
         lists = ", ".join(f"`{o}`" for o in sorted(spec.lists)) or "-"
         parts.append(f"| `{kind}` | {operations} | {lists} | `{spec.config_model.__name__}` |")
+    parts += _key_windows(kinds)
     # A base model shared by several kinds (ClientConfig) is documented once.
     bases: dict[type[BaseModel], list[str]] = {}
     for kind, spec in kinds.items():
@@ -97,6 +98,28 @@ def connectors_page() -> str:
         if own:
             parts += _table(f"`kind: {kind}`: its own fields", own)
     return "\n".join([*parts, "", END])
+
+
+def _key_windows(kinds: dict[str, registry.ConnectorSpec[Any]]) -> list[str]:
+    """Each kind's key windows, per operation and plain call, as the kind registered them."""
+    lines = [
+        "",
+        "### Key windows",
+        "",
+        "How long each target deduplicates a resend with the same `Idempotency-Key` (the "
+        "connector's `key_window`); the engine refuses a retry or replay whose key was first sent "
+        "longer ago. *permanent*: safe to resend at any age; *none*: the target keeps no key, so "
+        "no resend is safe.",
+        "",
+        "| kind | call | key window |",
+        "|---|---|---|",
+    ]
+    for kind, spec in sorted(kinds.items()):
+        named = spec.operations | spec.lists
+        for call, window in spec.key_windows or (("every call", "not declared"),):
+            shown = f"`{call}`" if call in named else call
+            lines.append(f"| `{kind}` | {shown} | {window.replace('|', chr(92) + '|')} |")
+    return lines
 
 
 def sources_page() -> str:

@@ -42,3 +42,16 @@ DURATION_SCHEMA = {
     "examples": ["500ms", "1s", "10m"],
 }
 Duration = Annotated[float, BeforeValidator(parse_duration), WithJsonSchema(DURATION_SCHEMA)]
+
+
+def format_duration(seconds: float) -> str:
+    """A duration for people, in its largest whole unit: ``24h``, ``25h``, ``90s``, ``1.5s``."""
+    for unit in ("d", "h", "m", "s"):
+        size = _UNITS[unit]
+        if seconds >= size and (seconds / size).is_integer():
+            return f"{int(seconds / size)}{unit}"
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f}h"
+    if seconds >= 60:
+        return f"{seconds / 60:.1f}m"
+    return f"{seconds:.3g}s"

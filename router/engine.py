@@ -52,7 +52,16 @@ from router.runtime.connector_actor import ConnectorActor
 from router.runtime.credit import Credit
 from router.runtime.journal_actor import JournalActor, Retention
 from router.runtime.lag import LoopLag
-from router.runtime.messages import NewDeliveries, Purge, Replay, Sweep
+from router.runtime.messages import (
+    Load,
+    Loaded,
+    NewDeliveries,
+    Purge,
+    Release,
+    Replay,
+    Skip,
+    Sweep,
+)
 from router.runtime.outlet import Outlet
 from router.runtime.recovery import recover_deliveries
 from router.runtime.route_actor import RouteActor
@@ -60,7 +69,8 @@ from router.runtime.supervision import tell_safely
 from router.settings import Settings
 from router.source_handler import Ack, SourceHandler
 from router.store.journal import Journal
-from router.store.records import AppendOutcome, Delivery
+from router.store.lock import DataDirLock
+from router.store.records import AppendOutcome, Delivery, Released
 from router.workflows.kind import WORKFLOW
 from router.workflows.service import Workflows
 
@@ -85,7 +95,9 @@ class Engine:
         clock: Clock = time.time,
     ) -> None:
         self.config = config
-        self.clock = clock  # the scheduler's wall clock (a test or a simulation may set its own)
+        # The wall clock of the scheduler and of the route actors (attempts, retry ages, key
+        # windows); a test or a simulation may set its own.
+        self.clock = clock
         self.settings = settings
         self.metrics = metrics or Metrics()
         self.table = RoutingTable.from_config(config)
@@ -97,6 +109,7 @@ class Engine:
         self.storage_full = False
         self.draining = False
         self.journal: Journal | None = None
+        self._data_lock = DataDirLock(settings.data_dir)  # one process per data folder
         self._connectors: dict[str, Connector] = {}
         self._outlets: dict[str, Outlet] = {}
         self.lag: LoopLag | None = None
@@ -116,6 +129,7 @@ class Engine:
 
     async def start(self) -> None:
         """Open the journal, start actors and connectors, and reload unfinished deliveries."""
+        self._data_lock.acquire()  # before any LMDB environment is opened
         loop = asyncio.get_running_loop()
         bridge = LoopBridge(loop)
         s = self.settings
@@ -135,6 +149,7 @@ class Engine:
             ),
             self.credit,
             self.metrics,
+            self._release,
         )
         self._batcher = JournalBatcher(
             loop,
@@ -172,6 +187,7 @@ class Engine:
                 bridge,
                 self.metrics,
                 alert,
+                clock=self.clock,
             )
             for name, trigger in self.workflows.triggers.items():
                 self._outlets[name] = outlet = Outlet(name, trigger, self.metrics)
@@ -197,6 +213,8 @@ class Engine:
                 self.metrics,
                 inline=inline,
                 alert=alert,
+                clock=self.clock,
+                load=self._load_held,
             )
         self.lag = LoopLag(loop, s.shed_lag_ms / 1000, interval_s=LAG_INTERVAL_S)
         self.lag.start()
@@ -255,7 +273,10 @@ class Engine:
 
     def _recover(self) -> int:
         assert self.journal is not None
-        return recover_deliveries(self.journal, self._route_refs, self.credit, self._journal_ref)
+        holding = {r.id for r in self.config.routes.values() if r.holds_key_order}
+        return recover_deliveries(
+            self.journal, self._route_refs, self.credit, self._journal_ref, holding
+        )
 
     def _schedule_sweep(self) -> None:
         loop = asyncio.get_running_loop()
@@ -310,6 +331,7 @@ class Engine:
                 self.journal.close()
                 self.journal = None
             self.started = False
+            self._data_lock.release()
 
     @staticmethod
     def _stop_refs(refs: list[Any]) -> None:
@@ -459,23 +481,57 @@ class Engine:
             if ref is not None:
                 tell_safely(ref, NewDeliveries(batch))
 
-    async def _journal_call(self, message_type: Any, items: list[tuple[bytes, str]]) -> int:
+    def _release(self, released: list[Released]) -> None:
+        """On the loop, after a replay, skip or purge: each released key to its route actor."""
+        for item in released:
+            ref = self._route_refs.get(item.route)
+            if ref is None:  # the route was removed meanwhile: the release's credit is free
+                self.credit.release(1 + (item.head is not None))
+                continue
+            tell_safely(ref, Release(item.key, item.holder, item.head))
+
+    def _load_held(self, route: str, key: str, ids: list[bytes]) -> None:
+        """A route actor asks for a released key's held deliveries (read by the journal actor)."""
+
+        def found(deliveries: list[Delivery] | None, error: Exception | None) -> None:
+            ref = self._route_refs.get(route)
+            if ref is not None:
+                tell_safely(ref, Loaded(key, ids, deliveries or [], error))
+
+        tell_safely(self._journal_ref, Load(route, ids, found))
+
+    async def _journal_call(
+        self, message_type: Any, items: list[tuple[bytes, str]], *args: Any
+    ) -> int:
+        if not self.ready:  # recovery must have rebuilt the held keys before one is released
+            raise UnavailableError(
+                "the router is starting or stopping", retry_after=self.settings.retry_after_s
+            )
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        tell_safely(self._journal_ref, message_type(items, reply_on_loop(future)))
+        tell_safely(self._journal_ref, message_type(items, *args, reply_on_loop(future)))
         return await future
 
     async def replay(self, items: list[tuple[bytes, str]]) -> int:
         """Re-deliver dead-lettered (message id, route) pairs; returns how many were requeued.
 
         Only routes that still exist are replayed; the outbound idempotency key is unchanged, so a
-        replay of something the target already applied is deduplicated there.
+        replay of something the target already applied is deduplicated there. A dead letter that
+        holds its key is delivered first, then the messages held behind it, oldest first.
         """
         live = [(message_id, route) for message_id, route in items if route in self._route_refs]
         return await self._journal_call(Replay, live) if live else 0
 
     async def purge(self, items: list[tuple[bytes, str]]) -> int:
-        """Delete dead letters for good; returns how many were removed."""
+        """Delete dead letters for good; returns how many were removed (a held key goes on)."""
         return await self._journal_call(Purge, items) if items else 0
+
+    async def skip(self, items: list[tuple[bytes, str]], reason: str) -> int:
+        """Give up on dead letters, with the operator's ``reason``; returns how many.
+
+        They leave the dead-letter queue undelivered (their timeline keeps the reason), and the
+        keys they hold go on: the held messages are delivered, oldest first.
+        """
+        return await self._journal_call(Skip, items, reason) if items else 0
 
     def overloaded(self) -> str | None:
         """Why new work would be refused now (the edge sheds before reading a body), or None."""

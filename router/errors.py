@@ -5,11 +5,13 @@ Every failure the router can name is one of these, so that callers match on a cl
     InterlockError
     ├── ConfigError              a route/source/connector file is wrong (file, line, field)
     ├── CliError                 a command cannot do what it was asked (its exit code: 1, 2, 78)
+    ├── ListenError              `interlock run` cannot listen on its address (port in use)
     ├── ApiError                 an admin API request is refused (router/http/admin.py)
     ├── TemplateError            a workflow step's input template has no value to fill in
     ├── UnknownInstanceError     no workflow instance has that id
     ├── StorageError             the journal or the workflow store failed (LMDB, translated)
     │   ├── StorageOpenError     a store cannot be opened (path, permissions, format)
+    │   │   └── DataDirLockedError   another live process holds the data folder (its pid)
     │   └── StorageFullError     the map is full (also an UnavailableError: 503)
     ├── IngressError             the sender got something wrong -> 4xx problem+json
     │   ├── UnknownSourceError   404
@@ -31,6 +33,8 @@ Every failure the router can name is one of these, so that callers match on a cl
 """
 
 from __future__ import annotations
+
+import os
 
 
 class InterlockError(Exception):
@@ -65,6 +69,16 @@ class CliError(InterlockError):
         self.code = code
 
 
+class ListenError(InterlockError):
+    """The ingress or the admin API cannot listen on ``host:port`` (in use, not permitted)."""
+
+    def __init__(self, what: str, host: str, port: int, reason: str, fix: str) -> None:
+        self.what = what
+        self.host = host
+        self.port = port
+        super().__init__(f"cannot listen on {host}:{port} for the {what} ({reason}): {fix}")
+
+
 class TemplateError(InterlockError):
     """A ``{{ /pointer }}`` in a workflow step's input has no value, or no scalar one, to fill."""
 
@@ -83,6 +97,25 @@ class StorageError(InterlockError):
 
 class StorageOpenError(StorageError):
     """A store cannot be opened: no such folder (read-only), permissions, or not an LMDB store."""
+
+
+class DataDirLockedError(StorageOpenError):
+    """Another live process holds the data folder's lock (``router/store/lock.py``).
+
+    ``pid`` is the holder's, as it wrote it in ``DATA_DIR/LOCK`` (None if unreadable).
+    """
+
+    def __init__(self, folder: object, pid: int | None) -> None:
+        self.folder = folder
+        self.pid = pid
+        if pid is not None and pid == os.getpid():
+            who = f"another engine of this process (pid {pid})"
+        else:
+            who = f"another router (pid {pid if pid is not None else 'unknown'})"
+        super().__init__(
+            f"data folder {folder} is in use by {who}: one process per data folder; stop that "
+            "one first, or choose another folder (--data-dir, INTERLOCK_DATA_DIR)"
+        )
 
 
 class IngressError(InterlockError):

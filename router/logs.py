@@ -68,8 +68,24 @@ def render_json(_logger: Any, _name: str, event_dict: MutableMapping[str, Any]) 
     return _ENCODER.encode(event_dict).encode("utf-8", "surrogatepass")
 
 
+LEVELS = ("debug", "info", "warning", "error")  # what `--log-level` offers (also: critical)
+
+
+def level_number(level: str) -> int:
+    """The ``logging`` number of a level name, any case; ValueError names the known ones."""
+    number = logging.getLevelNamesMapping().get(level.upper())
+    if number is None:
+        raise ValueError(f"unknown log level {level!r}; use one of {', '.join(LEVELS)}")
+    return number
+
+
 def configure(level: str = "info", json: bool = True) -> None:
-    """Configure structlog for the process; call once from the CLI (tests keep the defaults)."""
+    """Configure structlog for the process; call once from the CLI (tests keep the defaults).
+
+    Raises:
+        ValueError: ``level`` is not a log level (see :data:`LEVELS`).
+    """
+    threshold = level_number(level)
     common: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
@@ -88,7 +104,7 @@ def configure(level: str = "info", json: bool = True) -> None:
         factory = structlog.PrintLoggerFactory(file=sys.stdout)
     structlog.configure(
         processors=processors,
-        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        wrapper_class=structlog.make_filtering_bound_logger(threshold),
         logger_factory=factory,
         cache_logger_on_first_use=True,
     )

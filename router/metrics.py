@@ -70,6 +70,18 @@ class Metrics:
         self.dead_letters = Counter(
             "interlock_dead_letters_total", "Dead-lettered deliveries", ["route"], registry=r
         )
+        self.held_keys = Gauge(
+            "interlock_held_keys",
+            "Ordering keys held by a dead letter (on_dead_letter: hold) until a replay or skip",
+            ["route"],
+            registry=r,
+        )
+        self.held_deliveries = Gauge(
+            "interlock_held_deliveries",
+            "Pending deliveries waiting behind a held key's dead letter",
+            ["route"],
+            registry=r,
+        )
         self.dead_letters_expired = Counter(
             "interlock_dead_letters_expired_total",
             "Dead-lettered messages removed after their retention: archived (to a file) or purged",

@@ -17,6 +17,7 @@ package through its ``interlock.plugins`` entry point (``actors`` ships as one).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal, overload
 
 from pydantic import BaseModel
@@ -75,6 +76,7 @@ def register(
     *,
     operations: frozenset[str] | set[str] = ...,
     lists: frozenset[str] | set[str] = ...,
+    key_windows: Mapping[str, str] | None = ...,
 ) -> None: ...
 
 
@@ -99,12 +101,15 @@ def register(
     *,
     operations: frozenset[str] | set[str] = frozenset(),
     lists: frozenset[str] | set[str] = frozenset(),
+    key_windows: Mapping[str, str] | None = None,
 ) -> None:
     """Register a component under ``name``.
 
     - ``"connector"``: ``factory(name, config) -> Connector``; ``operations`` names what routes
       may ask of it with ``to: {operation: ...}``; ``lists`` the batch reads a reconciliation
-      pages through (:mod:`router.connector`, "Batch reads").
+      pages through (:mod:`router.connector`, "Batch reads"); ``key_windows`` how long the
+      target deduplicates a resend of each operation, in words, for docs/connectors.md
+      (:mod:`router.connector`, "Key windows").
     - ``"verifier"``: ``factory(config) -> Verifier``; the config is a source's ``verify:`` block
       (without ``scheme``).
     - ``"transform"``: ``config`` is None and ``factory`` is the function itself; its annotations
@@ -112,7 +117,7 @@ def register(
     """
     if kind == "connector":
         assert config is not None, "a connector kind has a config model"
-        register_connector(name, config, factory, operations, lists)
+        register_connector(name, config, factory, operations, lists, key_windows)
     elif kind == "verifier":
         assert config is not None, "a verifier has a config model"
         register_verifier(name, config, factory)

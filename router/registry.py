@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib.metadata
 import inspect
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -53,6 +53,9 @@ class ConnectorSpec(Generic[ConfigT]):
     factory: ConnectorFactory[ConfigT]
     operations: frozenset[str] = frozenset()  # empty: plain method + path calls only
     lists: frozenset[str] = frozenset()  # the operations that read records page by page
+    # (call, window): how long its target deduplicates a resend, in words (docs/connectors.md);
+    # a call is an operation's name or a plain call's description ("POST (method + path)")
+    key_windows: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,15 +108,23 @@ def register_connector(
     factory: ConnectorFactory[ConfigT],
     operations: frozenset[str] | set[str] = frozenset(),
     lists: frozenset[str] | set[str] = frozenset(),
+    key_windows: Mapping[str, str] | None = None,
 ) -> None:
     """Register an outbound connector kind (``http``, ``log``, ``netsuite`` ...).
 
     ``operations`` names what routes may ask of it with ``to: {operation: ...}``; ``check``
     refuses any other name. ``lists`` names the batch reads a reconciliation may page through
-    (see :mod:`router.connector`, "Batch reads").
+    (see :mod:`router.connector`, "Batch reads"). ``key_windows`` says, per operation or plain
+    call, how long the target deduplicates a resend (what the connector's ``key_window`` answers,
+    in words: see :mod:`router.connector`, "Key windows"); docs/connectors.md shows it.
     """
     _connectors[kind] = ConnectorSpec(
-        kind, config_model, factory, frozenset(operations), frozenset(lists)
+        kind,
+        config_model,
+        factory,
+        frozenset(operations),
+        frozenset(lists),
+        tuple((key_windows or {}).items()),
     )
 
 

@@ -3,6 +3,10 @@
 Every request except ``/_sim/*`` passes, in order: the request log, the downtime window, the rate
 limit (429 + ``Retry-After``), added latency, the timeout hold, the 5xx rate, the vendor's auth
 check and finally the vendor handler. Each vendor subclass renders errors in its own shape.
+
+Each simulator has a :class:`~simulators._store.Clock` (real time until a test moves it, in
+process with ``sim.clock.advance(seconds)`` or over ``POST /_sim/clock``): the vendor's time, by
+which it forgets idempotency keys (``idempotency_window``, e.g. Stripe's 24 h) and stamps records.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from simulators._auth import TokenIssuer
 from simulators._store import (
+    Clock,
     IdempotencyCache,
     Record,
     RecordStore,
@@ -50,7 +55,11 @@ class Faults(BaseModel):
     timeout_rate: float = Field(0.0, ge=0, le=1, description="share of requests held")
     timeout_hold: float = Field(300.0, ge=0, description="seconds a held request waits (then 504)")
     seed: int | None = Field(None, description="seed of the RNG behind error_rate/timeout_rate")
-    match: str | None = Field(None, description="apply latency/5xx/timeouts only to such paths")
+    match: str | None = Field(
+        None,
+        description="apply latency/5xx/timeouts only to paths containing this; "
+        "`POST /v1/customers`: only to that method on such paths",
+    )
     down_for: float = Field(0.0, ge=0, description="start a downtime window of N seconds")
     down_mode: Literal["503", "drop"] = Field("503", description="503, or close the connection")
     broken: tuple[str, ...] = Field((), description="external ids that always fail validation")
@@ -65,6 +74,8 @@ class Simulator:
     defaults: ClassVar[dict[str, str]] = {}
     """Demo credentials, overridable by keyword arguments to the constructor."""
     token_prefix: ClassVar[str] = "tok_"  # noqa: S105 - a prefix, not a secret
+    idempotency_window: ClassVar[float | None] = None
+    """How long the vendor keeps an idempotency key after its first use (None: until reset)."""
 
     def __init__(
         self,
@@ -79,9 +90,10 @@ class Simulator:
         self.credentials: dict[str, str] = {**self.defaults, **creds}
         self.initial_faults = Faults.model_validate(faults or {})
         self.initial_token_ttl = token_ttl
-        self.store = RecordStore(self.new_id)
-        self.log = RequestLog()
-        self.idempotency = IdempotencyCache()
+        self.clock = Clock()
+        self.store = RecordStore(self.new_id, self.clock.time)
+        self.log = RequestLog(clock=self.clock.time)
+        self.idempotency = IdempotencyCache(self.idempotency_window, self.clock.time)
         self.tokens = TokenIssuer(self.token_prefix, token_ttl)
         self.faults = Faults()
         self._rng = random.Random()  # noqa: S311 - fault injection, not cryptography
@@ -136,7 +148,9 @@ class Simulator:
         return external_id is not None and str(external_id) in self.faults.broken
 
     def reset(self) -> None:
-        """Forget records, requests, idempotent replies and tokens; restore the start faults."""
+        """Forget records, requests, idempotent replies and tokens; restore the start faults and
+        real time."""
+        self.clock.reset()
         self.store.clear()
         self.log.clear()
         self.idempotency.clear()
@@ -194,7 +208,7 @@ class Simulator:
         limited = self._rate_limited(now)
         if limited is not None:
             return limited
-        if faults.match is None or faults.match in request.path_qs:
+        if _matches(faults.match, request):
             injected = await self._inject(faults)
             if injected is not None:
                 return injected
@@ -291,6 +305,8 @@ class Simulator:
             web.post("/_sim/seed", self._sim_seed),
             web.post("/_sim/expire-tokens", self._sim_expire_tokens),
             web.post("/_sim/release", self._sim_release),
+            web.get("/_sim/clock", self._sim_get_clock),
+            web.post("/_sim/clock", self._sim_clock),
         ]
 
     async def _sim_requests(self, request: web.Request) -> web.Response:
@@ -358,6 +374,46 @@ class Simulator:
     async def _sim_release(self, _request: web.Request) -> web.Response:
         self.release_held()
         return json_response({"released": True})
+
+    def _clock_json(self) -> dict[str, float]:
+        return {"now": self.clock.time(), "offset": self.clock.offset}
+
+    async def _sim_get_clock(self, _request: web.Request) -> web.Response:
+        return json_response(self._clock_json())
+
+    async def _sim_clock(self, request: web.Request) -> web.Response:
+        """``{"advance": seconds}`` moves the clock forward; ``{"now": epoch}`` sets it."""
+        body = await read_json(request)
+        if not isinstance(body, dict) or len(body) != 1 or not body.keys() <= {"advance", "now"}:
+            return json_response(
+                {"error": 'send one of {"advance": seconds} or {"now": epoch seconds}'},
+                status=400,
+            )
+        ((name, value),) = body.items()
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return json_response({"error": f"{name} must be a number"}, status=400)
+        try:
+            if name == "advance":
+                self.clock.advance(value)
+            else:
+                self.clock.set(value)
+        except ValueError as exc:
+            return json_response({"error": str(exc)}, status=400)
+        return json_response(self._clock_json())
+
+
+_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+
+
+def _matches(match: str | None, request: web.Request) -> bool:
+    """Whether a fault's ``match`` covers ``request``: none (every request), a path part, or a
+    method and a path part (``POST /v1/customers``: a create, not the search beside it)."""
+    if match is None:
+        return True
+    method, _, part = match.partition(" ")
+    if part and method in _METHODS:
+        return request.method == method and part in request.path_qs
+    return match in request.path_qs
 
 
 def json_response(

@@ -1,16 +1,54 @@
-"""In-memory state shared by every simulator: records, the request log and idempotent replies."""
+"""In-memory state shared by every simulator: records, the request log, idempotent replies and
+the simulator's clock."""
 
 from __future__ import annotations
 
 import itertools
+import math
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 IdFactory = Callable[[str, int], str]
 """Makes a vendor-shaped record id from the record type and a per-simulator sequence number."""
+
+
+class Clock:
+    """The simulator's "now": real time plus an offset that tests move forward (or set).
+
+    It is the vendor's time: how long it remembers an idempotency key, and the timestamps it
+    writes on records. Tests move it instead of waiting (``sim.clock.advance(25 * 3600)``, or
+    ``POST /_sim/clock``). It does not drive what the caller's clock must agree with (OAuth 1.0a
+    timestamps, token lifetimes) nor the fault knobs (downtime, rate limit, latency), which stay
+    on real time.
+    """
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def time(self) -> float:
+        """Seconds since the epoch, as the simulated vendor sees it."""
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> float:
+        """Move the clock ``seconds`` forward; the new now."""
+        if not math.isfinite(seconds) or seconds < 0:
+            raise ValueError("the clock advances by a finite, non-negative number of seconds")
+        self.offset += seconds
+        return self.time()
+
+    def set(self, now: float) -> float:
+        """Make the clock read ``now`` (epoch seconds, earlier or later than real time)."""
+        if not math.isfinite(now) or now < 0:
+            raise ValueError("the clock is set to finite, non-negative epoch seconds")
+        self.offset = now - time.time()
+        return self.time()
+
+    def reset(self) -> None:
+        """Back to real time."""
+        self.offset = 0.0
 
 
 @dataclass
@@ -47,8 +85,9 @@ class RecordStore:
     stable and a walk that started before new records arrived still sees each old one once.
     """
 
-    def __init__(self, new_id: IdFactory) -> None:
+    def __init__(self, new_id: IdFactory, clock: Callable[[], float] = time.time) -> None:
         self._new_id = new_id
+        self._clock = clock
         self._seq = itertools.count(1)
         self._by_id: dict[str, dict[str, Record]] = {}
         self._by_ext: dict[str, dict[str, Record]] = {}
@@ -64,7 +103,9 @@ class RecordStore:
     def create(
         self, type_: str, data: dict[str, Any], external_id: str | None = None, id_: str = ""
     ) -> Record:
-        record = Record(type_, id_ or self._new_id(type_, next(self._seq)), external_id, dict(data))
+        id_ = id_ or self._new_id(type_, next(self._seq))
+        now = self._clock()
+        record = Record(type_, id_, external_id, dict(data), 1, now, now)
         self._insert(record)
         return record
 
@@ -90,7 +131,7 @@ class RecordStore:
         """
         by_id, by_ext = self._by_id.setdefault(type_, {}), self._by_ext.setdefault(type_, {})
         order, pos = self._order.setdefault(type_, []), self._pos.setdefault(type_, {})
-        now, out = time.time(), []
+        now, out = self._clock(), []
         for external_id, data, wanted in rows:
             existing = None if external_id is None else by_ext.get(external_id)
             if existing is None and wanted:
@@ -111,7 +152,7 @@ class RecordStore:
     def update(self, record: Record, data: dict[str, Any]) -> Record:
         record.data.update(data)
         record.version += 1
-        record.updated_at = time.time()
+        record.updated_at = self._clock()
         return record
 
     def set_external_id(self, record: Record, external_id: str | None) -> None:
@@ -186,16 +227,17 @@ class LoggedRequest:
 class RequestLog:
     """Every request received, newest last, bounded so benchmarks do not grow it forever."""
 
-    def __init__(self, maxlen: int = 20_000) -> None:
+    def __init__(self, maxlen: int = 20_000, clock: Callable[[], float] = time.time) -> None:
         self._entries: deque[LoggedRequest] = deque(maxlen=maxlen)
         self._seq = itertools.count(1)
+        self._clock = clock
 
     def add(
         self, method: str, path: str, query: str, headers: dict[str, str], body: bytes
     ) -> LoggedRequest:
         entry = LoggedRequest(
             next(self._seq),
-            time.time(),
+            self._clock(),
             method,
             path,
             query,
@@ -219,29 +261,45 @@ class StoredReply:
     body: bytes
     content_type: str | None
     headers: dict[str, str]
+    first_used: float = 0.0  # when the key was first used (the simulator's clock)
 
 
 class IdempotencyCache:
-    """Replies by idempotency key: the first successful reply is replayed for the same key."""
+    """Replies by idempotency key: the first successful reply is replayed for the same key.
 
-    def __init__(self) -> None:
+    ``window`` is how long the vendor keeps a key, counted from its first use on ``clock``
+    (Stripe: 24 h); a key older than that is forgotten, so a request reusing it runs again, as
+    it would on the vendor. ``None``: keys are kept until reset.
+    """
+
+    def __init__(self, window: float | None = None, clock: Callable[[], float] = time.time) -> None:
+        self.window = window
+        self._clock = clock
         self._replies: dict[str, StoredReply] = {}
-        self._in_flight: set[str] = set()
+        self._in_flight: dict[str, float] = {}
 
     def get(self, key: str) -> StoredReply | None:
-        return self._replies.get(key)
+        reply = self._replies.get(key)
+        if reply is not None and self.expired(reply.first_used):
+            del self._replies[key]
+            return None
+        return reply
+
+    def expired(self, first_used: float) -> bool:
+        return self.window is not None and self._clock() - first_used >= self.window
 
     def begin(self, key: str) -> bool:
         """Mark ``key`` in flight; False when another request with it is still executing."""
         if key in self._in_flight:
             return False
-        self._in_flight.add(key)
+        self._in_flight[key] = self._clock()
         return True
 
     def finish(self, key: str, reply: StoredReply | None) -> None:
-        self._in_flight.discard(key)
+        """End ``key``'s request; keep ``reply`` (None: nothing to replay) from its first use."""
+        started = self._in_flight.pop(key, self._clock())
         if reply is not None:
-            self._replies[key] = reply
+            self._replies[key] = replace(reply, first_used=started)
 
     def clear(self) -> None:
         self._replies.clear()

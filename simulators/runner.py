@@ -191,6 +191,11 @@ class SimulatorThread:
         sim = self.set.simulator(name)
         self.call(sim.reset)
 
+    def advance_clock(self, name: str, seconds: float) -> float:
+        """Move simulator ``name``'s clock ``seconds`` forward (its vendor time); the new now."""
+        sim = self.set.simulator(name)
+        return self.call(lambda: sim.clock.advance(seconds))
+
     def __enter__(self) -> SimulatorThread:
         return self.start()
 

@@ -102,7 +102,9 @@ class ShopifySimulator(Simulator):
             "inventory_item_id": item,
             "location_id": location,
             "available": available,
-            "updated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "updated_at": dt.datetime.fromtimestamp(self.clock.time(), dt.UTC).isoformat(
+                timespec="seconds"
+            ),
         }
         record, _created = self.store.upsert("inventory_level", f"{item}@{location}", data)
         return json_response({"inventory_level": self._level(record)}, headers=self._limit_header())

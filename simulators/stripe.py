@@ -2,7 +2,7 @@
 
 - ``POST /v1/customers``, ``POST /v1/customers/{id}``, ``GET /v1/customers/{id}``,
   ``GET /v1/customers?email=&limit=&starting_after=&ending_before=``,
-  ``GET /v1/customers/search?query=metadata['k']:'v'``.
+  ``GET /v1/customers/search?query=metadata['k']:'v'&limit=&page=`` (Stripe's search result).
 - ``GET /v1/invoices?status=&customer=&limit=&starting_after=&ending_before=`` and
   ``GET /v1/invoices/{id}``; invoices (type ``invoice``) are preloaded through ``/_sim/seed`` or
   :meth:`Simulator.seed_many`, since the simulator does not bill.
@@ -15,16 +15,17 @@
 
 ``Idempotency-Key`` on a POST: the same key with the same parameters replays the first 2xx reply
 with ``Idempotent-Replayed: true``; with different parameters it is a 400 ``idempotency_error``.
-As on Stripe, a request that fails validation saves no result. A customer's external id (in
-``/_sim/state`` and for the ``broken`` fault) is ``metadata[external_id]`` or its first
-``metadata[ref_*]`` value; ``broken`` also matches an email.
+As on Stripe, a request that fails validation saves no result, and a key is forgotten 24 h after
+its first use (on the simulator's clock): a request reusing it then runs again, a second customer
+for a create. A customer's external id (in ``/_sim/state`` and for the ``broken`` fault) is
+``metadata[external_id]`` or its first ``metadata[ref_*]`` value; ``broken`` also matches an
+email.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
-import time
 from functools import partial
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
@@ -38,10 +39,14 @@ from simulators._paging import PagingError, around, bounded_int
 from simulators._store import Record
 
 _KEY_PART = re.compile(r"\[([^\]]*)\]")
-_SEARCH = re.compile(
-    r"^\s*(?:metadata\[['\"](?P<meta>[^'\"]+)['\"]\]|(?P<field>email|name)):"
-    r"['\"](?P<value>[^'\"]*)['\"]\s*$"
+_CLAUSE = re.compile(
+    r"""\s*(?:metadata\[(?P<kq>['"])(?P<key>(?:\\.|(?!(?P=kq)).)+)(?P=kq)\]"""
+    r"""|(?P<field>email|name|phone)):(?P<vq>['"])(?P<value>(?:\\.|(?!(?P=vq)).)*)(?P=vq)\s*"""
 )
+_JOIN = re.compile(r"(AND|OR)\b")
+_ESCAPE = re.compile(r"\\(.)")
+Clause = tuple[str | None, str | None, str]
+"""One search clause: (metadata key, or None; field, or None; the value wanted)."""
 _PREFIX = {
     "customer": "cus_",
     "subscription": "sub_",
@@ -68,6 +73,42 @@ def parse_form(body: bytes) -> dict[str, Any]:
     return listed
 
 
+def parse_search(query: str) -> tuple[list[Clause], bool] | str:
+    """The clauses of a search query and whether any (``OR``) or all (``AND``) must match; the
+    error message when the simulator cannot read it."""
+    clauses: list[Clause] = []
+    joins: set[str] = set()
+    at = 0
+    while True:
+        m = _CLAUSE.match(query, at)
+        if m is None:
+            return (
+                "The simulator reads clauses metadata['k']:'v', email:'v', name:'v' and "
+                f"phone:'v', joined by AND or by OR; could not read {query[at:]!r}."
+            )
+        key = _ESCAPE.sub(r"\1", m["key"]) if m["key"] is not None else None
+        clauses.append((key, m["field"], _ESCAPE.sub(r"\1", m["value"])))
+        at = m.end()
+        if at == len(query):
+            break
+        join = _JOIN.match(query, at)
+        if join is None:
+            return f"Expected AND or OR at {query[at:]!r}."
+        joins.add(join[1])
+        at = join.end()
+    if len(joins) > 1:
+        return "A search query cannot mix AND and OR."
+    return clauses, joins == {"OR"}
+
+
+def _matches(record: Record, clause: Clause) -> bool:
+    key, field, value = clause
+    if key is not None:
+        metadata = record.data.get("metadata") or {}
+        return isinstance(metadata, dict) and metadata.get(key) == value
+    return record.data.get(field or "") == value
+
+
 def _listify(node: Any) -> Any:
     if not isinstance(node, dict):
         return node
@@ -82,6 +123,7 @@ class StripeSimulator(Simulator):
 
     name = "stripe"
     defaults: ClassVar[dict[str, str]] = {"api_key": "sk_test_interlock"}
+    idempotency_window = 24 * 3600.0  # keys may be pruned once 24 hours old
 
     @override
     def new_id(self, type_: str, n: int) -> str:
@@ -214,7 +256,7 @@ class StripeSimulator(Simulator):
             metadata = params.get("metadata") or {}
             data = {
                 "object": "customer",
-                "created": int(time.time()),
+                "created": int(self.clock.time()),
                 "livemode": False,
                 "email": params.get("email"),
                 "name": params.get("name"),
@@ -253,14 +295,6 @@ class StripeSimulator(Simulator):
         kind = _KINDS[request.path.split("/")[2]]
         record = self.store.get(kind, request.match_info["id"])
         return self._missing(kind, request.match_info["id"]) if record is None else self._ok(record)
-
-    def _list(self, url: str, rows: list[Record], limit: str | None) -> web.Response:
-        count = int(limit) if limit and limit.isdigit() else 10
-        data = [self._object(r) for r in rows[:count]]
-        return json_response(
-            {"object": "list", "url": url, "has_more": len(rows) > count, "data": data},
-            headers=self._headers(),
-        )
 
     def _page(
         self, request: web.Request, type_: str, filters: dict[str, str | None]
@@ -317,23 +351,38 @@ class StripeSimulator(Simulator):
         return self._page(request, "invoice", filters)
 
     async def _search_customers(self, request: web.Request) -> web.Response:
-        m = _SEARCH.match(request.query.get("query", ""))
-        if m is None:
-            return self.error(
-                400,
-                "parameter_invalid_string",
-                "The simulator supports one clause: metadata['k']:'v', email:'v' or name:'v'.",
-                field="query",
-            )
-        if m["meta"]:
-            rows = [
-                r
-                for r in self.store.all("customer")
-                if r.data["metadata"].get(m["meta"]) == m["value"]
-            ]
-        else:
-            rows = [r for r in self.store.all("customer") if r.data.get(m["field"]) == m["value"]]
-        return self._list("/v1/customers/search", rows, request.query.get("limit"))
+        """``GET /v1/customers/search?query=...``: Stripe's search result, paged by ``page``.
+
+        The query is Stripe's search language, in part: clauses ``metadata['k']:'v'``,
+        ``email:'v'``, ``name:'v'`` and ``phone:'v'`` (single or double quotes, ``\\`` escapes),
+        all joined by ``AND`` or all by ``OR``. A match is exact. Simulated: results are at once,
+        where Stripe's search may lag new objects by about a minute.
+        """
+        query = request.query
+        parsed = parse_search(query.get("query", ""))
+        if isinstance(parsed, str):
+            return self.error(400, "parameter_invalid_string", parsed, field="query")
+        clauses, any_of = parsed
+        page = query.get("page", "")
+        try:
+            limit = bounded_int(query.get("limit"), 10, 1, 100, "limit")
+        except PagingError as exc:
+            return self.error(400, "parameter_invalid_integer", exc.message, field="limit")
+        if page and not (page.startswith("page_") and page[5:].isdigit()):
+            return self.error(400, "parameter_invalid_string", "Invalid page token", field="page")
+        start = int(page[5:]) if page else 0
+        test = any if any_of else all
+        rows = [r for r in self.store.all("customer") if test(_matches(r, c) for c in clauses)]
+        window = rows[start : start + limit]
+        more = start + limit < len(rows)
+        body = {
+            "object": "search_result",
+            "url": "/v1/customers/search",
+            "has_more": more,
+            "next_page": f"page_{start + limit}" if more else None,
+            "data": [self._object(r) for r in window],
+        }
+        return json_response(body, headers=self._headers())
 
     # --- subscriptions --------------------------------------------------------------------------
 
@@ -361,7 +410,7 @@ class StripeSimulator(Simulator):
             refused = [p for p in prices if isinstance(p, web.Response)]
             if refused:
                 return refused[0]
-            lines = [
+            lines: list[dict[str, Any]] = [
                 {
                     "id": self.new_id("item", i),
                     "object": "subscription_item",
@@ -370,12 +419,13 @@ class StripeSimulator(Simulator):
                 }
                 for i, (item, price) in enumerate(zip(items, valid, strict=True))
             ]
-            now = int(time.time())
+            now = int(self.clock.time())
             metadata = params.get("metadata") or {}
             data = {
                 "object": "subscription",
                 "customer": customer_id,
                 "status": "active",
+                "currency": lines[0]["price"].get("currency", "usd"),  # Stripe: its prices' one
                 "created": now,
                 "current_period_start": now,
                 "current_period_end": now + 30 * 86400,
@@ -438,7 +488,7 @@ class StripeSimulator(Simulator):
             return self._missing("subscription", id_)
         details = parse_form(request.rel_url.raw_query_string.encode()).get("cancellation_details")
         details = details if isinstance(details, dict) else {}
-        now = int(time.time())
+        now = int(self.clock.time())
         cancellation = {
             "comment": details.get("comment"),
             "feedback": details.get("feedback"),

@@ -19,7 +19,6 @@ A configured failure status (300 or more) fails a DELETE too, changing nothing.
 
 from __future__ import annotations
 
-import time
 from typing import Any, ClassVar
 
 import orjson
@@ -126,5 +125,5 @@ class WebhookTargetSimulator(Simulator):
         if self.status >= 300:
             return self.error(self.status, "configured_failure", "Configured to fail")
         if record.data.get("status") != "revoked":  # the first DELETE wins; repeats change nothing
-            self.store.update(record, {"status": "revoked", "revoked_at": time.time()})
+            self.store.update(record, {"status": "revoked", "revoked_at": self.clock.time()})
         return json_response(self._render(record))

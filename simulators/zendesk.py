@@ -5,8 +5,10 @@
 - ``GET /api/v2/organizations/{id}.json``; ``GET /api/v2/organizations[.json]?page[size]=N``
   with ``page[after]`` / ``page[before]``: cursor pagination (the simulator keeps no users).
 - ``POST /api/v2/tickets.json``: ``{"ticket": {...}}`` or a bare ticket; 201. Honours
-  ``Idempotency-Key`` (a replay carries ``x-idempotency-lookup: hit``; the same key with another
-  body is a 400 ``IdempotentRequestError``). ``external_id`` is not unique, as on Zendesk.
+  ``Idempotency-Key`` for 2 hours after its first use, on the simulator's clock (a replay carries
+  ``x-idempotency-lookup: hit``; the same key with another body is a 400
+  ``IdempotentRequestError``; after 2 hours the key is forgotten and the request makes a second
+  ticket). ``external_id`` is not unique, as on Zendesk.
 - ``GET /api/v2/tickets/{id}.json``, ``GET /api/v2/tickets.json?external_id=...``.
 
 Auth is basic ``{email}/token:{api_token}``. Validation errors are 422
@@ -40,8 +42,8 @@ _CODES = {
 }
 
 
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def _stamp(now: float) -> str:
+    return dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class ZendeskSimulator(Simulator):
@@ -53,6 +55,10 @@ class ZendeskSimulator(Simulator):
         "api_token": "zd_token_interlock",
         "subdomain": "interlock",
     }
+    idempotency_window = 2 * 3600.0  # Zendesk: ticket idempotency keys expire after 2 hours
+
+    def _now(self) -> str:
+        return _stamp(self.clock.time())
 
     @override
     def routes(self) -> list[web.RouteDef]:
@@ -110,13 +116,13 @@ class ZendeskSimulator(Simulator):
             found = [r for r in self.store.all("organization") if r.data.get("name") == name]
             record = found[0] if found else None
         if record is not None:
-            self.store.update(record, {**org, "updated_at": _now()})
+            self.store.update(record, {**org, "updated_at": self._now()})
             if ext and record.external_id != str(ext):
                 self.store.set_external_id(record, str(ext))
             return json_response({"organization": self._object(record)})
         if not name:
             return self._invalid("name", "BlankValue", "Name: cannot be blank")
-        data = {"created_at": _now(), "updated_at": _now(), **org}
+        data = {"created_at": self._now(), "updated_at": self._now(), **org}
         record = self.store.create("organization", data, None if ext is None else str(ext))
         return json_response({"organization": self._object(record)}, status=201)
 
@@ -144,8 +150,8 @@ class ZendeskSimulator(Simulator):
                 "tags": [],
                 **ticket,
                 "description": text,
-                "created_at": _now(),
-                "updated_at": _now(),
+                "created_at": self._now(),
+                "updated_at": self._now(),
             }
             ext = ticket.get("external_id")
             record = self.store.create("ticket", data, None if ext is None else str(ext))

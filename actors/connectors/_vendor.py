@@ -5,6 +5,10 @@ the builders are plain functions, so request building is tested without a networ
 names no operation gets a plain call with its own ``method`` and ``path`` (still authenticated,
 rate-limited and circuit-broken). ``send`` returns the 2xx body; a vendor whose answers carry the
 result elsewhere (NetSuite's ``Location``) overrides :meth:`VendorConnector.result`.
+
+Each kind also declares its target's key windows (``actors/connectors/_windows.py``): ``WINDOWS``
+per operation and ``PLAIN_POST`` for a plain ``POST``; :meth:`VendorConnector.key_window` answers
+from them (batch reads and plain calls with other methods are safe at any age).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from actors.connectors._client import (
     OutboundCall,
     Response,
 )
+from actors.connectors._windows import READ, Rule, Window, document_of
 from actors.connectors.http import tracing_headers
 from router.plugin import OutboundRequest, PermanentError
 
@@ -94,12 +99,36 @@ class VendorConnector(ClientConnector, Generic[ConfigT]):
 
     OPERATIONS: ClassVar[Mapping[str, Builder[Any]]] = {}
     LISTS: ClassVar[Mapping[str, Lister]] = {}  # batch reads (``actors/connectors/_pages.py``)
+    WINDOWS: ClassVar[Mapping[str, Rule]] = {}  # each operation's key window
+    PLAIN_POST: ClassVar[Rule] = Window(0.0, "no idempotency keys")  # a POST without operation
 
     def __init__(
         self, name: str, config: ConfigT, registry: CollectorRegistry | None = None
     ) -> None:
         super().__init__(name, config, registry)
         self.config = config
+
+    def key_window(self, request: OutboundRequest) -> float | None:
+        """Seconds the vendor deduplicates a resend of ``request`` (None: safe at any age).
+
+        An operation missing from ``WINDOWS`` is judged as a plain call with its plan's method,
+        so a kind that forgets to declare one errs towards refusing resends of its POSTs."""
+        declared = self.WINDOWS.get(request.operation or "")
+        if request.operation in self.LISTS:
+            rule: Rule = READ
+        elif declared is not None:
+            rule = declared
+        else:
+            try:
+                method = self.plan(request).method if request.operation else request.method
+            except PermanentError:  # send refuses it before any call: nothing to resend
+                return None
+            if method.upper() != "POST":
+                return None  # a read, or an update or delete of the record the path names
+            rule = self.PLAIN_POST
+        if isinstance(rule, Window):
+            return rule.seconds
+        return rule.pick(self.config, document_of(request)).seconds
 
     def default_headers(self) -> dict[str, str]:
         """Headers the vendor wants on every call (API version ...)."""

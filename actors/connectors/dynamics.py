@@ -12,11 +12,17 @@ or ``update`` (``If-Match: *``: never create, 404 if missing). ``query_inventory
 ``{"entity"?, "filter": {"field": value, ...} or "OData text", "select"?: [...], "top"?: n}``.
 Writes answer 204 with ``OData-EntityId`` and no body (``send`` returns ``b""``); a route header
 ``Prefer: return=representation`` makes Dataverse answer the entity, its id included.
+
+Key windows: Dataverse has no idempotency keys. The alternate-key upserts (``upsert_account``, and
+``create_salesorder`` with ``order_alternate_key`` in the body) are safe to resend at any age; a
+plain create (``create_salesorder`` without it, a plain ``POST``) has no window at all: any resend
+could make a second record.
 """
 
 from __future__ import annotations
 
 import urllib.parse
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import Field
@@ -24,9 +30,16 @@ from pydantic import Field
 from actors.connectors._client import ClientConfig
 from actors.connectors._pages import Lister, dynamics_entities
 from actors.connectors._vendor import Builder, Plan, VendorConnector, dumps, require
+from actors.connectors._windows import Choice, Rule, Window, described
 from router.plugin import OutboundRequest, PermanentError, register
 
-__all__ = ["DYNAMICS_OPERATIONS", "DynamicsConnector", "DynamicsConnectorConfig", "odata_literal"]
+__all__ = [
+    "DYNAMICS_OPERATIONS",
+    "DYNAMICS_WINDOWS",
+    "DynamicsConnector",
+    "DynamicsConnectorConfig",
+    "odata_literal",
+]
 
 
 class DynamicsConnectorConfig(ClientConfig):
@@ -115,10 +128,29 @@ DYNAMICS_OPERATIONS: dict[str, Builder[Any]] = {
 
 DYNAMICS_LISTS: dict[str, Lister] = {"list_entities": dynamics_entities}
 
+UPSERT = Window(None, "upsert by alternate key")
+NO_KEYS = Window(0.0, "Dataverse has no idempotency keys: a resend creates again")
+
+
+def _order_window(config: DynamicsConnectorConfig, doc: Mapping[str, Any]) -> Window:
+    return NO_KEYS if doc.get(config.order_alternate_key) is None else UPSERT
+
+
+DYNAMICS_WINDOWS: dict[str, Rule] = {
+    "upsert_account": UPSERT,
+    "create_salesorder": Choice(
+        _order_window,
+        f"{UPSERT.text()} when the body has `order_alternate_key`; else {NO_KEYS.text()}",
+    ),
+    "query_inventory": Window(None, "a read"),
+}
+
 
 class DynamicsConnector(VendorConnector[DynamicsConnectorConfig]):
     OPERATIONS = DYNAMICS_OPERATIONS
     LISTS = DYNAMICS_LISTS
+    WINDOWS = DYNAMICS_WINDOWS
+    PLAIN_POST = NO_KEYS
 
     def default_headers(self) -> dict[str, str]:
         return {"Accept": "application/json", "OData-MaxVersion": "4.0", "OData-Version": "4.0"}
@@ -131,4 +163,5 @@ register(
     DynamicsConnector,
     operations=set(DYNAMICS_OPERATIONS),
     lists=set(DYNAMICS_LISTS),
+    key_windows=described(DYNAMICS_WINDOWS, NO_KEYS, lists=True),
 )

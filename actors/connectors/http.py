@@ -4,6 +4,12 @@ Built on :class:`~actors.connectors._client.ResilientClient`: auth, rate limit, 
 timeout, SSRF guards and error classification come with it. The URL is ``base_url`` + the route's
 rendered ``path``; or, with ``url_from: /pointer``, a full URL read from the message body (webhook
 fan-out), which must then name a host in ``allow_hosts`` and pass the connect-time address check.
+
+Key window: a generic target's idempotency contract is unknown, so it is configured:
+``key_window`` (default 24 h) is how long the target deduplicates a ``POST`` or ``PATCH`` resent
+with the same ``Idempotency-Key``; ``null`` says it keeps keys for good (or upserts), ``0`` that it
+keeps none. ``GET``, ``HEAD``, ``OPTIONS``, ``PUT`` and ``DELETE`` are idempotent by HTTP
+semantics (RFC 9110) and safe at any age.
 """
 
 from __future__ import annotations
@@ -16,9 +22,10 @@ from pydantic import Field, field_validator
 from yarl import URL
 
 from actors.connectors._client import ClientConfig, ClientConnector, OutboundCall
-from router.plugin import OutboundRequest, PermanentError, Pointer, register
+from actors.connectors._windows import DAY, IDEMPOTENT_METHODS, plain_label
+from router.plugin import Duration, OutboundRequest, PermanentError, Pointer, register
 
-__all__ = ["HttpConnector", "HttpConnectorConfig", "tracing_headers"]
+__all__ = ["HTTP_WINDOWS", "HttpConnector", "HttpConnectorConfig", "tracing_headers"]
 
 MAX_URL = 2048
 
@@ -28,6 +35,14 @@ class HttpConnectorConfig(ClientConfig):
         default=None,
         description="JSON Pointer to a full target URL in the message (webhook fan-out); "
         "its host:port must be in allow_hosts. The route's path is then ignored",
+    )
+    key_window: Duration | None = Field(
+        default=DAY,
+        description="How long the target deduplicates a POST or PATCH resent with the same "
+        "Idempotency-Key; older retries and replays are refused. A generic target's contract "
+        "is unknown: the default, 86400 (24h), is the most common published window (Stripe's). "
+        "Set the target's documented window, `null` when it keeps keys for good or upserts, `0` "
+        "when it keeps none. GET, HEAD, OPTIONS, PUT, DELETE: no limit",
     )
 
     @field_validator("url_from")
@@ -83,6 +98,12 @@ class HttpConnector(ClientConnector):
         except ValueError:
             raise PermanentError("the rendered path does not make a valid URL") from None
 
+    def key_window(self, request: OutboundRequest) -> float | None:
+        """The configured window for a POST or PATCH; None for the idempotent methods."""
+        if request.method.upper() in IDEMPOTENT_METHODS:
+            return None
+        return self.config.key_window
+
     async def send(self, request: OutboundRequest) -> bytes | None:
         response = await self.client.call(
             OutboundCall(
@@ -98,4 +119,9 @@ class HttpConnector(ClientConnector):
         return response.body
 
 
-register("connector", "http", HttpConnectorConfig, HttpConnector)
+HTTP_WINDOWS = {
+    plain_label("POST, PATCH"): "the `key_window` field (default 24h: a generic target's "
+    "contract is unknown; `null`: permanent, `0`: none)",
+    plain_label(", ".join(IDEMPOTENT_METHODS)): "permanent (idempotent by HTTP semantics)",
+}
+register("connector", "http", HttpConnectorConfig, HttpConnector, key_windows=HTTP_WINDOWS)

@@ -11,8 +11,11 @@ Operations (paths under ``/services/rest/record/v1``):
 - ``get_record``: ``GET /{type}/{id}`` or ``GET /{type}/eid:{externalId}``
 
 The body is the record as JSON; an upsert takes ``externalId`` from it (and leaves it out of the
-body: the key is in the path). Prefer the upserts: a retried create is only safe as long as
-NetSuite remembers the idempotency key.
+body: the key is in the path). Prefer the upserts: they are safe to resend at any age (key window
+"permanent"). NetSuite documents ``X-NetSuite-Idempotency-Key`` for asynchronous requests only, so
+a synchronous create has no window (``0``: any resend could make a second record) unless its body
+carries an ``externalId``, which NetSuite keeps unique: a resend is then refused (400), never
+applied twice.
 
 NetSuite answers a write with ``204 No Content`` and the new record's URL in ``Location``; callers
 need the internal id (a workflow's next step refers to it), so ``send`` returns
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import urllib.parse
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import Field
@@ -31,10 +35,12 @@ from pydantic import Field
 from actors.connectors._client import ClientConfig, Response
 from actors.connectors._pages import Lister, netsuite_suiteql
 from actors.connectors._vendor import Builder, Plan, VendorConnector, dumps, require, segment
+from actors.connectors._windows import Choice, Rule, Window, described
 from router.plugin import OutboundRequest, PermanentError, register
 
 __all__ = [
     "NETSUITE_OPERATIONS",
+    "NETSUITE_WINDOWS",
     "NetSuiteConnector",
     "NetSuiteConnectorConfig",
     "location_result",
@@ -120,10 +126,36 @@ def location_result(response: Response) -> bytes | None:
 
 NETSUITE_LISTS: dict[str, Lister] = {"suiteql": netsuite_suiteql}
 
+UPSERT = Window(None, "upsert by external id")
+NO_KEYS = Window(0.0, "NetSuite honours no idempotency key on a synchronous create")
+UNIQUE = Window(None, "the body's `externalId` is unique: a resend is refused, never applied")
+
+
+def _create_window(config: NetSuiteConnectorConfig, doc: Mapping[str, Any]) -> Window:
+    del config
+    return NO_KEYS if doc.get("externalId") in (None, "") else UNIQUE
+
+
+CREATE = Choice(
+    _create_window,
+    f"{UNIQUE.text()} when the body has an `externalId`; else {NO_KEYS.text()}",
+)
+NETSUITE_WINDOWS: dict[str, Rule] = {
+    "upsert_customer": UPSERT,
+    "upsert_sales_order": UPSERT,
+    "create_sales_order": CREATE,
+    "upsert_invoice": UPSERT,
+    "create_customer_payment": CREATE,
+    "upsert_customer_payment": UPSERT,
+    "get_record": Window(None, "a read"),
+}
+
 
 class NetSuiteConnector(VendorConnector[NetSuiteConnectorConfig]):
     OPERATIONS = NETSUITE_OPERATIONS
     LISTS = NETSUITE_LISTS
+    WINDOWS = NETSUITE_WINDOWS
+    PLAIN_POST = CREATE
 
     def result(self, plan: Plan, response: Response) -> bytes | None:
         del plan
@@ -137,4 +169,5 @@ register(
     NetSuiteConnector,
     operations=set(NETSUITE_OPERATIONS),
     lists=set(NETSUITE_LISTS),
+    key_windows=described(NETSUITE_WINDOWS, CREATE, lists=True),
 )

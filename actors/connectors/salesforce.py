@@ -12,6 +12,10 @@ and ``Id`` are left out of the body (they are in the path). The upsert is idempo
 external id: 201 ``{"id", "success", "errors", "created": true}`` the first time, then 200 with
 ``"created": false`` (API v46.0 and later) or 204 with no body (earlier versions, ``send`` returns
 ``b""``). The first upsert creates the record, so it needs the object's required fields.
+
+Key windows: both operations are safe to resend at any age (an upsert by external id, an update
+by ``Id``). Salesforce's REST API has no idempotency keys, so a plain ``POST`` (a create) has none:
+any resend could make a second record.
 """
 
 from __future__ import annotations
@@ -23,9 +27,15 @@ from pydantic import Field
 from actors.connectors._client import ClientConfig
 from actors.connectors._pages import Lister, salesforce_soql
 from actors.connectors._vendor import Builder, Plan, VendorConnector, dumps, require, segment
+from actors.connectors._windows import Rule, Window, described
 from router.plugin import OutboundRequest, PermanentError, register
 
-__all__ = ["SALESFORCE_OPERATIONS", "SalesforceConnector", "SalesforceConnectorConfig"]
+__all__ = [
+    "SALESFORCE_OPERATIONS",
+    "SALESFORCE_WINDOWS",
+    "SalesforceConnector",
+    "SalesforceConnectorConfig",
+]
 
 _NAME = r"^[A-Za-z][A-Za-z0-9_]*$"
 
@@ -82,10 +92,18 @@ SALESFORCE_OPERATIONS: dict[str, Builder[Any]] = {
 
 SALESFORCE_LISTS: dict[str, Lister] = {"soql": salesforce_soql}
 
+SALESFORCE_WINDOWS: dict[str, Rule] = {
+    "upsert_by_external_id": Window(None, "upsert by external id"),
+    "update_record": Window(None, "an update by Id: a resend sets the same fields"),
+}
+NO_KEYS = Window(0.0, "the REST API has no idempotency keys: a resend creates again")
+
 
 class SalesforceConnector(VendorConnector[SalesforceConnectorConfig]):
     OPERATIONS = SALESFORCE_OPERATIONS
     LISTS = SALESFORCE_LISTS
+    WINDOWS = SALESFORCE_WINDOWS
+    PLAIN_POST = NO_KEYS
 
 
 register(
@@ -95,4 +113,5 @@ register(
     SalesforceConnector,
     operations=set(SALESFORCE_OPERATIONS),
     lists=set(SALESFORCE_LISTS),
+    key_windows=described(SALESFORCE_WINDOWS, NO_KEYS, lists=True),
 )

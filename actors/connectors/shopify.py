@@ -6,7 +6,9 @@ X-Shopify-Access-Token``.
 | ``set_inventory_level`` | ``POST /admin/api/{api_version}/inventory_levels/set.json``  |
 
 The body is ``{"location_id", "inventory_item_id", "available"}``; setting an absolute level is
-idempotent by nature. Shopify's 429 carries ``Retry-After`` (seconds, may be fractional).
+idempotent by nature (safe to resend at any age). Shopify's REST Admin API has no idempotency
+keys, so a plain ``POST`` create has no key window. Shopify's 429 carries ``Retry-After``
+(seconds, may be fractional).
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from pydantic import Field
 
 from actors.connectors._client import ClientConfig
 from actors.connectors._vendor import Builder, Plan, VendorConnector, dumps, require
+from actors.connectors._windows import Rule, Window, described
 from router.plugin import OutboundRequest, PermanentError, register
 
-__all__ = ["SHOPIFY_OPERATIONS", "ShopifyConnector", "ShopifyConnectorConfig"]
+__all__ = ["SHOPIFY_OPERATIONS", "SHOPIFY_WINDOWS", "ShopifyConnector", "ShopifyConnectorConfig"]
 
 
 class ShopifyConnectorConfig(ClientConfig):
@@ -45,9 +48,16 @@ def set_inventory_level(
 
 SHOPIFY_OPERATIONS: dict[str, Builder[Any]] = {"set_inventory_level": set_inventory_level}
 
+SHOPIFY_WINDOWS: dict[str, Rule] = {
+    "set_inventory_level": Window(None, "sets an absolute level: a resend sets it again"),
+}
+NO_KEYS = Window(0.0, "the REST Admin API has no idempotency keys: a resend creates again")
+
 
 class ShopifyConnector(VendorConnector[ShopifyConnectorConfig]):
     OPERATIONS = SHOPIFY_OPERATIONS
+    WINDOWS = SHOPIFY_WINDOWS
+    PLAIN_POST = NO_KEYS
 
 
 register(
@@ -56,4 +66,5 @@ register(
     ShopifyConnectorConfig,
     ShopifyConnector,
     operations=set(SHOPIFY_OPERATIONS),
+    key_windows=described(SHOPIFY_WINDOWS, NO_KEYS),
 )

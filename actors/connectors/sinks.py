@@ -31,6 +31,11 @@ class LogConnector:
         self.send_inline(request)
         return None
 
+    def key_window(self, request: OutboundRequest) -> float | None:
+        """No target, nothing to apply twice: a resend is safe at any age."""
+        del request
+        return None
+
     def send_inline(self, request: OutboundRequest) -> None:
         """No I/O: the connector actor calls this on its own thread, skipping the loop hop."""
         self.delivered += 1
@@ -55,5 +60,6 @@ class NullConnector(LogConnector):
         self.delivered += 1
 
 
-register("connector", "log", SinkConfig, LogConnector)
-register("connector", "null", SinkConfig, NullConnector)
+SINK_WINDOWS = {"every call": "permanent (no target: nothing is applied twice)"}
+register("connector", "log", SinkConfig, LogConnector, key_windows=SINK_WINDOWS)
+register("connector", "null", SinkConfig, NullConnector, key_windows=SINK_WINDOWS)

@@ -1,15 +1,24 @@
 """Stripe (``kind: stripe``): form-encoded calls with ``Idempotency-Key``, auth ``bearer`` (sk_...).
 
-| operation             | call                          |
-|-----------------------|-------------------------------|
-| ``create_customer``   | ``POST /v1/customers``        |
-| ``update_customer``   | ``POST /v1/customers/{id}``   |
-| ``create_subscription`` | ``POST /v1/subscriptions``  |
-| ``cancel_subscription`` | ``DELETE /v1/subscriptions/{id}`` |
+| operation               | call                                                      |
+|-------------------------|-----------------------------------------------------------|
+| ``create_customer``     | ``GET /v1/customers/search``, then ``POST /v1/customers`` |
+| ``update_customer``     | ``POST /v1/customers/{id}``                               |
+| ``create_subscription`` | ``POST /v1/subscriptions``                                |
+| ``cancel_subscription`` | ``DELETE /v1/subscriptions/{id}``                         |
 
 The message is JSON; it is sent form-encoded the way Stripe expects, nested objects and lists
 flattened into ``metadata[plan]=gold`` and ``items[0][price]=price_1`` keys. Stripe replays the
-first answer for a repeated ``Idempotency-Key`` (kept 24 h), so retries create one object.
+first answer for a repeated ``Idempotency-Key``, but only for 24 h: after that the same key is a
+new request, so a create resent later makes a second object. ``key_window`` says so (24 h for the
+creates), and the engine refuses such a resend.
+
+``create_customer`` looks its customer up first, so it is safe at any age: when the message
+carries one of the ``customer_lookup`` metadata keys (``metadata[salesforce_account_id]``, the
+shipped routes' convention, by default), the connector asks ``GET /v1/customers/search?query=
+metadata['<key>']:'<value>'`` and answers the customer found (the oldest, if several) as a create
+would; only when none is found does it ``POST /v1/customers`` with the ``Idempotency-Key``. A
+message without such a key is a plain create (24 h window).
 
 ``cancel_subscription`` takes ``{"id": "sub_..."}``; other fields (``prorate``, ``invoice_now``,
 ``cancellation_details``) go in the query string, as Stripe's SDKs send DELETE parameters. Stripe
@@ -22,26 +31,52 @@ connector therefore reads the subscription back after a permanent refusal and, w
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
 from pydantic import Field
 
 from actors.connectors._client import ClientConfig
 from actors.connectors._pages import Lister, stripe_list
-from actors.connectors._vendor import Builder, Plan, VendorConnector, require, segment
+from actors.connectors._vendor import (
+    Builder,
+    Plan,
+    VendorConnector,
+    json_object,
+    require,
+    segment,
+)
+from actors.connectors._windows import DAY, Choice, Rule, Window, described
 from router.plugin import OutboundRequest, PermanentError, register
 
-__all__ = ["STRIPE_OPERATIONS", "StripeConnector", "StripeConnectorConfig", "form_encode"]
+__all__ = [
+    "STRIPE_OPERATIONS",
+    "STRIPE_WINDOWS",
+    "StripeConnector",
+    "StripeConnectorConfig",
+    "form_encode",
+    "lookup_key",
+    "search_query",
+]
 
 FORM = "application/x-www-form-urlencoded"
+
+
+MetadataKey = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")]
 
 
 class StripeConnectorConfig(ClientConfig):
     base_url: str = Field(default="https://api.stripe.com", pattern=r"^https?://[^/?#]+")
     stripe_version: str | None = Field(default=None, description="`Stripe-Version` header")
+    customer_lookup: list[MetadataKey] = Field(
+        default_factory=lambda: ["salesforce_account_id"],
+        description="Metadata keys `create_customer` finds an existing customer by, in order: "
+        "the first the message carries is searched (`metadata['<key>']:'<value>'`) and the "
+        "customer found is answered instead of a new one (safe to resend at any age); none "
+        "carried: a plain create (24h key window). `[]`: never look up",
+    )
 
 
 def _flatten(prefix: str, value: Any) -> Iterator[tuple[str, str]]:
@@ -101,6 +136,58 @@ def cancel_subscription(
     return Plan("DELETE", f"{path}?{query}" if query else path, b"", None)
 
 
+def lookup_key(config: StripeConnectorConfig, doc: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The first ``customer_lookup`` metadata key the message carries, with its value.
+
+    The metadata may come nested (``{"metadata": {"k": "v"}}``) or already flat
+    (``{"metadata[k]": "v"}``, as the canonical mappings and route ``set`` write it)."""
+    nested = doc.get("metadata")
+    for key in config.customer_lookup:
+        value = doc.get(f"metadata[{key}]")
+        if value is None and isinstance(nested, dict):
+            value = nested.get(key)
+        if value is not None and not isinstance(value, dict | list | bool) and str(value) != "":
+            return key, str(value)
+    return None
+
+
+def search_query(key: str, value: str) -> str:
+    """Stripe's search clause ``metadata['key']:'value'`` (quotes and backslashes escaped)."""
+    quoted = value.replace("\\", "\\\\").replace("'", "\\'")
+    return f"metadata['{key}']:'{quoted}'"
+
+
+def customer_search(config: StripeConnectorConfig, doc: Mapping[str, Any]) -> Plan | None:
+    """The look-up ``create_customer`` makes first, or None when the message has no look-up key."""
+    found = lookup_key(config, doc)
+    if found is None:
+        return None
+    query = urllib.parse.urlencode(
+        {"query": search_query(*found), "limit": "10"}, quote_via=urllib.parse.quote
+    )
+    return Plan("GET", f"/v1/customers/search?{query}", b"", None)
+
+
+def oldest_customer(body: bytes) -> dict[str, Any] | None:
+    """The oldest customer of a search answer (several: an earlier duplicate), or None."""
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        document = None
+    data = document.get("data") if isinstance(document, dict) else None
+    if not isinstance(data, list):
+        raise PermanentError("create_customer: the customer search answered no `data` list")
+    customers = [c for c in data if isinstance(c, dict) and c.get("id")]
+    if not customers:
+        return None
+    return min(customers, key=lambda c: (_created(c), str(c["id"])))
+
+
+def _created(customer: Mapping[str, Any]) -> int:
+    created = customer.get("created")
+    return created if isinstance(created, int) and not isinstance(created, bool) else 0
+
+
 STRIPE_OPERATIONS: dict[str, Builder[Any]] = {
     "create_customer": _post("/v1/customers"),
     "update_customer": update_customer,
@@ -114,21 +201,63 @@ STRIPE_LISTS: dict[str, Lister] = {
     "list_customers": stripe_list("customers"),
 }
 
+# https://docs.stripe.com/api/idempotent_requests: keys may be pruned once 24 hours old, and a
+# key reused after that is a new request.
+CREATE = Window(DAY, "Stripe's Idempotency-Key retention")
+LOOKED_UP = Window(None, "looked up by metadata first, then created")
+
+
+def _customer_window(config: StripeConnectorConfig, doc: Mapping[str, Any]) -> Window:
+    return CREATE if lookup_key(config, doc) is None else LOOKED_UP
+
+
+STRIPE_WINDOWS: dict[str, Rule] = {
+    "create_customer": Choice(
+        _customer_window,
+        f"{LOOKED_UP.text()} when the message carries a `customer_lookup` metadata key; "
+        f"else {CREATE.text()}",
+    ),
+    "update_customer": Window(None, "an update by id: a resend sets the same fields"),
+    "create_subscription": CREATE,
+    "cancel_subscription": Window(None, "a DELETE; a repeat reads back as canceled"),
+}
+
 
 class StripeConnector(VendorConnector[StripeConnectorConfig]):
     OPERATIONS = STRIPE_OPERATIONS
     LISTS = STRIPE_LISTS
+    WINDOWS = STRIPE_WINDOWS
+    PLAIN_POST = CREATE
 
     async def send(self, request: OutboundRequest) -> bytes | None:
         if request.operation in self.LISTS:
             return await super().send(request)
         plan = self.plan(request)
+        if request.operation == "create_customer":
+            existing = await self._existing_customer(request)
+            if existing is not None:
+                return existing
         try:
             return self.result(plan, await self.call(plan, request))
         except PermanentError as refused:
             if request.operation != "cancel_subscription":
                 raise
             return await self._already_canceled(plan, request, refused)
+
+    async def _existing_customer(self, request: OutboundRequest) -> bytes | None:
+        """The customer a look-up finds by the message's metadata key, or None (create it).
+
+        Stripe's search is eventually consistent: a customer created within about a minute may
+        not be found yet. That gap is covered by the create's ``Idempotency-Key``, which Stripe
+        keeps 24 h: a resend that soon replays the first create instead of making a second
+        customer. Past 24 h the search has long caught up, so the look-up finds it. A failed
+        look-up never falls back to a blind create: a transient error is retried, a permanent
+        one (a malformed answer, search unavailable) stands."""
+        search = customer_search(self.config, json_object(request.body, "create_customer"))
+        if search is None:
+            return None
+        customer = oldest_customer((await self.call(search, request)).body)
+        return None if customer is None else orjson.dumps(customer)
 
     async def _already_canceled(
         self, cancel: Plan, request: OutboundRequest, refused: PermanentError
@@ -161,4 +290,5 @@ register(
     StripeConnector,
     operations=set(STRIPE_OPERATIONS),
     lists=set(STRIPE_LISTS),
+    key_windows=described(STRIPE_WINDOWS, CREATE, lists=True),
 )

@@ -7,8 +7,9 @@ or ``bearer`` (OAuth).
 | ``create_ticket``                | ``POST /api/v2/tickets.json``                     |
 
 The body is the object itself or already wrapped (``{"organization": {...}}``). Organizations are
-idempotent by ``external_id`` (or name); tickets by the ``Idempotency-Key`` header, which Zendesk
-honours for ticket creation.
+idempotent by ``external_id`` (or name): safe to resend at any age. Tickets are idempotent by the
+``Idempotency-Key`` header, which Zendesk honours on ticket creation only and keeps for 2 hours
+(its key window); after that a resend opens a second ticket. Other creates have no keys.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from typing import Any
 from actors.connectors._client import ClientConfig
 from actors.connectors._pages import Lister, zendesk_list
 from actors.connectors._vendor import Builder, Plan, VendorConnector, dumps
+from actors.connectors._windows import HOUR, Rule, Window, described
 from router.plugin import OutboundRequest, register
 
-__all__ = ["ZENDESK_OPERATIONS", "ZendeskConnector", "ZendeskConnectorConfig"]
+__all__ = ["ZENDESK_OPERATIONS", "ZENDESK_WINDOWS", "ZendeskConnector", "ZendeskConnectorConfig"]
 
 
 class ZendeskConnectorConfig(ClientConfig):
@@ -51,10 +53,19 @@ ZENDESK_LISTS: dict[str, Lister] = {
     "list_users": zendesk_list("users"),
 }
 
+# developer.zendesk.com, Ticketing API introduction, "Idempotency": keys expire after 2 hours.
+ZENDESK_WINDOWS: dict[str, Rule] = {
+    "organization_create_or_update": Window(None, "create or update by external_id"),
+    "create_ticket": Window(2 * HOUR, "Zendesk's ticket Idempotency-Key retention"),
+}
+NO_KEYS = Window(0.0, "Zendesk keeps Idempotency-Key on ticket creation only: use create_ticket")
+
 
 class ZendeskConnector(VendorConnector[ZendeskConnectorConfig]):
     OPERATIONS = ZENDESK_OPERATIONS
     LISTS = ZENDESK_LISTS
+    WINDOWS = ZENDESK_WINDOWS
+    PLAIN_POST = NO_KEYS
 
 
 register(
@@ -64,4 +75,5 @@ register(
     ZendeskConnector,
     operations=set(ZENDESK_OPERATIONS),
     lists=set(ZENDESK_LISTS),
+    key_windows=described(ZENDESK_WINDOWS, NO_KEYS, lists=True),
 )

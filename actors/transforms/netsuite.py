@@ -13,7 +13,9 @@ from canonical.mappings.netsuite import (
 from canonical.mappings.netsuite_out import (
     netsuite_customer_from_canonical,
     netsuite_invoice_from_invoice,
+    netsuite_order_ref_from_subscription,
     netsuite_payment_from_invoice,
+    netsuite_sales_order_amendment,
     netsuite_sales_order_from_order,
     netsuite_sales_order_from_subscription,
 )
@@ -28,6 +30,8 @@ TRANSFORMS: dict[str, Callable[[Any], Any]] = {
     "netsuite.invoice_from_invoice": netsuite_invoice_from_invoice,
     "netsuite.payment_from_invoice": netsuite_payment_from_invoice,
     "netsuite.sales_order_from_subscription": netsuite_sales_order_from_subscription,
+    "netsuite.order_ref_from_subscription": netsuite_order_ref_from_subscription,
+    "netsuite.sales_order_amendment": netsuite_sales_order_amendment,
 }
 """Transform name -> function; the names are what route files refer to."""
 

@@ -13,6 +13,7 @@ from canonical.mappings.salesforce import (
     salesforce_customer_from_order,
     salesforce_opportunity_from_order,
     salesforce_opportunity_to_canonical,
+    salesforce_subscription_status_from_subscription,
 )
 from router.plugin import register
 
@@ -24,6 +25,9 @@ TRANSFORMS: dict[str, Callable[[Any], Any]] = {
     "salesforce.opportunity_from_order": salesforce_opportunity_from_order,
     "salesforce.customer_from_order": salesforce_customer_from_order,
     "salesforce.billing_status_from_invoice": salesforce_billing_status_from_invoice,
+    "salesforce.subscription_status_from_subscription": (
+        salesforce_subscription_status_from_subscription
+    ),
 }
 """Transform name -> function; the names are what route files refer to."""
 

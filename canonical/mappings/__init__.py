@@ -24,7 +24,9 @@ from canonical.mappings.netsuite import (
 from canonical.mappings.netsuite_out import (
     netsuite_customer_from_canonical,
     netsuite_invoice_from_invoice,
+    netsuite_order_ref_from_subscription,
     netsuite_payment_from_invoice,
+    netsuite_sales_order_amendment,
     netsuite_sales_order_from_order,
     netsuite_sales_order_from_subscription,
 )
@@ -39,6 +41,7 @@ from canonical.mappings.salesforce import (
     salesforce_contact_to_canonical,
     salesforce_opportunity_from_order,
     salesforce_opportunity_to_canonical,
+    salesforce_subscription_status_from_subscription,
 )
 from canonical.mappings.shopify import (
     shopify_inventory_level_to_canonical,
@@ -73,8 +76,10 @@ __all__ = [
     "netsuite_customer_to_canonical",
     "netsuite_invoice_from_invoice",
     "netsuite_invoice_to_canonical",
+    "netsuite_order_ref_from_subscription",
     "netsuite_payment_from_invoice",
     "netsuite_payment_to_canonical",
+    "netsuite_sales_order_amendment",
     "netsuite_sales_order_from_order",
     "netsuite_sales_order_from_subscription",
     "provisioning_entitlement_from_order",
@@ -85,6 +90,7 @@ __all__ = [
     "salesforce_contact_to_canonical",
     "salesforce_opportunity_from_order",
     "salesforce_opportunity_to_canonical",
+    "salesforce_subscription_status_from_subscription",
     "shopify_inventory_level_to_canonical",
     "shopify_order_to_canonical",
     "stripe_charge_refund_to_canonical",

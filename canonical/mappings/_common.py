@@ -75,6 +75,23 @@ def make_address(
     )
 
 
+def deal_key(record: _Referenced, path: str) -> str:
+    """The upsert key of what a record belongs to: its Salesforce deal when it names one
+    (``salesforce-006...``), else the record's own key.
+
+    A won opportunity becomes an ERP order and an entitlement keyed by the deal; the Stripe
+    subscription it started names the deal in its metadata, so every later change to that
+    subscription finds the same order and the same entitlement instead of making second ones.
+
+    Raises:
+        MappingError: The record has no external refs.
+    """
+    deal = record.ref("salesforce")
+    if deal is not None:
+        return f"salesforce-{_KEY_UNSAFE.sub('_', deal)}"
+    return external_key(record, path)
+
+
 def is_recurring_line(line: LineItem) -> bool:
     """True for a subscription line: it has a service period, or its SKU ends in a term.
 

@@ -14,7 +14,8 @@ from decimal import Decimal
 from typing import Any
 
 from canonical.errors import MappingError
-from canonical.mappings._common import external_key
+from canonical.mappings._common import deal_key, external_key, is_recurring_line
+from canonical.mappings._read import canonical_errors
 from canonical.models import (
     Address,
     Customer,
@@ -30,6 +31,8 @@ from canonical.models import (
 from canonical.models._base import _Referenced
 
 DISCOUNT_ITEM = "interlock-discount"
+RECURRING_COLUMN = "custcol_interlock_recurring"
+"""A line column marking a subscription line, so an amendment knows which lines billing owns."""
 
 
 def _num(value: Decimal) -> float | int:
@@ -161,6 +164,9 @@ def netsuite_sales_order_from_order(order: Order) -> dict[str, Any]:
         MappingError: No customer, no key, or a line with neither SKU nor product ref.
     """
     body = _document(order, "order")
+    for line, entry in zip(order.lines, body["item"]["items"], strict=True):
+        if is_recurring_line(line):  # billing owns it: an amendment changes only these lines
+            entry[RECURRING_COLUMN] = True
     confirmed = order.status not in (OrderStatus.DRAFT, OrderStatus.SUBMITTED)
     body["orderStatus"] = {"id": "B" if confirmed else "A"}
     if order.order_date or order.ordered_at:
@@ -229,9 +235,17 @@ def _subscription_line(item: SubscriptionItem, i: int, closed: bool) -> dict[str
         entry["amount"] = _num(item.unit_amount.amount * item.quantity)
     name = item.price.name if item.price else None
     entry["description"] = f"{name or 'Subscription item'} (Stripe price {price or 'unknown'})"
+    entry[RECURRING_COLUMN] = True
     if closed:
         entry["isClosed"] = True
     return entry
+
+
+def _item_key(item: SubscriptionItem) -> str | None:
+    """The NetSuite item a subscription item bills: its Stripe product (the deal's SKU), else
+    its price."""
+    product = item.product.ref("stripe") if item.product else None
+    return product or (item.price.ref("stripe") if item.price else None)
 
 
 def _amendment_memo(subscription: Subscription, sub_id: str) -> str:
@@ -292,4 +306,69 @@ def netsuite_sales_order_from_subscription(subscription: Subscription) -> dict[s
     }
     if subscription.current_period is not None:
         body["tranDate"] = subscription.current_period.start.date().isoformat()
+    return body
+
+
+def netsuite_order_ref_from_subscription(subscription: Subscription) -> dict[str, Any]:
+    """``get_record`` input for the sales order a subscription bills: the deal's order.
+
+    Quote-to-cash books a won deal as one sales order keyed by the deal (``salesforce-006...``)
+    and names the deal in the Stripe subscription's metadata, so a change to the subscription
+    finds that order. A subscription no deal started is keyed by itself (``stripe-sub_...``).
+
+    Raises:
+        MappingError: The subscription has no external refs.
+    """
+    return {"type": "salesOrder", "externalId": deal_key(subscription, "subscription")}
+
+
+def netsuite_sales_order_amendment(parts: dict[str, Any]) -> dict[str, Any]:
+    """Body for ``PUT /record/v1/salesOrder/eid:<externalId>``: the order, amended in place.
+
+    ``parts`` is ``{"subscription": <canonical Subscription>, "order": <the sales order as
+    NetSuite returns it>}``. A seat or plan change must change the order the deal booked, not
+    open a second one beside it: finance would see two open orders and double the revenue. So
+    the order is written back whole (an upsert replaces the record), with its subscription lines
+    (marked ``custcol_interlock_recurring``) set to the subscription's items: a matching item
+    gets the new quantity, rate and amount, an item no longer billed is closed, a new item is
+    added. One-off lines (onboarding) are kept as they are. An ended subscription (canceled or
+    expired) closes every subscription line and the order itself (status ``H``, Closed).
+
+    Raises:
+        MappingError: ``parts`` lacks either part, the subscription is invalid, the order has no
+            lines, or an item has no Stripe product or price.
+    """
+    subscription_doc, order = parts.get("subscription"), parts.get("order")
+    if not isinstance(subscription_doc, dict) or not isinstance(order, dict):
+        raise MappingError("input", "needs {subscription: <Subscription>, order: <salesOrder>}")
+    with canonical_errors():
+        subscription = Subscription.model_validate(subscription_doc)
+    current = (order.get("item") or {}).get("items")
+    if not isinstance(current, list):
+        raise MappingError("order.item.items", "the sales order has no lines to amend")
+    ended = subscription.status in _ENDED
+    billed: dict[str, tuple[int, SubscriptionItem]] = {}
+    for i, item in enumerate(subscription.items):
+        key = _item_key(item)
+        if key is None:
+            raise MappingError(f"items[{i}]", "a subscription item needs a stripe product or price")
+        billed.setdefault(key, (i, item))
+    lines: list[dict[str, Any]] = []
+    for line in current:
+        ref = ((line.get("item") or {}) if isinstance(line, dict) else {}).get("externalId")
+        if ref in billed:
+            i, item = billed.pop(ref)
+            amended = _subscription_line(item, i, ended)
+            lines.append({**line, **amended, "item": line["item"]})
+        elif isinstance(line, dict) and line.get(RECURRING_COLUMN):
+            lines.append({**line, "isClosed": True})  # billing no longer charges for it
+        else:
+            lines.append(line)
+    lines += [_subscription_line(item, i, ended) for i, item in billed.values()]
+    body = {k: v for k, v in order.items() if k not in ("links", "id")}
+    body["item"] = {"items": lines}
+    sub_id = subscription.ref("stripe") or external_key(subscription, "subscription")
+    body["memo"] = _amendment_memo(subscription, sub_id)
+    if ended:
+        body["orderStatus"] = {"id": "H"}  # Closed: the agreement it booked has ended
     return body

@@ -29,14 +29,13 @@ from decimal import Decimal
 from typing import Any
 
 from canonical.errors import MappingError
-from canonical.mappings._common import external_key, is_recurring_line, whole_quantity
+from canonical.mappings._common import deal_key, is_recurring_line, whole_quantity
 from canonical.mappings._read import canonical_errors
 from canonical.models import (
     Entitlement,
     EntitlementLimit,
     EntitlementStatus,
     EntityRef,
-    ExternalRef,
     Order,
     OrderStatus,
     Subscription,
@@ -61,20 +60,6 @@ _ORDER_STATUS = {
     OrderStatus.SUBMITTED: _PENDING,
     OrderStatus.CANCELED: _REVOKED,
 }
-
-
-def entitlement_key(record: _Referenced, path: str) -> str:
-    """The entitlement's ``external_id``: the Salesforce deal's key when known, else the record's.
-
-    Raises:
-        MappingError: The record has no external refs.
-    """
-    deal = record.ref("salesforce")
-    if deal is not None:
-        return external_key(
-            EntityRef(external_refs=(ExternalRef(system="salesforce", id=deal),)), path
-        )
-    return external_key(record, path)
 
 
 def _request(entitlement: Entitlement, key: str, items: list[dict[str, Any]]) -> dict[str, Any]:
@@ -147,7 +132,7 @@ def provisioning_entitlement_from_order(order: Order) -> dict[str, Any]:
         items.append({"product": line.sku, "plan": line.description, "seats": seats})
     if not items:
         raise MappingError("lines", "the order has no recurring line to entitle")
-    key = entitlement_key(order, "order")
+    key = deal_key(order, "order")
     status = _ORDER_STATUS.get(order.status, _ACTIVE)
     entitlement = _entitlement(order.customer, order, items, starts_at, None, status)
     return _request(entitlement, key, items)
@@ -183,7 +168,7 @@ def provisioning_entitlement_from_subscription(subscription: Subscription) -> di
         ends_at = subscription.ended_at or subscription.canceled_at
     elif subscription.cancel_at_period_end and period is not None:
         ends_at = period.end  # Stripe sets canceled_at when the cancellation is *scheduled*
-    key = entitlement_key(subscription, "subscription")
+    key = deal_key(subscription, "subscription")
     entitlement = _entitlement(
         subscription.customer, subscription, items, starts_at, ends_at, status
     )

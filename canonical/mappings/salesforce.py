@@ -37,6 +37,8 @@ from canonical.models import (
     LineItem,
     Order,
     OrderStatus,
+    Subscription,
+    SubscriptionStatus,
 )
 from canonical.money import Money, money_sum
 
@@ -363,4 +365,45 @@ def salesforce_billing_status_from_invoice(invoice: Invoice) -> dict[str, Any]:
         "Billing_Status__c": _billing_status(invoice),
         "Last_Invoice_Number__c": invoice.number or external_key(invoice, "invoice"),
         "Last_Invoice_Amount__c": _amount(invoice.total),
+    }
+
+
+_SUBSCRIPTION_STATUS_LABEL = {
+    SubscriptionStatus.TRIALING: "Trialing",
+    SubscriptionStatus.ACTIVE: "Active",
+    SubscriptionStatus.PAST_DUE: "Past Due",
+    SubscriptionStatus.UNPAID: "Unpaid",
+    SubscriptionStatus.PAUSED: "Paused",
+    SubscriptionStatus.INCOMPLETE: "Incomplete",
+    SubscriptionStatus.CANCELED: "Canceled",
+    SubscriptionStatus.INCOMPLETE_EXPIRED: "Canceled",
+}
+
+
+def salesforce_subscription_status_from_subscription(subscription: Subscription) -> dict[str, Any]:
+    """The Account's subscription status and seats after a change in billing, for
+    ``upsert_by_external_id``.
+
+    An account manager must see in the CRM what the customer now pays for: 12 seats after an
+    amendment, ``Canceled`` and 0 seats after a cancellation. The Account is found by its
+    ``Stripe_Customer_Id__c`` external id (set by quote-to-cash); no ``Name`` is sent, so a
+    subscription of a customer no Account is linked to fails rather than creating an Account.
+
+    Raises:
+        MappingError: The subscription has no Stripe customer.
+    """
+    customer = subscription.customer.ref("stripe")
+    if customer is None:
+        raise MappingError("customer.external_refs", "the subscription has no stripe customer id")
+    ended = subscription.status in (
+        SubscriptionStatus.CANCELED,
+        SubscriptionStatus.INCOMPLETE_EXPIRED,
+    )
+    seats = 0 if ended else sum(item.quantity for item in subscription.items)
+    return {
+        "attributes": {"type": "Account", "externalIdField": STRIPE_CUSTOMER_FIELD},
+        STRIPE_CUSTOMER_FIELD: customer,
+        "Subscription_Status__c": _SUBSCRIPTION_STATUS_LABEL[subscription.status],
+        "Subscription_Seats__c": seats,
+        "Subscription_Id__c": subscription.ref("stripe"),
     }

@@ -2,9 +2,10 @@
 
 Against a running router every command calls the admin API (``--url``, ``--token``). With
 ``--data-dir DIR`` the reads open ``DIR/journal`` read-only instead (the router may be stopped);
-replay and purge change state, so they take the API only and have no ``--data-dir``. Output is a
-plain table, or ``--json`` (the API's own JSON) for scripts. Exit codes: 0 ok, 1 error
-(unreachable, 401, unknown id), 2 usage.
+replay, skip and purge change state, so they take the API only and have no ``--data-dir``.
+``dlq skip`` gives up on one message's dead letters with a reason, which releases a key they hold
+(``on_dead_letter: hold``). Output is a plain table, or ``--json`` (the API's own JSON) for
+scripts. Exit codes: 0 ok, 1 error (unreachable, 401, unknown id), 2 usage.
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ def messages(
 
 # -- dead letters --------------------------------------------------------------------------------
 
-dlq = typer.Typer(no_args_is_help=True, help="Dead letters: list, show, replay, purge.")
+dlq = typer.Typer(no_args_is_help=True, help="Dead letters: list, show, replay, skip, purge.")
 OptionalId = Annotated[
     str | None,
     typer.Argument(help="Message id; omitted: use the filter options", show_default=False),
@@ -215,6 +216,31 @@ dlq_purge = dlq.command("purge")(
         "purge", "Delete dead letters for good (one message's, or those matching a filter)."
     )
 )
+
+
+@dlq.command("skip")
+def dlq_skip(
+    message_id: MessageId,
+    reason: Annotated[
+        str,
+        typer.Option(help="Why it is never delivered (kept in its timeline)", show_default=False),
+    ],
+    route: Route = None,
+    url: Url = None,
+    token: Token = None,
+    as_json: AsJson = False,
+) -> None:
+    """Give up on one message's dead letters: never delivered; the keys they hold go on."""
+
+    def work() -> None:
+        parse_id(message_id)
+        if not reason.strip():
+            fail("--reason: say why the message is never delivered", 2)
+        path = f"/dead-letters/{message_id}/skip"
+        data = AdminClient(url, token).call("POST", path, {"route": route}, body={"reason": reason})
+        emit(data, as_json, lambda d: f"skip: {d['matched']} matched, {d['skipped']} skipped")
+
+    run_command(work)
 
 
 def register(app: typer.Typer) -> None:

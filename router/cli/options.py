@@ -1,6 +1,8 @@
 """The options the admin commands share, and how a command turns a CliError into an exit code.
 
-Exit codes: 0 ok, 1 error (unreachable, 401, unknown id), 2 usage, 78 invalid routes (EX_CONFIG).
+Exit codes: 0 ok, 1 error (unreachable, 401, unknown id), 2 usage, 78 invalid routes (EX_CONFIG);
+``interlock run`` also 69 (EX_UNAVAILABLE: a port, or the data folder, is held by another
+process) and 73 (EX_CANTCREAT: the data folder cannot be written).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from router.errors import CliError
 
 EXIT_USAGE = 2
 EXIT_CONFIG = 78  # EX_CONFIG, as `interlock check` and `interlock run` exit on invalid routes
+EXIT_UNAVAILABLE = 69  # EX_UNAVAILABLE: `interlock run` finds its port or its data folder taken
+EXIT_CANTCREAT = 73  # EX_CANTCREAT: `interlock run` cannot write its data folder
 DEFAULT_URL = "http://127.0.0.1:8081"
 
 Url = Annotated[

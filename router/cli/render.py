@@ -97,7 +97,9 @@ def render_trace(d: dict[str, Any]) -> str:
         rows = [
             [
                 x["route"],
-                x["status"] + (" (dead letter)" if x["dead_letter"] else ""),
+                x["status"]
+                + (" (dead letter)" if x["dead_letter"] else "")
+                + (f" (held behind {x['held_by']})" if x.get("held_by") else ""),
                 str(x["attempts"]),
                 _ts(x["next_at"]) if x["status"] == "retry" else "-",
                 _cut(x["last_error"]) or "-",
@@ -118,7 +120,7 @@ def render_dead(data: dict[str, Any], *, whole: bool = False) -> str:
     rows = [
         [
             d["id"],
-            d["route"],
+            d["route"] + (" (holds key)" if d.get("holds_key") else ""),
             _ts(d["at"]),
             str(d["attempts"]),
             d["source"] or "-",

@@ -6,12 +6,22 @@ import asyncio
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from router.cli.check import load_or_exit
-from router.cli.options import EXIT_CONFIG
+from router.cli.options import (
+    EXIT_CANTCREAT,
+    EXIT_CONFIG,
+    EXIT_UNAVAILABLE,
+    EXIT_USAGE,
+    run_command,
+)
+from router.errors import CliError
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 
 def run(
@@ -21,18 +31,38 @@ def run(
     port: Annotated[int | None, typer.Option(help="Ingress port")] = None,
     log_level: Annotated[str, typer.Option(help="debug | info | warning | error")] = "info",
 ) -> None:
-    """Run the router: ingress on HOST:PORT, journal in DATA_DIR, routes from ROUTES."""
-    from router.errors import ConfigError
-    from router.logs import configure
+    """Run the router: ingress on HOST:PORT, journal in DATA_DIR, routes from ROUTES.
+
+    Exit codes: 0 stopped by SIGTERM/SIGINT, 2 usage (a bad flag), 78 invalid routes or settings,
+    69 the port or the data folder is taken by another process, 73 the data folder cannot be
+    written, 1 another error of the router's (each a one-line message on stderr).
+    """
+    flags = {"routes": routes, "data_dir": data_dir, "host": host, "port": port}
+    run_command(lambda: _run({k: v for k, v in flags.items() if v is not None}, log_level))
+
+
+def _run(overrides: dict[str, Any], log_level: str) -> None:
+    from pydantic import ValidationError
+
+    from router.errors import (
+        ConfigError,
+        DataDirLockedError,
+        InterlockError,
+        ListenError,
+        StorageOpenError,
+    )
+    from router.logs import configure, level_number
     from router.serve import serve
     from router.settings import Settings
 
-    overrides: dict[str, Any] = {
-        k: v
-        for k, v in {"routes": routes, "data_dir": data_dir, "host": host, "port": port}.items()
-        if v is not None
-    }
-    settings = Settings(**overrides)
+    try:
+        level_number(log_level)
+    except ValueError as exc:
+        raise CliError(f"--log-level: {exc}", EXIT_USAGE) from None
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        raise _invalid_settings(exc, overrides) from None
     configure(log_level)
     config = load_or_exit(settings.routes)
     try:
@@ -46,6 +76,26 @@ def run(
     except ConfigError as exc:  # e.g. an empty admin token file
         typer.echo(exc.render(), err=True)
         raise typer.Exit(EXIT_CONFIG) from None
+    except (DataDirLockedError, ListenError) as exc:
+        raise CliError(str(exc), EXIT_UNAVAILABLE) from None
+    except StorageOpenError as exc:
+        raise CliError(str(exc), EXIT_CANTCREAT) from None
+    except InterlockError as exc:  # raised on purpose, so it says what is wrong; a bug still
+        raise CliError(str(exc), 1) from None  # shows its traceback
+
+
+def _invalid_settings(exc: ValidationError, overrides: dict[str, Any]) -> CliError:
+    """One line per invalid setting; a bad flag is a usage error, a bad environment config."""
+    lines, code = [], EXIT_CONFIG
+    for error in exc.errors(include_url=False):
+        name = str(error["loc"][0]) if error["loc"] else "settings"
+        where = f"INTERLOCK_{name.upper()}"
+        if name in overrides:
+            where = f"--{name.replace('_', '-')}"
+            code = EXIT_USAGE
+        got = "" if "token" in name else f" (got {error['input']!r})"  # never echo a secret
+        lines.append(f"{where}: {error['msg']}{got}")
+    return CliError("\nerror: ".join(lines), code)
 
 
 def healthcheck(

@@ -47,6 +47,9 @@ class FileKind(Generic[SpecT]):
     add: Callable[[SpecT, RouterConfig], None]
     docs: tuple[tuple[str, type[BaseModel]], ...] = field(default=())
     rank: int = 0  # files of a higher rank load later: they may refer to lower-ranked ones
+    # The ids of same-kind files a file (as parsed, not yet validated) refers to: they load first,
+    # so a workflow that runs another as a child is checked against it, whatever the file names.
+    refers: Callable[[Any], list[str]] | None = None
 
 
 _kinds: dict[str, FileKind[Any]] = {}

@@ -8,6 +8,7 @@ module knows by none of their names.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -16,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from router import registry
 from router.config._yaml import LineIndex, read_yaml
-from router.config.kinds import DEFAULT_KIND, file_kinds
+from router.config.kinds import DEFAULT_KIND, FileKind, file_kinds
 from router.config.loaded import ConnectorConfig, RouterConfig, SourceConfig
 from router.config.models import STEP_TAGS, ConnectorSpec, SourceSpec
 from router.config.references import unknown
@@ -68,10 +69,10 @@ def _validate(
 def _mapping_file(
     path: Path, env: Mapping[str, str] | None, errors: list[ConfigError]
 ) -> tuple[dict[str, Any], LineIndex | None]:
-    if not path.exists():
+    if not os.path.lexists(path):  # a dangling link is not "no file": read_yaml says what it is
         return {}, None
     try:
-        data, index = read_yaml(path, env)
+        data, index = read_yaml(path, env, root=path.parent)
     except ConfigError as exc:
         errors.append(exc)
         return {}, None
@@ -178,6 +179,37 @@ def _load_file(
         config.invalid.discard(f"{kind.name}:{path.stem}")
 
 
+def _referred_first(
+    files: list[tuple[int, Path, Any, LineIndex]], kinds: dict[str, FileKind[Any]]
+) -> list[tuple[Path, Any, LineIndex]]:
+    """The files in load order, each same-kind file it refers to (``FileKind.refers``) moved
+    before it; a cycle keeps the file order, and the kind's own check reports it."""
+    by_stem = {(_kind_name(data), path.stem): (path, data, index) for _, path, data, index in files}
+    ordered: list[tuple[Path, Any, LineIndex]] = []
+    placed: set[Path] = set()
+
+    def place(path: Path, data: Any, index: LineIndex, visiting: frozenset[Path]) -> None:
+        if path in placed or path in visiting:
+            return
+        kind = kinds.get(_kind_name(data))
+        refers = kind.refers(data) if kind is not None and kind.refers is not None else []
+        for stem in refers:
+            target = by_stem.get((_kind_name(data), stem))
+            if target is not None:
+                place(*target, visiting | {path})
+        placed.add(path)
+        ordered.append((path, data, index))
+
+    for _, path, data, index in files:
+        place(path, data, index, frozenset())
+    return ordered
+
+
+def _kind_name(data: Any) -> str:
+    named = data.get("kind", DEFAULT_KIND) if isinstance(data, dict) else DEFAULT_KIND
+    return named if isinstance(named, str) else DEFAULT_KIND
+
+
 def load_config(base: Path | str, env: Mapping[str, str] | None = None) -> RouterConfig:
     """Read, validate and cross-check a routes folder; raise :class:`ConfigErrors` if wrong."""
     base = Path(base)
@@ -201,7 +233,7 @@ def load_config(base: Path | str, env: Mapping[str, str] | None = None) -> Route
         if path.name in RESERVED:
             continue
         try:
-            data, index = read_yaml(path, env)
+            data, index = read_yaml(path, env, root=base)
         except ConfigError as exc:
             errors.append(exc)
             continue
@@ -209,7 +241,7 @@ def load_config(base: Path | str, env: Mapping[str, str] | None = None) -> Route
         kind = kinds.get(named) if isinstance(named, str) else None
         files.append((kind.rank if kind is not None else 0, path, data, index))
     # A job names reconciliations: kinds that refer to others load after them (a stable sort).
-    for _, path, data, index in sorted(files, key=lambda item: item[0]):
+    for path, data, index in _referred_first(sorted(files, key=lambda item: item[0]), kinds):
         _load_file(path, data, index, config, errors)
     if errors:
         raise ConfigErrors(errors)

@@ -246,8 +246,23 @@ class RouteSpec(Steps, Frozen):
         min_length=1, description="`transform:` steps in order, then exactly one `to:` step"
     )
     retry: RetryPolicy = Field(default_factory=RetryPolicy, description="Redelivery policy")
+    on_dead_letter: Literal["hold", "continue"] = Field(
+        default="hold",
+        description="What the rest of an ordering key does once its head is dead-lettered. "
+        "hold: the key's later messages (queued, and any accepted later) stay journaled and "
+        "pending, and are not delivered, until an operator replays the dead letter (it is then "
+        "delivered first, the held ones after it in acceptance order) or skips it (`interlock "
+        "dlq skip`); other keys flow on, and the hold survives a restart. continue: the later "
+        "messages flow on, so a replay arrives after them, out of order. Only a route with a "
+        "`key` holds: without one every message is its own lane",
+    )
 
     _check_key = field_validator("key")(lambda v: None if v is None else Pointer(v).text)
+
+    @property
+    def holds_key_order(self) -> bool:
+        """A dead-lettered head holds back its key's later messages (``hold``, and a ``key``)."""
+        return self.on_dead_letter == "hold" and self.key is not None
 
     _ends_in_one_delivery = field_validator("steps")(one_delivery_last)
 

@@ -4,7 +4,7 @@ It is served on its own listener (``admin_host:admin_port``), never on the ingre
 request needs ``Authorization: Bearer <token>``; several tokens may be valid at once (rotation),
 and each presented token is compared with all of them in constant time. Reads run in the default
 executor (short LMDB read transactions), so a search never stalls ingress on the shared loop.
-Replays and purges go through the engine, so the journal actor stays the only writer.
+Replays, skips and purges go through the engine, so the journal actor stays the only writer.
 
 Workflow instances (list, stats, detail, retry, skip, cancel) are served by
 :mod:`router.http.admin_workflows`, with this module's auth, parsers and problem answers.
@@ -238,6 +238,22 @@ async def replay_one(request: web.Request) -> web.Response:
     return _ok(api.ReplayResult(matched=len(found), replayed=replayed))
 
 
+async def skip_one(request: web.Request) -> web.Response:
+    route = _query(request, api.RouteQuery).route
+    body = await _body(request, api.DeadLetterSkip)
+    found = await _of_message(request, route)
+    reason = body.reason.strip()
+    skipped = await request.app[ENGINE].skip(_pairs(found), reason)
+    log.info(
+        "admin_skip",
+        id=request.match_info["id"],
+        matched=len(found),
+        skipped=skipped,
+        reason=reason,
+    )
+    return _ok(api.SkipResult(matched=len(found), skipped=skipped))
+
+
 async def purge_one(request: web.Request) -> web.Response:
     found = await _of_message(request, _query(request, api.RouteQuery).route)
     purged = await request.app[ENGINE].purge(_pairs(found))
@@ -337,6 +353,10 @@ OPERATIONS = [
     Operation("POST", "/dead-letters/{id}/replay", replay_one, "replayDeadLetter",
               "Replay one message's dead letters", api.ReplayResult, "dead-letters",
               query=api.RouteQuery),
+    Operation("POST", "/dead-letters/{id}/skip", skip_one, "skipDeadLetter",
+              "Skip one message's dead letters (never delivered; reason required); the keys "
+              "they hold go on", api.SkipResult, "dead-letters", query=api.RouteQuery,
+              body=api.DeadLetterSkip),
     Operation("GET", "/readiness", readiness, "getReadiness", "Readiness, credit, journal",
               api.Readiness, "status"),
     Operation("GET", "/openapi.json", openapi, "getOpenApi", "This document",

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol, TypeVar
 
 from aiohttp import web
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from router.store.query_models import DeadLetter, MessageStatus, MessageSummary
@@ -84,6 +84,24 @@ class DeadLetterFilter(_Frozen):
     )
 
 
+def _reason_given(reason: str) -> str:
+    if not reason.strip():
+        raise ValueError("a reason is required: say why the message is never delivered")
+    return reason
+
+
+class DeadLetterSkip(_Frozen):
+    """Skipping gives up on a dead letter for good (it is never delivered), so it needs a reason,
+    kept in the message's timeline. A key it held goes on: the held messages are delivered."""
+
+    # The pattern documents the rule; the validator enforces it with a message people can read.
+    reason: Annotated[str, AfterValidator(_reason_given)] = Field(
+        max_length=1000,
+        description="Why the message is not delivered",
+        json_schema_extra={"pattern": r"\S"},
+    )
+
+
 # -- responses -----------------------------------------------------------------------------------
 
 
@@ -153,6 +171,11 @@ class ReplayResult(_Frozen):
 class PurgeResult(_Frozen):
     matched: int = Field(description="Dead letters that matched")
     purged: int = Field(description="Removed for good")
+
+
+class SkipResult(_Frozen):
+    matched: int = Field(description="Dead letters that matched")
+    skipped: int = Field(description="Given up on now, their keys released (0: already gone)")
 
 
 class Readiness(_Frozen):

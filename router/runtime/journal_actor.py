@@ -26,7 +26,18 @@ from router.logs import get_logger
 from router.metrics import Metrics
 from router.runtime.bridge import LoopBridge
 from router.runtime.credit import Credit
-from router.runtime.messages import Append, Committed, Counted, Purge, Record, Replay, Sweep
+from router.runtime.messages import (
+    Append,
+    Committed,
+    Counted,
+    DropHolds,
+    Load,
+    Purge,
+    Record,
+    Replay,
+    Skip,
+    Sweep,
+)
 from router.runtime.supervision import SupervisedActor
 from router.store.journal import Journal
 from router.store.records import (
@@ -34,12 +45,15 @@ from router.store.records import (
     AppendResult,
     Delivery,
     OutcomeRecord,
+    Released,
     delivery_state,
 )
 
 log = get_logger("interlock.journal")
 Dispatch = Callable[[list[Delivery]], None]
 """Hands deliveries to their route actors; runs on the loop."""
+Release = Callable[[list[Released]], None]
+"""Tells route actors that keys held by a dead letter go on; runs on the loop."""
 
 
 def _committed(
@@ -51,10 +65,21 @@ def _committed(
         dispatch(new)
 
 
-def _counted(on_done: Counted, count: int, dispatch: Dispatch, new: list[Delivery]) -> None:
+def _counted(
+    on_done: Counted,
+    count: int,
+    dispatch: Dispatch,
+    new: list[Delivery],
+    release: Release | None = None,
+    released: list[Released] | None = None,
+) -> None:
+    """On the loop, after a replay, skip or purge: answer, then hand the work over (the plain
+    replays first: one of them may be an older message a released key must wait for)."""
     on_done(count, None)
     if new:
         dispatch(new)
+    if released and release is not None:
+        release(released)
 
 
 class JournalActor(SupervisedActor):
@@ -68,12 +93,14 @@ class JournalActor(SupervisedActor):
         retention: Retention,
         credit: Credit,
         metrics: Metrics,
+        release: Release | None = None,
     ) -> None:
         super().__init__(metrics)
         self.credit = credit
         self.journal = journal
         self.bridge = bridge
         self.dispatch = dispatch
+        self.release = release
         self.retention = retention
         self._sweep_from = b""  # where the next sweep pass starts (in memory: a restart rescans)
         self._committed = False  # the Append being handled is durable
@@ -86,11 +113,32 @@ class JournalActor(SupervisedActor):
             case Record(outcomes, release):
                 self._record(outcomes, release)
             case Replay(items, on_done):
-                replayed = self.journal.requeue(items)
-                self.credit.force_acquire(len(replayed))
-                self.bridge.call(_counted, on_done, len(replayed), self.dispatch, replayed)
+                replayed, released = self.journal.requeue(items)
+                count = len(replayed) + len(released)
+                # Each is in flight again until it finishes; each release holds one more unit.
+                self.credit.force_acquire(count + len(released))
+                self.bridge.call(
+                    _counted, on_done, count, self.dispatch, replayed, self.release, released
+                )
             case Purge(items, on_done):
-                self.bridge.call(on_done, self.journal.purge(items), None)
+                purged, released = self.journal.purge(items)
+                self.credit.force_acquire(len(released))
+                self.bridge.call(
+                    _counted, on_done, purged, self.dispatch, [], self.release, released
+                )
+            case Skip(items, reason, on_done):
+                skipped, released = self.journal.skip(items, reason)
+                self.credit.force_acquire(len(released))
+                self.bridge.call(
+                    _counted, on_done, skipped, self.dispatch, [], self.release, released
+                )
+            case Load(route, ids, on_done):
+                found = self.journal.load(route, ids)
+                self.credit.force_acquire(len(found))
+                self.bridge.call(on_done, found, None)
+            case DropHolds(holds):
+                dropped = self.journal.drop_holds(holds, "the route no longer holds its keys")
+                log.info("holds_dropped", count=dropped)
             case Sweep(now):
                 self._sweep(now)
 
@@ -158,7 +206,7 @@ class JournalActor(SupervisedActor):
                 self.bridge.call(message.on_done, None, exc)
             if not self._committed:
                 self._record(message.outcomes, message.release)
-        elif isinstance(message, Replay | Purge):
+        elif isinstance(message, Replay | Purge | Skip | Load):
             self.bridge.call(message.on_done, None, exc)
 
 

@@ -13,7 +13,9 @@ from router.store.records import AppendResult, Delivery, OutcomeRecord
 Committed = Callable[[list[AppendResult] | None, Exception | None], None]
 """Runs on the loop with an Append's results (or why it failed)."""
 Counted = Callable[[int | None, Exception | None], None]
-"""Runs on the loop with how many items a Replay or Purge changed (or why it failed)."""
+"""Runs on the loop with how many items a Replay, Purge or Skip changed (or why it failed)."""
+Found = Callable[[list[Delivery] | None, Exception | None], None]
+"""Runs on the loop with the deliveries a Load found (or why it failed)."""
 
 
 # journal actor (its own thread)
@@ -52,6 +54,32 @@ class Purge:
     on_done: Counted
 
 
+@dataclass(frozen=True, slots=True)
+class Skip:
+    """Give up on dead letters (never delivered), with the operator's reason; releases the keys
+    they hold."""
+
+    items: list[tuple[bytes, str]]
+    reason: str
+    on_done: Counted
+
+
+@dataclass(frozen=True, slots=True)
+class Load:
+    """Read back a released key's held deliveries (their credit is taken again)."""
+
+    route: str
+    ids: list[bytes]
+    on_done: Found
+
+
+@dataclass(frozen=True, slots=True)
+class DropHolds:
+    """At start: holds of routes that no longer hold their keys (removed, or now `continue`)."""
+
+    holds: list[tuple[str, str]]  # (route, ordering key)
+
+
 # route actor (on the loop)
 @dataclass(frozen=True, slots=True)
 class NewDeliveries:
@@ -67,6 +95,33 @@ class Outcomes:
 class RetryDue:
     key: str
     generation: int
+
+
+@dataclass(frozen=True, slots=True)
+class Holds:
+    """At recovery, before any delivery: the route's held keys, each with its dead letter's id
+    and the ids of the pending deliveries held behind it (oldest first)."""
+
+    holds: dict[str, tuple[bytes, list[bytes]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """Dead letter ``holder`` of ``key`` was replayed (``head``) or skipped: the key goes on."""
+
+    key: str
+    holder: bytes
+    head: Delivery | None
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    """The held deliveries of a released key, read back (``error``: the read failed; retry)."""
+
+    key: str
+    ids: list[bytes]
+    deliveries: list[Delivery]
+    error: Exception | None = None
 
 
 # connector actor (on the loop)

@@ -17,6 +17,11 @@ and a delete plus one put per delivered route. What can be derived is derived on
 (the "received", "routed" and "delivered" timeline events, a new delivery's state).
     dlq        message id + route           -> dead-letter record
     unrouted   message id                   -> ''
+    holds      route \\0 ordering key       -> [dead letter's message id, route, key]
+
+A hold (``on_dead_letter: hold``) is written in the transaction that writes its dead letter, and
+cleared in the one that replays, skips or purges it; the deliveries it holds back are ordinary
+``pending`` ones, so recovery derives them from the two (:mod:`router.runtime.recovery`).
 """
 
 from __future__ import annotations
@@ -40,14 +45,16 @@ from router.store.records import (
     Delivery,
     DeliveryState,
     OutcomeRecord,
+    Released,
     TimelineEvent,
     body_digest,
     delivery_key,
+    hold_key,
     idempotency_db_key,
 )
 from router.store.statuses import Status
 
-_DBS = ("msg", "idem", "dlv", "pending", "ev", "dlq", "unrouted")
+_DBS = ("msg", "idem", "dlv", "pending", "ev", "dlq", "unrouted", "holds")
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +148,7 @@ class Journal:
             readonly=readonly,
             max_readers=256,
             max_spare_txns=4,
+            optional=("holds",),
         )
 
     def close(self) -> None:
@@ -270,6 +278,7 @@ class Journal:
         timeline events each in one bulk write; finished deliveries leave the ``pending`` index."""
         states: list[tuple[bytes, bytes]] = []
         dead: list[tuple[bytes, bytes]] = []
+        holds: list[tuple[bytes, bytes]] = []
         events: list[tuple[bytes, bytes]] = []
         finished: list[bytes] = []
         for out in outcomes:
@@ -288,6 +297,11 @@ class Journal:
                     "at": state.updated_at,
                 }
                 dead.append((dk, codec.pack(record)))
+                if out.hold:  # its key's later messages wait for it: durable with it
+                    key = state.ordering_key
+                    holds.append(
+                        (hold_key(out.route, key), codec.pack([out.message_id, out.route, key]))
+                    )
             if out.event == "delivered":
                 continue  # derived on read from the delivered state (one put less per message)
             events.append(
@@ -304,6 +318,7 @@ class Journal:
             )
         self._put_all(txn, "dlv", states)
         self._put_all(txn, "dlq", dead)
+        self._put_all(txn, "holds", holds)
         self._put_all(txn, "ev", events)
         for dk in finished:  # deletes have no bulk call; measured cheap beside a busy loop
             txn.delete(dk, db=self._db["pending"])
@@ -369,7 +384,9 @@ class Journal:
             if view.has_prefix("pending", key):
                 continue  # unfinished: kept until it is delivered or dead
             if view.has_prefix("dlq", key):
-                if int.from_bytes(key[:6], "big") <= dead_ms:
+                if int.from_bytes(key[:6], "big") <= dead_ms and not any(
+                    view.holding(key, route) for route, _ in envelope.routes
+                ):  # one that holds its key waits for the operator's replay or skip
                     dead.append((key, _archived(envelope), list(view.dead_letters_of(key))))
                 continue  # dead-lettered: kept for the operator, up to its own retention
             self._remove(txn, key)
@@ -401,45 +418,131 @@ class Journal:
 
         return self._write(work)  # type: ignore[no-any-return]
 
-    def requeue(self, items: list[tuple[bytes, str]]) -> list[Delivery]:
+    def requeue(self, items: list[tuple[bytes, str]]) -> tuple[list[Delivery], list[Released]]:
         """Move dead-lettered deliveries back to pending (a replay); others are left alone.
 
         Replaying twice is safe: the second call finds no dead letter and does nothing, and the
         delivery keeps its outbound idempotency key, so a target that applied it once dedupes it.
+        It keeps ``first_attempt_at`` too (when the key was first sent: the target's key window
+        counts from it), and gets a fresh retry budget. Returns the requeued deliveries that held
+        no key, and the keys released by the ones that did (each carrying its delivery).
         """
         return self._write(lambda txn: self._requeue(txn, items))  # type: ignore[no-any-return]
 
-    def _requeue(self, txn: Transaction, items: list[tuple[bytes, str]]) -> list[Delivery]:
+    def _requeue(
+        self, txn: Transaction, items: list[tuple[bytes, str]]
+    ) -> tuple[list[Delivery], list[Released]]:
         db = self._db
         now = time.time()
-        out = []
+        plain: list[Delivery] = []
+        released: list[Released] = []
         for message_id, route in items:
             dk = delivery_key(message_id, route)
             record = txn.get(message_id, db=db["msg"])
             if txn.get(dk, db=db["dlq"]) is None or record is None:
                 continue
             old = DeliveryState.unpack(codec.unpack(_b(txn.get(dk, db=db["dlv"]))))
-            state = DeliveryState(ordering_key=old.ordering_key, updated_at=now)
+            state = DeliveryState(
+                ordering_key=old.ordering_key,
+                updated_at=now,
+                first_attempt_at=old.first_attempt_at,
+            )
             txn.delete(dk, db=db["dlq"])
             txn.put(dk, codec.pack(state.pack()), db=db["dlv"])
             txn.put(dk, b"", db=db["pending"])
-            self._event(
-                txn, message_id, "replayed", route=route, detail=f"after {old.attempts} attempts"
+            held = self._unhold(txn, message_id, route, old.ordering_key)
+            detail = f"after {old.attempts} attempts" + (
+                f"; key {old.ordering_key!r} goes on after it" if held else ""
             )
-            out.append(Delivery(Envelope.from_record(message_id, _b(record)), route, state))
-        return out
+            self._event(txn, message_id, "replayed", route=route, detail=detail)
+            delivery = Delivery(Envelope.from_record(message_id, _b(record)), route, state)
+            if held:
+                released.append(Released(route, old.ordering_key, message_id, delivery))
+            else:
+                plain.append(delivery)
+        return plain, released
 
-    def purge(self, items: list[tuple[bytes, str]]) -> int:
-        """Drop dead letters for good (the delivery stays recorded as dead in its timeline)."""
-        return self._write(lambda txn: self._purge(txn, items))  # type: ignore[no-any-return]
+    def _unhold(self, txn: Transaction, message_id: bytes, route: str, ordering_key: str) -> bool:
+        """Clear the hold of ``route``'s ``ordering_key`` if dead letter ``message_id`` holds it."""
+        hk = hold_key(route, ordering_key)
+        found = txn.get(hk, db=self._db["holds"])
+        if found is None or bytes(codec.unpack(_b(found))[0]) != message_id:
+            return False
+        txn.delete(hk, db=self._db["holds"])
+        return True
 
-    def _purge(self, txn: Transaction, items: list[tuple[bytes, str]]) -> int:
-        purged = 0
+    def _ordering_key(self, txn: Transaction, message_id: bytes, route: str) -> str:
+        stored = txn.get(delivery_key(message_id, route), db=self._db["dlv"])
+        return "" if stored is None else DeliveryState.unpack(codec.unpack(_b(stored))).ordering_key
+
+    def purge(self, items: list[tuple[bytes, str]]) -> tuple[int, list[Released]]:
+        """Drop dead letters for good (the delivery stays recorded as dead in its timeline).
+
+        One that held its key releases it, as a skip does. Returns how many were dropped, and
+        the keys released.
+        """
+        dropped: tuple[int, list[Released]] = self._write(
+            lambda txn: self._drop(txn, items, "purged", "")
+        )
+        return dropped
+
+    def skip(self, items: list[tuple[bytes, str]], reason: str) -> tuple[int, list[Released]]:
+        """Give up on dead letters: never delivered, out of the dead-letter queue, ``reason`` in
+        their timeline; the keys they held go on. Returns how many, and the keys released."""
+        dropped: tuple[int, list[Released]] = self._write(
+            lambda txn: self._drop(txn, items, "skipped", reason)
+        )
+        return dropped
+
+    def _drop(
+        self, txn: Transaction, items: list[tuple[bytes, str]], event: str, reason: str
+    ) -> tuple[int, list[Released]]:
+        dropped = 0
+        released: list[Released] = []
         for message_id, route in items:
-            if txn.delete(delivery_key(message_id, route), db=self._db["dlq"]):
-                self._event(txn, message_id, "purged", route=route)
-                purged += 1
-        return purged
+            if not txn.delete(delivery_key(message_id, route), db=self._db["dlq"]):
+                continue
+            dropped += 1
+            key = self._ordering_key(txn, message_id, route)
+            held = self._unhold(txn, message_id, route, key)
+            parts = [reason, f"key {key!r} goes on without it" if held else ""]
+            self._event(
+                txn, message_id, event, route=route, detail="; ".join(p for p in parts if p)
+            )
+            if held:
+                released.append(Released(route, key, message_id, None))
+        return dropped, released
+
+    def load(self, route: str, ids: list[bytes]) -> list[Delivery]:
+        """The pending deliveries of ``route`` among ``ids`` (a released key's held ones), with
+        their messages and states; one no longer pending is left out."""
+        with self.reader() as reader:
+            found = []
+            for message_id in ids:
+                if not reader.is_pending(message_id, route):
+                    continue
+                envelope = reader.message(message_id)
+                if envelope is not None:
+                    found.append(Delivery(envelope, route, reader.state(envelope, route)))
+            return found
+
+    def drop_holds(self, holds: list[tuple[str, str]], why: str) -> int:
+        """Clear the holds of ``(route, ordering key)`` pairs (their routes no longer hold)."""
+
+        def work(txn: Transaction) -> int:
+            dropped = 0
+            for route, key in holds:
+                hk = hold_key(route, key)
+                found = txn.get(hk, db=self._db["holds"])
+                if found is None:
+                    continue
+                txn.delete(hk, db=self._db["holds"])
+                holder = bytes(codec.unpack(_b(found))[0])
+                self._event(txn, holder, "released", route=route, detail=f"key {key!r}: {why}")
+                dropped += 1
+            return dropped
+
+        return self._write(work)  # type: ignore[no-any-return]
 
     # -- reads (any thread) ------------------------------------------------------------------
 

@@ -45,12 +45,14 @@ def open_environment(
     readonly: bool,
     max_readers: int,
     max_spare_txns: int = 1,
+    optional: tuple[str, ...] = (),
 ) -> tuple[lmdb.Environment, dict[str, Database], int]:
     """Open (or create) the environment at ``path`` and its named databases.
 
     Returns the environment, its databases by name, and how many stale reader slots of crashed
     processes were cleared (0 when read-only). A read-only open of a folder that is not a store
-    fails as :class:`StorageOpenError` instead of creating one.
+    fails as :class:`StorageOpenError` instead of creating one. A database named in ``optional``
+    that a read-only open does not find (a store written before it existed) is left out.
     """
     if readonly and not (path / "data.mdb").is_file():
         raise StorageOpenError(f"{path}: no {what} here (expected {path / 'data.mdb'})")
@@ -71,7 +73,13 @@ def open_environment(
         raise StorageOpenError(f"{path}: cannot open the {what}: {exc}") from exc
     try:
         cleared = 0 if readonly else int(env.reader_check())
-        dbs = {name: env.open_db(name.encode(), create=not readonly) for name in names}
+        dbs = {}
+        for name in names:
+            try:
+                dbs[name] = env.open_db(name.encode(), create=not readonly)
+            except lmdb.NotFoundError:
+                if not (readonly and name in optional):
+                    raise
     except lmdb.Error as exc:
         env.close()
         raise StorageOpenError(f"{path}: cannot open the {what}: {exc}") from exc

@@ -29,6 +29,7 @@ from router.store.query_models import (
 )
 from router.store.reads import JournalReader
 from router.store.records import DeliveryState
+from router.store.statuses import Status
 
 SCAN_BUDGET = 20_000
 _Item = TypeVar("_Item")
@@ -177,6 +178,12 @@ def message_detail(journal: Journal, message_id: bytes) -> MessageDetail | None:
         states = reader.deliveries(env)
         events = reader.timeline(message_id)
         dead = {route for route in states if reader.is_dead_letter(message_id, route)}
+        held = {
+            route: holder
+            for route, state in states.items()
+            if state.status in (Status.PENDING, Status.RETRY)
+            and (holder := reader.holder(route, state.ordering_key)) not in (None, message_id)
+        }
     try:
         body: Any = orjson.loads(env.body)
         is_json = True
@@ -196,7 +203,9 @@ def message_detail(journal: Journal, message_id: bytes) -> MessageDetail | None:
         body_is_json=is_json,
         body=body,
         unrouted=not env.routes,
-        deliveries=[_delivery(route, s, route in dead) for route, s in states.items()],
+        deliveries=[
+            _delivery(route, s, route in dead, held.get(route)) for route, s in states.items()
+        ],
         timeline=[
             TimelineEntry(at=e.at, kind=e.kind, route=e.route, detail=e.detail, attempt=e.attempt)
             for e in events
@@ -204,7 +213,9 @@ def message_detail(journal: Journal, message_id: bytes) -> MessageDetail | None:
     )
 
 
-def _delivery(route: str, state: DeliveryState, dead_letter: bool) -> DeliveryInfo:
+def _delivery(
+    route: str, state: DeliveryState, dead_letter: bool, held_by: bytes | None
+) -> DeliveryInfo:
     return DeliveryInfo(
         route=route,
         status=state.status.value,
@@ -215,10 +226,13 @@ def _delivery(route: str, state: DeliveryState, dead_letter: bool) -> DeliveryIn
         first_attempt_at=state.first_attempt_at or None,
         updated_at=state.updated_at,
         dead_letter=dead_letter,
+        held_by=None if held_by is None else encode_id(held_by),
     )
 
 
-def _dead_letter(message_id: bytes, record: dict[str, Any], env: Envelope | None) -> DeadLetter:
+def _dead_letter(
+    message_id: bytes, record: dict[str, Any], env: Envelope | None, holds_key: bool
+) -> DeadLetter:
     return DeadLetter(
         id=encode_id(message_id),
         route=record["route"],
@@ -231,6 +245,7 @@ def _dead_letter(message_id: bytes, record: dict[str, Any], env: Envelope | None
         type=env.type if env else "",
         correlation_id=env.correlation_id if env else "",
         received_at=env.received_at if env else 0.0,
+        holds_key=holds_key,
     )
 
 
@@ -266,7 +281,7 @@ def list_dead_letters(
         env = reader.message(key[:16])
         if source is not None and (env is None or env.source != source):
             return None
-        return _dead_letter(key[:16], record, env)
+        return _dead_letter(key[:16], record, env, reader.holding(key[:16], record["route"]))
 
     def cursor_of(key: bytes) -> str:
         return f"{encode_id(key[:16])}:{key[16:].decode()}"
@@ -279,7 +294,10 @@ def dead_letters_of(journal: Journal, message_id: bytes) -> list[DeadLetter]:
     """Every dead-lettered delivery of one message (empty when it has none)."""
     with journal.reader() as reader:
         env = reader.message(message_id)
-        return [_dead_letter(message_id, r, env) for r in reader.dead_letters_of(message_id)]
+        return [
+            _dead_letter(message_id, r, env, reader.holding(message_id, r["route"]))
+            for r in reader.dead_letters_of(message_id)
+        ]
 
 
 def pending_by_route(journal: Journal) -> dict[str, int]:

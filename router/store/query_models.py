@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from router.store.statuses import DeliveryStatus, MessageStatus
 
@@ -38,6 +38,11 @@ class DeliveryInfo(_Frozen):
     first_attempt_at: float | None
     updated_at: float
     dead_letter: bool
+    held_by: str | None = Field(
+        default=None,
+        description="Held (on_dead_letter: hold): the id of the dead letter of the same key it "
+        "waits behind; it is delivered after that one is replayed or skipped",
+    )
 
 
 class TimelineEntry(_Frozen):
@@ -84,3 +89,8 @@ class DeadLetter(_Frozen):
     type: str
     correlation_id: str
     received_at: float
+    holds_key: bool = Field(
+        default=False,
+        description="Its route's later messages of the same key wait for it (on_dead_letter: "
+        "hold) until it is replayed or skipped",
+    )

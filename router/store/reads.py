@@ -21,6 +21,7 @@ from router.store.records import (
     body_digest,
     delivery_key,
     delivery_state,
+    hold_key,
     idempotency_db_key,
 )
 from router.store.statuses import Status
@@ -57,6 +58,35 @@ class JournalReader:
 
     def is_dead_letter(self, message_id: bytes, route: str) -> bool:
         return self._txn.get(delivery_key(message_id, route), db=self._dbs["dlq"]) is not None
+
+    def is_pending(self, message_id: bytes, route: str) -> bool:
+        return self._txn.get(delivery_key(message_id, route), db=self._dbs["pending"]) is not None
+
+    # -- key holds (on_dead_letter: hold) -----------------------------------------------------
+
+    def holder(self, route: str, ordering_key: str) -> bytes | None:
+        """The message id of the dead letter holding ``route``'s ``ordering_key``, if any."""
+        db = self._dbs.get("holds")  # absent in a journal written before holds existed
+        found = None if db is None else self._txn.get(hold_key(route, ordering_key), db=db)
+        return None if found is None else bytes(codec.unpack(as_bytes(found))[0])
+
+    def holds(self) -> Iterator[tuple[str, str, bytes]]:
+        """``(route, ordering key, dead letter's message id)`` of every held key."""
+        if "holds" not in self._dbs:
+            return
+        for _key, value in self._scan("holds", b""):
+            holder, route, ordering_key = codec.unpack(value)
+            yield route, ordering_key, bytes(holder)
+
+    def holding(self, message_id: bytes, route: str) -> bool:
+        """True when this dead letter holds its key (``route``'s later messages wait for it)."""
+        if "holds" not in self._dbs:
+            return False
+        data = self._txn.get(delivery_key(message_id, route), db=self._dbs["dlv"])
+        if data is None:
+            return False
+        state = DeliveryState.unpack(codec.unpack(as_bytes(data)))
+        return self.holder(route, state.ordering_key) == message_id
 
     def conflicting(self, batch: list[Envelope]) -> list[str]:
         """Idempotency keys of ``batch`` already taken by a different body."""

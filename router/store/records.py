@@ -36,8 +36,11 @@ class DeliveryState:
     ordering_key: str = ""
     next_at: float = 0.0
     last_error: str = ""
-    first_attempt_at: float = 0.0
+    first_attempt_at: float = 0.0  # when its key was first sent: kept by a replay
     updated_at: float = 0.0
+    # When the current retry budget (``max_age``) started: the first attempt, or the first one
+    # after a replay, which gets a fresh budget.
+    retry_from: float = 0.0
 
     def copy(self) -> DeliveryState:
         """A snapshot (``dataclasses.replace`` costs ~10 µs per call; this, ~1 µs)."""
@@ -49,6 +52,7 @@ class DeliveryState:
             self.last_error,
             self.first_attempt_at,
             self.updated_at,
+            self.retry_from,
         )
 
     def pack(self) -> dict[str, Any]:
@@ -60,6 +64,7 @@ class DeliveryState:
             "e": self.last_error,
             "f": self.first_attempt_at,
             "t": self.updated_at,
+            "r": self.retry_from,
         }
 
     @classmethod
@@ -72,6 +77,8 @@ class DeliveryState:
             last_error=data["e"],
             first_attempt_at=data["f"],
             updated_at=data["t"],
+            # Written before replays kept first_attempt_at: the budget started at the first one.
+            retry_from=data.get("r", data["f"]),
         )
 
 
@@ -85,6 +92,9 @@ class OutcomeRecord:
     event: str  # delivered | retry_scheduled | dead_lettered | attempt_failed ...
     detail: str = ""
     trace_id: str = ""
+    # A dead-lettered head that holds back its key (``on_dead_letter: hold``): the journal
+    # records the hold in the same transaction as the dead letter.
+    hold: bool = False
 
 
 @dataclass(slots=True)
@@ -99,6 +109,21 @@ class Delivery:
     envelope: Envelope
     route: str
     state: DeliveryState
+
+
+@dataclass(frozen=True, slots=True)
+class Released:
+    """A key an operator released: its holding dead letter was replayed (``head``) or skipped.
+
+    The journal cleared the hold; the route actor lets the key's held deliveries go, oldest first.
+    A release holds one unit of credit (taken by the journal actor, freed by the route actor once
+    the held deliveries are back in their lane), so ``wait_idle`` never sees it as finished work.
+    """
+
+    route: str
+    key: str
+    holder: bytes  # the dead letter's message id
+    head: Delivery | None  # the replayed delivery; None when it was skipped or purged
 
 
 def delivery_state(stored: bytes | None, envelope: Envelope, route: str) -> DeliveryState:
@@ -132,6 +157,14 @@ def idempotency_db_key(source: str, key: str) -> bytes:
 
 def delivery_key(message_id: bytes, route: str) -> bytes:
     return message_id + route.encode()
+
+
+def hold_key(route: str, ordering_key: str) -> bytes:
+    """The ``holds`` record of a route's ordering key (a long key is hashed to fit LMDB's limit)."""
+    raw = route.encode() + b"\x00" + ordering_key.encode("utf-8", "surrogatepass")
+    if len(raw) <= MAX_KEY:
+        return raw
+    return route.encode() + b"\x00#" + hashlib.sha256(raw).digest()
 
 
 def body_digest(body: bytes) -> bytes:

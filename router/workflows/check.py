@@ -9,6 +9,7 @@ last transform returns a pydantic model.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel
@@ -18,12 +19,24 @@ from router.config.kinds import Loc, Problem
 from router.config.references import source_problems, target_problems, transform_problems
 from router.pointer import Pointer
 from router.template import reference_paths
-from router.workflows.spec import CallSpec, StepSpec, WorkflowSpec
+from router.workflows.spec import CallSpec, Invocation, StepSpec, WorkflowSpec
 
 if TYPE_CHECKING:
     from router.config.loaded import RouterConfig
 
 ROOTS = ("trigger", "event", "steps", "instance")
+
+
+@dataclass(frozen=True, slots=True)
+class _WorkflowFiles:
+    """The workflow files as :meth:`RouterConfig.specs` reads them (the kind itself imports this
+    module, so it is named here by its name and model)."""
+
+    name: str = "workflow"
+    model: type[WorkflowSpec] = WorkflowSpec
+
+
+WORKFLOW_FILES = _WorkflowFiles()
 EVENT_FIELDS = frozenset({"source", "type", "key"})
 INSTANCE_FIELDS = frozenset({"id", "key"})
 
@@ -43,7 +56,7 @@ class _References:
             else {f.alias or n for n, f in self.trigger_model.model_fields.items()}
         )
 
-    def input_problems(self, call: CallSpec, at: Loc) -> list[Problem]:
+    def input_problems(self, call: Invocation, at: Loc) -> list[Problem]:
         """A chain reading the whole trigger must start with a transform that takes its model."""
         known = registry.transforms()
         names = call.input.transforms
@@ -105,25 +118,84 @@ def _trigger_model(spec: WorkflowSpec) -> type[BaseModel] | None:
     return output if isinstance(output, type) and issubclass(output, BaseModel) else None
 
 
-def _call_problems(
-    call: CallSpec, at: Loc, visible: list[str], refs: _References, config: RouterConfig
+def _input_problems(
+    call: Invocation, at: Loc, visible: list[str], refs: _References
 ) -> list[Problem]:
-    out = target_problems(call.call, (*at, "call"), config)
-    out += _chain(call.input.transforms, (*at, "input", "transforms"))
+    out = _chain(call.input.transforms, (*at, "input", "transforms"))
     out += refs.input_problems(call, (*at, "input", "transforms", 0))
-    if call.input.from_ is not None:
-        out += refs.problems(call.input.from_, visible, (*at, "input", "from"))
+    from_ = call.input.from_
+    if isinstance(from_, dict):
+        for name, pointer in from_.items():
+            out += refs.problems(pointer, visible, (*at, "input", "from", name))
+    elif from_ is not None:
+        out += refs.problems(from_, visible, (*at, "input", "from"))
     for pointer, where in reference_paths(call.input.set):
         out += refs.problems(pointer, visible, (*at, "input", "set", *where))
     return out
 
 
+def _call_problems(
+    call: CallSpec, at: Loc, visible: list[str], refs: _References, config: RouterConfig
+) -> list[Problem]:
+    out = target_problems(call.call, (*at, "call"), config)
+    return out + _input_problems(call, at, visible, refs)
+
+
+def _child_problems(
+    spec: WorkflowSpec, step: StepSpec, at: Loc, config: RouterConfig
+) -> list[Problem]:
+    """A `workflow:` step names another workflow, never itself (not even through others), and
+    its outputs read steps and outputs the child declares."""
+    workflows = config.specs(WORKFLOW_FILES)
+    name = step.workflow or ""
+    child = workflows.get(name)
+    if name == spec.id:
+        return [((*at, "workflow"), f"{spec.id} runs itself: a cycle of workflows")]
+    if child is None:
+        if (config.base / f"{name}.yaml").is_file():  # loaded later: it runs this one, or is wrong
+            why = f"workflow {name!r} has errors, or runs {spec.id} in turn (a cycle)"
+            return [((*at, "workflow"), why)]
+        return [((*at, "workflow"), f"no workflow {name!r} in this folder")]
+    if spec.id in _descendants(child, workflows):
+        return [((*at, "workflow"), f"{child.id} runs {spec.id} again: a cycle of workflows")]
+    out: list[Problem] = []
+    child_outputs = {s.id: set(s.output) for s in child.steps}
+    for name, pointer in step.output.items():
+        parts = Pointer(pointer).parts
+        where: Loc = (*at, "output", name)
+        if len(parts) < 3 or parts[0] != "steps":
+            out.append((where, f"{pointer}: read the child's /steps/<id>/<output>"))
+        elif parts[1] not in child_outputs:
+            out.append((where, f"{pointer}: {child.id} has no step {parts[1]!r}"))
+        elif parts[2] not in child_outputs[parts[1]]:
+            out.append(
+                (where, f"{pointer}: {child.id}'s step {parts[1]!r} has no output {parts[2]!r}")
+            )
+    return out
+
+
+def _descendants(spec: WorkflowSpec, workflows: dict[str, WorkflowSpec]) -> set[str]:
+    """Every workflow ``spec`` runs as a child, directly or not."""
+    seen: set[str] = {spec.id}
+    stack = [spec]
+    while stack:
+        for step in stack.pop().steps:
+            if step.workflow and step.workflow not in seen and step.workflow in workflows:
+                seen.add(step.workflow)
+                stack.append(workflows[step.workflow])
+    return seen
+
+
 def _step_problems(
-    i: int, step: StepSpec, refs: _References, config: RouterConfig
+    i: int, step: StepSpec, spec: WorkflowSpec, refs: _References, config: RouterConfig
 ) -> list[Problem]:
     at: Loc = ("steps", i)
     earlier = refs.order[:i]
-    out = _call_problems(step, at, earlier, refs, config)
+    if step.workflow is not None:
+        out = _child_problems(spec, step, at, config)
+        out += _input_problems(step, at, earlier, refs)
+    else:
+        out = _call_problems(step.as_call(), at, earlier, refs, config)
     out += _chain(step.reply, (*at, "reply"))
     for j, predicate in enumerate(step.when):
         out += refs.problems(predicate.pointer, earlier, (*at, "when", j, "pointer"))
@@ -154,7 +226,7 @@ def workflow_problems(spec: WorkflowSpec, config: RouterConfig) -> list[Problem]
         else:
             out += refs.problems(pointer, [], ("key",))
     for i, step in enumerate(spec.steps):
-        out += _step_problems(i, step, refs, config)
+        out += _step_problems(i, step, spec, refs, config)
     if spec.notify is not None:
         out += target_problems(spec.notify, ("notify",), config)
     return out

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from router.config.kinds import FileKind, register_file_kind
 from router.config.models import RetryPolicy, RouteSpec
-from router.workflows.check import workflow_problems
+from router.workflows.check import WORKFLOW_FILES, workflow_problems
 from router.workflows.spec import (
     CallSpec,
     InputSpec,
@@ -45,18 +45,29 @@ def trigger_route(spec: WorkflowSpec) -> RouteSpec:
     )
 
 
+def _children(data: object) -> list[str]:
+    """The workflows a workflow file runs as children (``steps[].workflow``), as written."""
+    steps = data.get("steps") if isinstance(data, dict) else None
+    if not isinstance(steps, list):
+        return []
+    return [
+        s["workflow"] for s in steps if isinstance(s, dict) and isinstance(s.get("workflow"), str)
+    ]
+
+
 def _add(spec: WorkflowSpec, config: RouterConfig) -> None:
     config.routes[spec.id] = trigger_route(spec)
 
 
 WORKFLOW: FileKind[WorkflowSpec] = register_file_kind(
     FileKind(
-        name="workflow",
+        name=WORKFLOW_FILES.name,
         title="Workflow (`kind: workflow`)",
         plural="workflows",
         model=WorkflowSpec,
         problems=workflow_problems,
         add=_add,
+        refers=_children,
         docs=(
             ("`trigger:` of a workflow", TriggerSpec),
             ("`steps[]` of a workflow", StepSpec),

@@ -5,6 +5,12 @@ never race. Before a step's call it writes the step as ``running`` (attempt coun
 itself runs on the event loop with the connector's pool, limits and breaker; its answer comes back
 as a :class:`Finished` message and is written before the next step starts. A crash between the two
 writes leaves the step ``running``; on restart it is re-sent with the same idempotency key.
+
+A ``workflow:`` step runs a child instance (:mod:`router.workflows.children`).
+
+Before any re-send the connector's key window is asked (:mod:`router.runtime.key_window`): a step
+whose idempotency key was first sent longer ago than its target deduplicates fails permanently
+with the reason, rather than risk a second customer or charge.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import random
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -24,11 +31,13 @@ from router.metrics import Metrics
 from router.registry import TransformSpec
 from router.routing import predicate_holds
 from router.runtime.bridge import LoopBridge
+from router.runtime.key_window import refusal
 from router.runtime.outlet import Outlet
 from router.runtime.retry import backoff_delay, give_up_reason
 from router.runtime.supervision import SupervisedActor, tell_safely
 from router.store.workflows import WorkflowStore
 from router.template import render
+from router.workflows.children import ChildRuns
 from router.workflows.commands import operator_transition
 from router.workflows.messages import (
     Command,
@@ -50,7 +59,7 @@ _DONE = frozenset({StepStatus.SUCCEEDED, StepStatus.SKIPPED})
 _UNDONE = frozenset({UndoStatus.DONE, UndoStatus.SKIPPED, UndoStatus.NOT_COMPENSABLE})
 
 
-class OrchestratorActor(SupervisedActor):
+class OrchestratorActor(ChildRuns, SupervisedActor):
     name = "orchestrator"
 
     def __init__(
@@ -64,9 +73,11 @@ class OrchestratorActor(SupervisedActor):
         workflow_metrics: WorkflowMetrics,
         counts: Counter[tuple[str, str]],
         alert: Alert | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__(metrics)
         self.alert = alert  # parked instances and SLA misses reach the operator's alerts
+        self.clock = clock  # the engine's wall clock: key windows are judged by it
         self.specs = specs
         self.store = store
         self.outlets = outlets
@@ -75,6 +86,8 @@ class OrchestratorActor(SupervisedActor):
         self.wf_metrics = workflow_metrics
         self.live: dict[str, Instance] = {}  # running and compensating: the rest is in the store
         self._inflight: set[tuple[str, str, str]] = set()  # (instance, step, phase) being called
+        # child instance id -> the (parent instance, step) pairs waiting for it to settle
+        self._waiting: dict[str, set[tuple[str, str]]] = {}
         self.counts = counts  # shared with the metrics collector, which only reads it
         self._rng = random.Random()  # noqa: S311 - retry jitter, not cryptography
 
@@ -160,7 +173,10 @@ class OrchestratorActor(SupervisedActor):
                     continue
                 if step.status is StepStatus.FAILED:
                     return
-                self._attempt(instance, step, step_spec, "do")
+                if step_spec.workflow is not None:
+                    self._run_child(instance, step, step_spec)
+                else:
+                    self._attempt(instance, step, step_spec.as_call(), "do")
                 return
             self._finish(instance, State.COMPLETED)
         elif instance.state is State.COMPENSATING:
@@ -169,7 +185,12 @@ class OrchestratorActor(SupervisedActor):
                     continue
                 if step_spec.compensate is None:
                     step.undo = UndoStatus.NOT_COMPENSABLE
-                    instance.record("not_compensable", step.id, detail="no compensation defined")
+                    detail = (
+                        "a child workflow: its own on_failure handles its steps"
+                        if step_spec.workflow
+                        else "no compensation defined"
+                    )
+                    instance.record("not_compensable", step.id, detail=detail)
                     continue
                 self._attempt(instance, step, step_spec.compensate, "undo")
                 return
@@ -190,16 +211,23 @@ class OrchestratorActor(SupervisedActor):
         except PermanentError as exc:
             self._failed(instance, step, phase, str(exc))
             return
-        now = time.time()
+        now = self.clock()
+        outlet = self.outlets[call.call.connector]
+        first_sent = step.first_sent_at if phase == "do" else step.undo_started_at
+        refused = refusal(outlet.connector, request, first_sent, now)
+        if refused is not None:
+            self._failed(instance, step, phase, refused)
+            return
         if phase == "do":
             step.status, step.attempts = StepStatus.RUNNING, attempt
             step.started_at = step.started_at or now
+            step.first_sent_at = step.first_sent_at or now
         else:
             step.undo, step.undo_attempts = UndoStatus.RUNNING, attempt
+            step.undo_started_at = step.undo_started_at or now
         instance.record("undo_started" if phase == "undo" else "step_started", step.id, attempt)
         self.store.save(instance)  # durable before the effect
         self._inflight.add((instance.id, step.id, phase))
-        outlet = self.outlets[call.call.connector]
         me = self.actor_ref
         instance_id = instance.id
 
@@ -276,7 +304,7 @@ class OrchestratorActor(SupervisedActor):
         assert call is not None
         attempts = step.attempts if phase == "do" else step.undo_attempts
         delay = backoff_delay(call.retry, attempts, retry_after, self._rng)
-        age = time.time() - (step.started_at or instance.created_at)
+        age = self.clock() - (step.started_at or instance.created_at)
         give_up = give_up_reason(call.retry, attempts, age, delay)
         if give_up is not None:
             self._failed(instance, step, phase, f"{reason} ({give_up})")
@@ -315,6 +343,7 @@ class OrchestratorActor(SupervisedActor):
                 "parked", instance.workflow, instance.id, instance.key, instance.reason or ""
             )
         self._notify(instance)
+        self._child_settled(instance)
 
     def _finish(self, instance: Instance, state: State) -> None:
         spec = self.specs[instance.workflow]
@@ -329,6 +358,7 @@ class OrchestratorActor(SupervisedActor):
             self._notify(instance)
         else:
             self.store.save(instance)
+        self._child_settled(instance)
 
     def _missed(self, instance: Instance, spec: WorkflowSpec, why: str) -> None:
         """An instance that will not reach its SLA's end in time is a miss now, counted once:

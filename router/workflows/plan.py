@@ -20,7 +20,7 @@ from router.registry import TransformSpec
 from router.routing import predicate_holds
 from router.runtime.request_builder import render_path, run_chain, to_json_bytes
 from router.template import render
-from router.workflows.spec import CallSpec, StepSpec
+from router.workflows.spec import CallSpec, Invocation, StepSpec
 from router.workflows.state import Instance
 
 TRIGGER = "/trigger"
@@ -32,8 +32,20 @@ def step_idempotency_key(instance: Instance, step_id: str, phase: str) -> str:
     return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:40]
 
 
+def _source(from_: str | dict[str, str] | None, context: dict[str, Any]) -> Any:
+    """The transforms' input: one pointer's value, or an object of several (``from: {a: /p}``)."""
+    pointers = from_ if isinstance(from_, dict) else {"": from_ or TRIGGER}
+    values = {}
+    for name, pointer in pointers.items():
+        value = Pointer(pointer).resolve(context)
+        if value is None:
+            raise PermanentError(f"input.from {pointer} has no value")
+        values[name] = value
+    return values if isinstance(from_, dict) else values[""]
+
+
 def build_document(
-    call: CallSpec, context: dict[str, Any], transforms: dict[str, TransformSpec]
+    call: Invocation, context: dict[str, Any], transforms: dict[str, TransformSpec]
 ) -> Any:
     """The step's body as a JSON-ready value; raises PermanentError naming what is missing."""
     spec = call.input
@@ -41,9 +53,7 @@ def build_document(
         overlay = render(spec.set, context) if spec.set else {}
         if spec.from_ is None and not spec.transforms:
             return overlay
-        source = Pointer(spec.from_ or TRIGGER).resolve(context)
-        if source is None:
-            raise PermanentError(f"input.from {spec.from_ or TRIGGER} has no value")
+        source = _source(spec.from_, context)
         value = run_chain([transforms[name] for name in spec.transforms], source)
     except TemplateError as exc:
         raise PermanentError(f"input: {exc}") from None
@@ -83,6 +93,18 @@ def build_request(
     )
 
 
+def read_outputs(step: StepSpec, answer: Any) -> dict[str, Any]:
+    """The step's declared outputs from a JSON answer (or a child's context); PermanentError
+    naming the first that is missing."""
+    outputs: dict[str, Any] = {}
+    for name, pointer in step.output.items():
+        value = Pointer(pointer).resolve(answer)
+        if value is None:
+            raise PermanentError(f"the answer has no {pointer} for output {name!r}")
+        outputs[name] = value
+    return outputs
+
+
 def read_answer(
     step: StepSpec, body: bytes | None, transforms: dict[str, TransformSpec]
 ) -> dict[str, Any]:
@@ -104,10 +126,4 @@ def read_answer(
             raise PermanentError(
                 f"expectation failed: {expectation.pointer} is {orjson.dumps(found).decode()}"
             )
-    outputs: dict[str, Any] = {}
-    for name, pointer in step.output.items():
-        value = Pointer(pointer).resolve(answer)
-        if value is None:
-            raise PermanentError(f"the answer has no {pointer} for output {name!r}")
-        outputs[name] = value
-    return outputs
+    return read_outputs(step, answer)

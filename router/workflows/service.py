@@ -11,7 +11,9 @@ key makes that redelivery a no-op when the instance was already created.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
@@ -85,6 +87,7 @@ class Workflows:
         bridge: LoopBridge,
         metrics: Metrics,
         alert: Alert | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.specs = specs
         self.store = WorkflowStore(data_dir / "workflows", sync=sync)
@@ -103,6 +106,7 @@ class Workflows:
             self.metrics,
             self.counts,
             alert,
+            clock,
         )
         self.metrics.watch_instances(self._counts)
         self.triggers: dict[str, Connector] = {

@@ -7,6 +7,12 @@ file stem). Step inputs are built from a *context* document::
      "steps": {"<step id>": {<the step's declared outputs>}},
      "instance": {"id": "<instance id>", "key": "<business key>"}}
 
+A step either calls a connector (``call:``) or runs another workflow as a child (``workflow:``):
+the child instance is keyed by the child's own ``key`` over the step's input, so a child already
+run for that key (by its own trigger, or by another parent) is linked, not run again, and the
+parent waits for it and reads its outputs (``/steps/<child step>/<output>`` of the child's
+context). That is how quote-to-cash reuses customer onboarding instead of copying its steps.
+
 ``{{ /pointer }}`` in a template reads that document: a string that is exactly one reference takes
 the value as it is (number, object ...), a reference inside longer text is interpolated as text.
 ``interlock check`` proves that each ``/steps/<id>/<output>`` names an earlier step and one of its
@@ -17,7 +23,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from router.config.models import (
     ROUTE_ID_PATTERN,
@@ -45,11 +51,13 @@ class TriggerSpec(FromSpec):
 class InputSpec(Frozen):
     """How a step's request body is built from the context."""
 
-    from_: str | None = Field(
+    from_: str | dict[str, str] | None = Field(
         default=None,
         alias="from",
         description="JSON Pointer into the context taken as the transforms' input "
-        "(`/trigger`, `/trigger/customer`); omitted: `/trigger`",
+        "(`/trigger`, `/trigger/customer`), or a map of names to pointers whose values are "
+        "handed to the transforms as one object (`{subscription: /trigger, order: "
+        "/steps/current_order/record}`); omitted: `/trigger`",
     )
     transforms: list[str] = Field(
         default_factory=list, description="Registered transforms applied in order"
@@ -60,13 +68,27 @@ class InputSpec(Frozen):
         "these fields alone are the body",
     )
 
-    _check_from = field_validator("from_")(lambda v: None if v is None else Pointer(v).text)
+    @field_validator("from_")
+    @classmethod
+    def _check_from(cls, value: str | dict[str, str] | None) -> str | dict[str, str] | None:
+        if isinstance(value, dict):
+            for name, pointer in value.items():
+                if not name.isidentifier():
+                    raise ValueError(f"input name {name!r} must be an identifier")
+                Pointer(pointer)
+            return value
+        return None if value is None else Pointer(value).text
+
+    def pointers(self) -> list[str]:
+        """The context pointers ``from`` reads (none when omitted: the transforms read /trigger)."""
+        if self.from_ is None:
+            return []
+        return list(self.from_.values()) if isinstance(self.from_, dict) else [self.from_]
 
 
-class CallSpec(Frozen):
-    """One call: a connector operation (or method + path) with its input."""
+class Invocation(Frozen):
+    """What every call and child run shares: the input, the retry budget, each attempt's limit."""
 
-    call: ToSpec = Field(description="The connector and operation (or method and path)")
     input: InputSpec = Field(default_factory=InputSpec, description="How the body is built")
     retry: RetryPolicy = Field(
         default_factory=lambda: RetryPolicy(max_attempts=5, initial=0.2, max=5.0, max_age=3600),
@@ -75,9 +97,30 @@ class CallSpec(Frozen):
     timeout: Duration = Field(default=10.0, description="Each attempt's deadline (transient)")
 
 
-class StepSpec(CallSpec):
-    """One step of a workflow: a call, the outputs read from its answer, an undo."""
+class CallSpec(Invocation):
+    """One call: a connector operation (or method + path) with its input."""
 
+    call: ToSpec = Field(description="The connector and operation (or method and path)")
+
+
+class StepSpec(Invocation):
+    """One step of a workflow: a call (or a child workflow), the outputs read from its answer,
+    an undo."""
+
+    call: ToSpec | None = Field(
+        default=None,
+        description="The connector and operation (or method and path); or give `workflow`",
+    )
+    workflow: str | None = Field(
+        default=None,
+        pattern=ROUTE_ID_PATTERN,
+        description="Run this workflow as a child, its trigger being the step's input; the "
+        "child's `key` makes it run once per key (a child already run is linked, not re-run). "
+        "The step waits for it (a parked child holds the step until an operator resolves it) "
+        "and fails when the child ends compensated or cancelled. `output` pointers read the "
+        "child's context (`/steps/<child step>/<output>`). No `compensate`: the child's own "
+        "`on_failure` undoes or parks its steps",
+    )
     id: str = Field(pattern=STEP_ID_PATTERN, description="snake_case, unique in the workflow")
     description: str = Field(default="", description="What the step does, for operators")
     when: list[Predicate] = Field(
@@ -111,6 +154,23 @@ class StepSpec(CallSpec):
                 raise ValueError(f"output name {name!r} must be an identifier")
             Pointer(pointer)
         return value
+
+    @model_validator(mode="after")
+    def _call_or_workflow(self) -> StepSpec:
+        if (self.call is None) == (self.workflow is None):
+            raise ValueError("a step takes exactly one of `call` and `workflow`")
+        if self.workflow is not None and (self.compensate or self.reply or self.expect):
+            raise ValueError(
+                "a `workflow` step takes no `compensate`, `reply` or `expect`: the child's own "
+                "on_failure handles its steps, and its outputs are read by `output`"
+            )
+        return self
+
+    def as_call(self) -> CallSpec:
+        """This step as the call it makes (a ``call:`` step only)."""
+        if self.call is None:
+            raise ValueError(f"step {self.id} runs a workflow, not a call")
+        return CallSpec(call=self.call, input=self.input, retry=self.retry, timeout=self.timeout)
 
 
 class NotifySpec(ToSpec):

@@ -61,6 +61,12 @@ class StepState:
     undo: UndoStatus = UndoStatus.NONE
     undo_attempts: int = 0
     undo_error: str | None = None
+    # When the step's (and its undo's) idempotency key was first sent: never reset, not even by
+    # an operator's retry (which resets ``started_at``, the retry budget's clock), because the
+    # target's key window counts from the first send (router.runtime.key_window).
+    first_sent_at: float | None = None
+    undo_started_at: float | None = None
+    child: str | None = None  # a `workflow:` step: the child instance it runs or waits for
 
 
 @dataclass(slots=True)
@@ -98,6 +104,8 @@ class Instance:
     notifications: int = 0
     duplicates: list[dict[str, Any]] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
+    # A child instance's parents: "<instance id>/<step id>" of each step that started or linked it.
+    parents: list[str] = field(default_factory=list)
 
     # -- queries ---------------------------------------------------------------------------------
 

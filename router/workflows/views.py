@@ -70,6 +70,14 @@ class StepInfo(_Frozen):
     undo: UndoStatusName = Field(description="Where its compensation stands")
     undo_attempts: int
     undo_error: str | None
+    first_sent_at: float | None = Field(
+        description="When its idempotency key was first sent (the target's key window counts "
+        "from it; an operator's retry does not reset it)"
+    )
+    undo_started_at: float | None = Field(description="When its compensation was first sent")
+    child: str | None = Field(
+        description="A `workflow:` step: the id of the child instance it runs or waits for"
+    )
 
 
 class EventInfo(_Frozen):
@@ -97,6 +105,9 @@ class InstanceDetail(_InstanceBase):
     steps: list[StepInfo]
     duplicates: list[Duplicate] = Field(description="Later triggers with the same business key")
     events: list[EventInfo] = Field(description="The timeline, oldest first")
+    parents: list[str] = Field(
+        description="A child instance: `<instance id>/<step id>` of each parent step it serves"
+    )
 
 
 class SlaStats(_Frozen):
@@ -138,7 +149,7 @@ def detail_of(instance: Instance) -> InstanceDetail:
     record = instance.to_record()  # the steps, events and duplicates as plain dicts
     summary = instance.summary()
     del summary["duplicates"]  # a count in the summary; the detail lists them
-    lists = {k: record[k] for k in ("input", "steps", "duplicates", "events")}
+    lists = {k: record[k] for k in ("input", "steps", "duplicates", "events", "parents")}
     return InstanceDetail.model_validate({**summary, **{k: record[k] for k in _DETAIL}, **lists})
 
 

@@ -24,6 +24,14 @@ REGEN = os.environ.get("INTERLOCK_REGEN_GOLDEN") == "1"
 
 Step = Callable[[Any], Any]
 
+
+def _amended_by_the_fixture_update(order: Any) -> Any:
+    """The deal's order as NetSuite returns it, amended by the stripe subscription update."""
+    event = json.loads((VENDORS / "stripe/subscription_updated.json").read_text(encoding="utf-8"))
+    subscription = mp.stripe_subscription_to_canonical(event).model_dump(mode="json")
+    return mp.netsuite_sales_order_amendment({"subscription": subscription, "order": order})
+
+
 # (golden name, fixture path under vendors/, the chain of mappings to apply in order)
 CASES: list[tuple[str, str, tuple[Step, ...]]] = [
     ("stripe__customer_created", "stripe/customer_created", (mp.stripe_customer_to_canonical,)),
@@ -93,6 +101,7 @@ CASES: list[tuple[str, str, tuple[Step, ...]]] = [
         (mp.netsuite_payment_to_canonical,),
     ),
     ("netsuite__customer", "netsuite/customer", (mp.netsuite_customer_to_canonical,)),
+    ("netsuite__sales_order__amended", "netsuite/sales_order", (_amended_by_the_fixture_update,)),
     # outbound chains: vendor event -> canonical -> another vendor's request body
     (
         "chain__stripe_invoice_paid__netsuite_payment",

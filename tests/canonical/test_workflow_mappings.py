@@ -396,6 +396,7 @@ def test_sales_order_from_subscription() -> None:
             "rate": 49,
             "amount": 245,
             "description": "Pro seat (Stripe price price_1QyL5pB2nK4xPzRaPro)",
+            "custcol_interlock_recurring": True,
         }
     ]
     assert order["memo"].startswith("Amended from Stripe subscription sub_1QyL8xB2nK4xPzRaH2kD")

@@ -20,6 +20,8 @@ ROUTES = {
     "orders.yaml": (
         "id: orders\nfrom: {source: shop, type: order.created}\nkey: /customer\n"
         "steps:\n  - to: {connector: target}\nretry: {max_attempts: 1}\n"
+        # Every message of a storm is dead-lettered, the later ones of a customer too.
+        "on_dead_letter: continue\n"
     ),
     "onboard.yaml": (
         "id: onboard\nkind: workflow\ntrigger: {source: shop, type: deal.won}\n"

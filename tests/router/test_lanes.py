@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from router.config.models import RetryPolicy
 from router.envelope import Envelope
 from router.errors import PermanentError, TransientError
-from router.ids import new_id_bytes
+from router.ids import encode_id, new_id_bytes
 from router.runtime.lanes import Lanes
 from router.store.records import Delivery, DeliveryState
 from router.store.statuses import Status
@@ -152,5 +152,166 @@ def test_every_key_finishes_in_acceptance_order_whatever_the_outcomes(
     assert len(finished) == len(accepted) and len(machine) == 0
     for key in "abc":
         assert [d for d in finished if d.state.ordering_key == key] == [
+            d for d in accepted if d.state.ordering_key == key
+        ]
+
+
+# -- key order after a dead letter (on_dead_letter: hold) -----------------------------------------
+
+
+def holding() -> Lanes:
+    return Lanes("orders", POLICY, random.Random(7), hold=True)
+
+
+def test_a_dead_head_holds_its_key_and_sets_aside_what_waits_behind_it() -> None:
+    machine = holding()
+    a1, a2, a3, b1 = delivery("a", 1), delivery("a", 2), delivery("a", 3), delivery("b", 1)
+    machine.admit([a1, a2, b1])
+    machine.heads(["a", "b"], now=1.0)
+    dead = machine.outcome(a1, PermanentError("HTTP 422"), now=2.0)
+    assert dead is not None and dead.verdict == "dead" and not dead.advance
+    assert dead.record.hold and dead.record.state.status is Status.DEAD
+    assert machine.holder("a") == a1.envelope.id
+    [aside] = machine.set_aside()  # a2 waited behind a1: set aside, out of memory
+    assert aside.verdict == "held" and aside.delivery is a2 and aside.record.event == "held"
+    assert encode_id(a1.envelope.id) in aside.record.detail
+    assert aside.record.state.status is Status.PENDING and a2.state.updated_at == 2.0
+    assert machine.admit([a3], now=3.0) == []  # admitted later: set aside too
+    assert [d.delivery for d in machine.set_aside()] == [a3] and machine.set_aside() == []
+    assert (machine.held_keys, machine.held_deliveries, len(machine)) == (1, 2, 1)  # b1 flows
+    assert machine.heads(["a"], now=4.0) == ([], [])
+    decision = machine.outcome(b1, None, now=4.0)
+    assert decision is not None and decision.verdict == "delivered"  # other keys go on
+
+
+def test_a_replay_releases_the_key_head_first_then_the_held_ones_in_order() -> None:
+    machine = holding()
+    a1, a2, a3 = delivery("a", 1), delivery("a", 2), delivery("a", 3)
+    machine.admit([a1, a2, a3])
+    machine.heads(["a"], now=1.0)
+    machine.outcome(a1, PermanentError("no"), now=2.0)
+    machine.set_aside()
+    replayed = delivery("a", 1)
+    replayed.envelope = a1.envelope  # the journal's fresh copy of the dead letter
+    ids, opened = machine.release("a", a1.envelope.id, replayed)
+    assert ids == [a2.envelope.id, a3.envelope.id] and opened == []
+    assert machine.held_keys == 0 and machine.held_deliveries == 0
+    a4 = delivery("a", 4)
+    assert machine.admit([a4]) == ["a"] and machine.set_aside() == []  # not held any more...
+    assert machine.heads(["a"], now=3.0) == ([], [])  # ...but waits for the held ones
+    assert machine.stalled() == []  # a lane waiting for its held ones is not stalled
+    assert machine.loaded("a", [a3, a2]) == ["a"]  # they are put in order, whatever the read
+    sent = []
+    for _ in range(4):
+        [head], _ = machine.heads(["a"], now=4.0)
+        sent.append(head)
+        machine.outcome(head, None, now=4.0)
+    assert sent == [replayed, a2, a3, a4] and len(machine) == 0
+
+
+def test_a_skip_releases_the_held_ones_and_a_key_with_none_held_goes_on_at_once() -> None:
+    machine = holding()
+    a1, a2, b1 = delivery("a", 1), delivery("a", 2), delivery("b", 1)
+    machine.admit([a1, a2, b1])
+    machine.heads(["a", "b"], now=1.0)
+    machine.outcome(a1, PermanentError("no"), now=2.0)
+    machine.outcome(b1, PermanentError("no"), now=2.0)  # b holds with nothing behind it
+    assert [d.delivery for d in machine.set_aside()] == [a2]
+    assert machine.release("a", a1.envelope.id, None) == ([a2.envelope.id], [])
+    assert machine.loaded("a", [a2]) == ["a"]
+    assert machine.heads(["a"], now=3.0)[0] == [a2]
+    b2 = delivery("b", 2)
+    assert machine.release("b", b1.envelope.id, None) == ([], [])
+    assert machine.admit([b2]) == ["b"]  # released: admitted as usual
+    # A release that does not match the hold (stale) only admits what it carries.
+    assert machine.heads(["b"], now=3.0)[0] == [b2]
+    machine.outcome(b2, PermanentError("no"), now=3.0)
+    stranger = delivery("b", 9)
+    assert machine.release("b", b"x" * 16, stranger) == ([], [])
+    assert [d.delivery for d in machine.set_aside()] == [stranger]  # b is still held by b2
+    assert machine.holder("b") == b2.envelope.id
+
+
+def test_a_rejected_head_holds_too_and_restore_rebuilds_a_hold() -> None:
+    machine = holding()
+    a1, a2 = delivery("a", 1), delivery("a", 2)
+    machine.admit([a1, a2])
+    machine.heads(["a"], now=1.0)
+    rejected = machine.reject(a1, "transform failed", now=1.0)
+    assert rejected is not None and rejected.record.hold
+    assert a1.state.first_attempt_at == 0.0  # never sent: no key window counts from it
+    restored = holding()
+    restored.restore("a", a1.envelope.id, [a2.envelope.id])
+    assert (restored.held_keys, restored.held_deliveries) == (1, 1)
+    restored.admit([delivery("a", 3)])
+    assert len(restored.set_aside()) == 1 and restored.held_deliveries == 2
+
+
+def test_without_hold_a_dead_head_only_leaves_its_lane() -> None:
+    machine = lanes()
+    a1, a2 = delivery("a", 1), delivery("a", 2)
+    machine.admit([a1, a2])
+    machine.heads(["a"], now=1.0)
+    dead = machine.outcome(a1, PermanentError("no"), now=2.0)
+    assert dead is not None and dead.advance and not dead.record.hold
+    assert machine.set_aside() == [] and machine.held_keys == 0
+
+
+def test_a_replay_keeps_the_first_send_but_gets_a_fresh_retry_budget() -> None:
+    machine = lanes(RetryPolicy(max_attempts=10, initial=1.0, max=1.0, max_age=5.0, jitter="none"))
+    old = delivery("a")
+    old.state.first_attempt_at = 100.0  # first sent long ago (kept by the replay)
+    machine.admit([old])
+    [head], _ = machine.heads(["a"], now=1000.0)
+    assert head.state.first_attempt_at == 100.0 and head.state.retry_from == 1000.0
+    decision = machine.outcome(head, TransientError("down"), now=1001.0)
+    assert decision is not None and decision.verdict == "retry"  # 1 s into its new budget
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from("abc"), st.sampled_from(["ok", "transient", "permanent"])),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_with_hold_each_key_is_delivered_in_acceptance_order_across_replays(
+    script: list[tuple[str, str]],
+) -> None:
+    """Every dead letter is replayed (and then succeeds): each key's deliveries reach the target
+    in acceptance order, the replayed ones included, and nothing stays held."""
+    machine = Lanes("orders", RetryPolicy(max_attempts=2, initial=1.0, max=1.0, jitter="none"),
+                    random.Random(3), hold=True)  # fmt: skip
+    accepted = [delivery(key, n) for n, (key, _) in enumerate(script)]
+    plan = {d.envelope.id: outcome for d, (_, outcome) in zip(accepted, script, strict=True)}
+    by_id = {d.envelope.id: d for d in accepted}
+    delivered: list[Delivery] = []
+    machine.admit(accepted)
+    machine.set_aside()
+    keys = sorted({d.state.ordering_key for d in accepted})
+    now = 0.0
+    for _ in range(20 * len(script)):
+        now += 1.0
+        heads, _ = machine.heads(keys, now)
+        for head in heads:
+            outcome = plan[head.envelope.id]
+            errors = {"transient": TransientError("t"), "permanent": PermanentError("p")}
+            decision = machine.outcome(head, errors.get(outcome), now)
+            assert decision is not None
+            if decision.verdict == "delivered":
+                delivered.append(head)
+            elif decision.verdict == "dead":  # the operator fixes it and replays it
+                plan[head.envelope.id] = "ok"
+                head.state = DeliveryState(ordering_key=head.state.ordering_key)
+                ids, _ = machine.release(head.state.ordering_key, head.envelope.id, head)
+                if ids:
+                    machine.loaded(head.state.ordering_key, [by_id[i] for i in ids])
+        machine.set_aside()
+        if len(delivered) == len(accepted):
+            break
+    assert machine.held_keys == 0 and machine.held_deliveries == 0
+    for key in "abc":
+        assert [d for d in delivered if d.state.ordering_key == key] == [
             d for d in accepted if d.state.ordering_key == key
         ]

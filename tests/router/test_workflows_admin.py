@@ -218,7 +218,11 @@ async def test_detail_of_a_parked_instance(seeded: Seeded) -> None:
         "undo": "none",
         "undo_attempts": 0,
         "undo_error": None,
+        "first_sent_at": None,
+        "undo_started_at": None,
+        "child": None,
     }
+    assert detail["parents"] == []
     events = [(e["event"], e["step"], e["attempt"]) for e in detail["events"]]
     assert events == [
         ("triggered", None, None),

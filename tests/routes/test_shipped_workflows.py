@@ -18,7 +18,7 @@ from router import registry
 from router.runtime.request_builder import render_path, run_chain
 from router.workflows.kind import WORKFLOW
 from router.workflows.plan import build_document
-from router.workflows.spec import CallSpec
+from router.workflows.spec import CallSpec, StepSpec
 from tests.routes.test_shipped_routes import CONFIG, FIXTURES, ROOT, TABLE
 
 VENDORS = ROOT / "tests" / "fixtures" / "vendors"
@@ -36,16 +36,23 @@ TRIGGERS = {  # workflow -> (vendor fixture, event type as the source reads it, 
         None,
     ),
     "direct-commerce": ("shopify/orders_create.json", "orders/create", "wh-1"),
+    "customer-onboarding": ("salesforce/account_rest.json", "Account", "evt-sf-2"),
 }
+# Stand-ins that a later step reads as a document, not as a value in a template: the answer of
+# the amendment's `current_order` read (the deal's order as NetSuite returns it).
+DOCUMENT_OUTPUTS = {("current_order", "record"): "netsuite/sales_order.json"}
 
 
 def test_every_shipped_workflow_has_a_trigger_fixture() -> None:
     assert set(CONFIG.specs(WORKFLOW)) == set(TRIGGERS)
 
 
-def _call(call: CallSpec, context: dict[str, Any]) -> dict[str, Any]:
+def _call(call: CallSpec | StepSpec, context: dict[str, Any]) -> dict[str, Any]:
     document = build_document(call, context, registry.transforms())
+    if isinstance(call, StepSpec) and call.workflow is not None:
+        return {"workflow": call.workflow, "trigger": document}
     target = call.call
+    assert target is not None
     return {
         "connector": target.connector,
         "operation": target.operation,
@@ -53,6 +60,11 @@ def _call(call: CallSpec, context: dict[str, Any]) -> dict[str, Any]:
         "path": render_path(target.path, document),
         "body": document,
     }
+
+
+def _stand_in(step: str, output: str) -> Any:
+    fixture = DOCUMENT_OUTPUTS.get((step, output))
+    return orjson.loads((VENDORS / fixture).read_bytes()) if fixture else f"<{step}.{output}>"
 
 
 @pytest.mark.parametrize("workflow_id", sorted(TRIGGERS))
@@ -68,7 +80,7 @@ def test_workflow_golden(workflow_id: str) -> None:
     context: dict[str, Any] = {
         "trigger": orjson.loads(orjson.dumps(canonical.model_dump(mode="json"))),
         "event": {"source": spec.trigger.source, "type": event_type, "key": key},
-        "steps": {s.id: {name: f"<{s.id}.{name}>" for name in s.output} for s in spec.steps},
+        "steps": {s.id: {name: _stand_in(s.id, name) for name in s.output} for s in spec.steps},
         "instance": {"id": "<instance>", "key": "<key>"},
     }
     produced = {}

@@ -178,3 +178,41 @@ async def test_cancel_a_subscription_then_a_second_cancel_is_resource_missing(
     assert (await get(h, f"/v1/subscriptions/{sub['id']}"))[:2] == (200, canceled)
     missing = await reply(await h.http.delete(f"{h.url}/v1/subscriptions/sub_x", headers=auth))
     assert missing[0] == 404
+
+
+async def test_customer_search_speaks_stripes_query_language(harness: HarnessFactory) -> None:
+    h = await harness("stripe")
+    made = {}
+    for account, email in (("001A", "a@x.com"), ("001B", "b@x.com"), ("O'Neil \\ Co", "c@x.com")):
+        _, cus, _ = await post(
+            h, "/v1/customers", {"email": email, "metadata[salesforce_account_id]": account}
+        )
+        made[account] = cus["id"]
+
+    async def search(query: str, **params: str) -> Reply:
+        headers = {"Authorization": f"Bearer {h.config['api_key']}"}
+        url = f"{h.url}/v1/customers/search"
+        return await reply(
+            await h.http.get(url, params={"query": query, **params}, headers=headers)
+        )
+
+    status, found, _ = await search("metadata['salesforce_account_id']:'001B'")
+    assert status == 200 and found["object"] == "search_result"
+    assert found["url"] == "/v1/customers/search" and found["has_more"] is False
+    assert found["next_page"] is None and [c["id"] for c in found["data"]] == [made["001B"]]
+    _, found, _ = await search('metadata["salesforce_account_id"]:"O\\\'Neil \\\\ Co"')
+    assert [c["id"] for c in found["data"]] == [made["O'Neil \\ Co"]]
+    _, found, _ = await search("email:'a@x.com' OR email:'b@x.com'")
+    assert [c["id"] for c in found["data"]] == [made["001A"], made["001B"]]
+    _, found, _ = await search("email:'a@x.com' AND metadata['salesforce_account_id']:'001B'")
+    assert found["data"] == []
+    _, page, _ = await search("email:'a@x.com' OR email:'b@x.com'", limit="1")
+    assert page["has_more"] is True and [c["id"] for c in page["data"]] == [made["001A"]]
+    _, rest, _ = await search("email:'a@x.com' OR email:'b@x.com'", page=page["next_page"])
+    assert rest["has_more"] is False and [c["id"] for c in rest["data"]] == [made["001B"]]
+    for bad in ("metadata['k']", "email:'a' AND name:'b' OR name:'c'", "created>5"):
+        status, body, _ = await search(bad)
+        assert status == 400 and error_shape_ok("stripe", 400, body)
+        assert body["error"]["param"] == "query"
+    status, body, _ = await search("email:'a@x.com'", page="nope")
+    assert status == 400 and body["error"]["param"] == "page"

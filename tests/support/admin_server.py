@@ -23,9 +23,15 @@ AUTH = {"Authorization": "Bearer tok-new"}
 FAST_RETRY = "retry: {max_attempts: 3, initial: 10ms, max: 20ms}\n"
 
 
-def routes_folder(root: Path, sink: Sink) -> Path:
-    """``orders`` (order.created) and ``refunds`` (order.refunded) from source ``shop``."""
-    folder = write_routes(root / "routes", sink.url, route_extra=FAST_RETRY)
+def routes_folder(root: Path, sink: Sink, on_dead_letter: str = "continue") -> Path:
+    """``orders`` (order.created) and ``refunds`` (order.refunded) from source ``shop``.
+
+    Every :func:`event` has customer ``c1``, the ``orders`` key, and the tests replay and purge
+    several dead letters of it, so ``orders`` continues after a dead letter unless told to hold
+    (the hold itself: tests/router/test_key_order.py).
+    """
+    extra = FAST_RETRY + f"on_dead_letter: {on_dead_letter}\n"
+    folder = write_routes(root / "routes", sink.url, route_extra=extra)
     (folder / "refunds.yaml").write_text(
         "id: refunds\nfrom: {source: shop, type: order.refunded}\n"
         "steps:\n  - to: {connector: sink, path: /refunds}\n"

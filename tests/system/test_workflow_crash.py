@@ -1,5 +1,8 @@
 """kill -9 during quote-to-cash under a stream of 200 deals: every deal completes, once.
 
+Each deal's customer onboarding runs as a child workflow, so the kills also land in the middle
+of onboardings: each account is onboarded once, its records created once.
+
 A real ``interlock run`` serves the shipped routes against every simulator (in this process, with
 a little latency so that kills land in the middle of steps). 200 distinct closed-won deals are
 posted, signed, and retried until acknowledged. The router is SIGKILLed three times while
@@ -60,10 +63,10 @@ async def _post_until_acked(
         await asyncio.sleep(0.05)
 
 
-def _instances(data_dir: Path) -> list[Instance]:
+def _instances(data_dir: Path, workflow: str = "quote-to-cash") -> list[Instance]:
     store = WorkflowStore(data_dir / "workflows", readonly=True)
     try:
-        return store.query(workflow="quote-to-cash", limit=10_000)
+        return store.query(workflow=workflow, limit=10_000)
     finally:
         store.close()
 
@@ -119,11 +122,14 @@ async def test_sigkill_during_quote_to_cash_completes_every_deal_once(
         ("webhook", "entitlements"),
         ("zendesk", "organization"),
         ("salesforce", "Account"),  # seeded: crm_link must update, never create
+        ("webhook", "onboarded"),  # onboarding's notification, once per account
     }
     counts = {f"{sim}.{kind}": len(sc.records(sims, sim, kind)) for sim, kind in per_type}
     instances = _instances(data)
-    resumed = sum(any(e.event == "resumed" for e in i.events) for i in instances)
-    resent = sum(s.attempts > 1 for i in instances for s in i.steps)
+    onboardings = _instances(data, "customer-onboarding")
+    both = [*instances, *onboardings]
+    resumed = sum(any(e.event == "resumed" for e in i.events) for i in both)
+    resent = sum(s.attempts > 1 for i in both for s in i.steps)
     print(f"\nworkflow crash test: deals={DEALS} acked={len(acked)} kills=4 "
           f"starts={router.starts} states={dict(states)} resumed_instances={resumed} "
           f"steps_resent={resent} records={counts}")  # fmt: skip
@@ -139,3 +145,6 @@ async def test_sigkill_during_quote_to_cash_completes_every_deal_once(
     assert len({r["data"]["body"]["external_id"] for r in entitlements}) == DEALS
     subscriptions = sc.records(sims, "stripe", "subscription")
     assert len({r["data"]["customer"] for r in subscriptions}) == DEALS
+    # Each deal's onboarding ran as its child, once per account, to completion, however cut.
+    assert Counter(i.state.value for i in onboardings) == Counter({State.COMPLETED.value: DEALS})
+    assert {i.step("onboarding").child for i in instances} == {i.id for i in onboardings}

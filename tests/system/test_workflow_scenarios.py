@@ -83,12 +83,16 @@ async def test_quote_to_cash_creates_each_record_once_and_links_them(
     await _poster(client)("salesforce", body, sc.salesforce_headers(body, "evt-q2c-1"))
     instance = await sc.settled(engine, "quote-to-cash", opp["Id"])
     assert instance.state is State.COMPLETED, _why(instance)
-    assert [s.status for s in instance.steps] == [StepStatus.SUCCEEDED] * 7
+    assert [s.status for s in instance.steps] == [StepStatus.SUCCEEDED] * 4
     account = opp["AccountId"]
+    onboarding = await sc.settled(engine, "customer-onboarding", account)
+    assert onboarding.state is State.COMPLETED, _why(onboarding)
+    assert instance.step("onboarding").child == onboarding.id
+    assert onboarding.parents == [f"{instance.id}/onboarding"]
 
     customers = sc.records(reset, "netsuite", "customer")
     customer = _one(customers, external_id=f"salesforce-{account}")
-    assert customer["id"] == instance.step("erp_customer").output["id"]
+    assert customer["id"] == instance.step("onboarding").output["erp_customer"]
     assert customer["data"]["companyName"] == opp["Account"]["Name"]
     order = _one(sc.records(reset, "netsuite", "salesOrder"), external_id=f"salesforce-{opp['Id']}")
     assert order["data"]["entity"] == {"id": customer["id"]}  # linked by internal id
@@ -96,9 +100,11 @@ async def test_quote_to_cash_creates_each_record_once_and_links_them(
 
     stripe_customer = _one(sc.records(reset, "stripe", "customer"))
     assert stripe_customer["data"]["metadata"]["netsuite_customer_id"] == customer["id"]
+    assert stripe_customer["id"] == instance.step("onboarding").output["billing_customer"]
     subscription = _one(sc.records(reset, "stripe", "subscription"))
     assert subscription["data"]["customer"] == stripe_customer["id"]
     assert subscription["data"]["status"] == "active"
+    assert subscription["data"]["metadata"]["netsuite_sales_order_id"] == order["id"]
 
     entitlement = _one(sc.records(reset, "webhook", "entitlements"))
     assert entitlement["data"]["body"]["external_id"] == f"salesforce-{opp['Id']}"
@@ -107,11 +113,53 @@ async def test_quote_to_cash_creates_each_record_once_and_links_them(
 
     org = _one(sc.records(reset, "zendesk", "organization"))
     assert org["external_id"] == f"salesforce-{account}"
-    assert org["id"] == str(instance.step("support_org").output["id"])
+    assert org["id"] == str(onboarding.step("support_org").output["id"])
     crm = _one(sc.records(reset, "salesforce", "Account"))["data"]
     assert crm["Stripe_Customer_Id__c"] == stripe_customer["id"]
     assert crm["NetSuite_Customer_Id__c"] == customer["id"]
+    assert str(crm["Zendesk_Organization_Id__c"]) == org["id"]
+    onboarded = _one(sc.records(reset, "webhook", "onboarded"))["data"]["body"]
+    assert onboarded["account"] == account and onboarded["stripe_customer"] == stripe_customer["id"]
     assert instance.sla_seconds is not None
+
+
+async def test_onboarding_creates_each_record_once_when_run_twice_and_then_by_a_deal(
+    router: Router, reset: SimulatorThread
+) -> None:
+    """The account turns customer (twice: a Flow re-fires), then wins a deal: one onboarding."""
+    engine, client = router
+    opp = sc.opportunity(5)
+    account_id = opp["AccountId"]
+    sc.seed_account(reset, account_id)
+    account = sc.fixture("salesforce/account_rest.json")
+    account.update(Id=account_id, Name=opp["Account"]["Name"], Type="Customer - Direct")
+    body = sc.dumps(account)
+    post = _poster(client)
+    await post("salesforce", body, sc.salesforce_headers(body, "evt-onb-5a"))
+    await post("salesforce", body, sc.salesforce_headers(body, "evt-onb-5b"))  # a new event id
+    onboarding = await sc.settled(engine, "customer-onboarding", account_id)
+    assert onboarding.state is State.COMPLETED, _why(onboarding)
+    assert len(onboarding.duplicates) == 1
+
+    deal = sc.dumps(opp)
+    await post("salesforce", deal, sc.salesforce_headers(deal, "evt-onb-5-deal"))
+    instance = await sc.settled(engine, "quote-to-cash", opp["Id"])
+    assert instance.state is State.COMPLETED, _why(instance)
+    assert instance.step("onboarding").child == onboarding.id
+    assert any(e.event == "child_linked" for e in instance.events)
+    assert engine.workflows is not None
+    assert len(await engine.workflows.query(workflow="customer-onboarding")) == 1
+    customer = _one(sc.records(reset, "netsuite", "customer"))
+    assert customer["external_id"] == f"salesforce-{account_id}"
+    stripe_customer = _one(sc.records(reset, "stripe", "customer"))
+    assert (
+        _one(sc.records(reset, "zendesk", "organization"))["external_id"] == customer["external_id"]
+    )
+    assert len(sc.records(reset, "webhook", "onboarded")) == 1
+    crm = _one(sc.records(reset, "salesforce", "Account"))["data"]
+    assert crm["Stripe_Customer_Id__c"] == stripe_customer["id"]
+    order = _one(sc.records(reset, "netsuite", "salesOrder"))
+    assert order["data"]["entity"] == {"id": customer["id"]}
 
 
 async def test_quote_to_cash_permanent_failure_at_the_entitlement_compensates_in_reverse(
@@ -119,6 +167,7 @@ async def test_quote_to_cash_permanent_failure_at_the_entitlement_compensates_in
 ) -> None:
     engine, client = router
     opp = sc.opportunity(2)
+    sc.seed_account(reset, opp["AccountId"])
     webhook = reset.set.simulator("webhook")
     reset.call(lambda: webhook.set_faults({"broken": [f"salesforce-{opp['Id']}"]}))
     body = sc.dumps(opp)
@@ -130,27 +179,26 @@ async def test_quote_to_cash_permanent_failure_at_the_entitlement_compensates_in
     assert "422" in (instance.reason or "")
     undo = {s.id: s.undo for s in instance.steps}
     assert undo == {
-        "erp_customer": UndoStatus.DONE,
+        # flagged: the customer is master data, onboarded once for every deal of the account
+        "onboarding": UndoStatus.NOT_COMPENSABLE,
         "sales_order": UndoStatus.DONE,
-        "billing_customer": UndoStatus.NOT_COMPENSABLE,  # flagged: a Stripe customer stays
         "subscription": UndoStatus.DONE,
         "entitlement": UndoStatus.NONE,  # it failed: nothing to undo
-        "support_org": UndoStatus.NONE,  # never ran
-        "crm_link": UndoStatus.NONE,
     }
     order = [e.step for e in instance.events if e.event == "step_compensated"]
-    assert order == ["subscription", "sales_order", "erp_customer"]  # reverse order
+    assert order == ["subscription", "sales_order"]  # reverse order
     assert _one(sc.records(reset, "stripe", "subscription"))["data"]["status"] == "canceled"
     ns_order = _one(sc.records(reset, "netsuite", "salesOrder"))
     assert ns_order["data"]["orderStatus"] == {"id": "H"}
-    assert _one(sc.records(reset, "netsuite", "customer"))["data"]["isInactive"] is True
-    assert sc.records(reset, "zendesk", "organization") == []
+    customer = _one(sc.records(reset, "netsuite", "customer"))["data"]
+    assert not customer.get("isInactive")  # the customer stays: the deal is undone, not them
+    assert len(sc.records(reset, "zendesk", "organization")) == 1
 
     notes = sc.records(reset, "webhook", "exceptions")
     note = _one(notes)["data"]["body"]
     assert note["state"] == "compensated" and note["failed_step"] == "entitlement"
     assert note["key"] == opp["Id"]
-    assert {s["id"]: s["undo"] for s in note["steps"]}["billing_customer"] == "not_compensable"
+    assert {s["id"]: s["undo"] for s in note["steps"]}["onboarding"] == "not_compensable"
 
 
 async def test_a_repeated_closed_won_does_not_start_a_second_instance(
@@ -213,42 +261,107 @@ async def test_invoice_payment_failed_marks_past_due_and_opens_a_ticket(
     assert invoice["id"] in str(ticket["data"])
 
 
-async def test_subscription_amendment_reaches_the_erp_order_and_the_entitlement(
-    router: Router, reset: SimulatorThread
-) -> None:
-    """Chained: a deal sets up billing; then Stripe reports that very subscription amended."""
+async def _won_deal(router: Router, reset: SimulatorThread, n: int) -> tuple[Any, dict[str, Any]]:
+    """A completed quote-to-cash for deal ``n``, and its Stripe subscription as Stripe holds it."""
     engine, client = router
-    opp = sc.opportunity(4)
+    opp = sc.opportunity(n)
     sc.seed_account(reset, opp["AccountId"])
     body = sc.dumps(opp)
-    await _poster(client)("salesforce", body, sc.salesforce_headers(body, "evt-q2c-4"))
+    await _poster(client)("salesforce", body, sc.salesforce_headers(body, f"evt-q2c-{n}"))
     deal = await sc.settled(engine, "quote-to-cash", opp["Id"])
-    assert deal.state is State.COMPLETED
-    erp_customer = deal.step("erp_customer").output["id"]
+    assert deal.state is State.COMPLETED, _why(deal)
+    record = _one(sc.records(reset, "stripe", "subscription"))
+    return deal, {"id": record["id"], **record["data"]}  # the object as Stripe sends it
 
-    subscription = _one(sc.records(reset, "stripe", "subscription"))
+
+async def _subscription_event(
+    router: Router, event_type: str, event_id: str, subscription: dict[str, Any]
+) -> Any:
     event = sc.fixture("stripe/subscription_updated.json")
-    amended = event["data"]["object"]
-    amended["id"] = subscription["id"]
-    amended["customer"] = subscription["data"]["customer"]
-    amended["metadata"] = subscription["data"]["metadata"]  # Stripe echoes the deal's metadata
-    amended["items"]["data"][0]["quantity"] = 12
-    event["id"] = "evt_amend_4"
+    event.update(id=event_id, type=event_type)
+    event["data"] = {"object": subscription}
     body = sc.dumps(event)
+    engine, client = router
     await _poster(client)("stripe", body, sc.stripe_headers(body))
-    instance = await sc.settled(engine, "subscription-amendment", "evt_amend_4")
-    assert instance.state is State.COMPLETED, (instance.reason, instance.summary())
-    assert instance.step("billing_customer").output == {"erp_customer": erp_customer}
+    return await sc.settled(engine, "subscription-amendment", event_id)
 
-    change = _one(
-        sc.records(reset, "netsuite", "salesOrder"), external_id=f"stripe-{subscription['id']}"
+
+def _open_orders(reset: SimulatorThread, erp_customer: str) -> list[dict[str, Any]]:
+    return [
+        order
+        for order in sc.records(reset, "netsuite", "salesOrder")
+        if order["data"]["entity"] == {"id": erp_customer}
+        and order["data"]["orderStatus"] != {"id": "H"}
+    ]
+
+
+async def test_an_amendment_changes_the_deals_order_in_place_and_the_entitlement_and_crm_follow(
+    router: Router, reset: SimulatorThread
+) -> None:
+    """10 -> 12 seats: one open NetSuite order (the deal's) with 12 seats, not a second one."""
+    deal, subscription = await _won_deal(router, reset, 4)
+    erp_customer = deal.step("onboarding").output["erp_customer"]
+    before = _one(_open_orders(reset, erp_customer))
+    seats = [line for line in before["data"]["item"]["items"] if line.get("isClosed") is not True]
+    assert {line["quantity"] for line in seats if line.get("custcol_interlock_recurring")} == {10}
+
+    subscription["items"]["data"][0]["quantity"] = 12
+    instance = await _subscription_event(
+        router, "customer.subscription.updated", "evt_amend_4", subscription
     )
-    assert change["data"]["entity"] == {"id": erp_customer}  # the deal's NetSuite customer
-    assert {line["quantity"] for line in change["data"]["item"]["items"]} == {12}
+    assert instance.state is State.COMPLETED, _why(instance)
+
+    order = _one(_open_orders(reset, erp_customer))  # still exactly one open order
+    assert order["id"] == before["id"] == deal.step("sales_order").output["id"]
+    assert order["external_id"] == before["external_id"]
+    lines = order["data"]["item"]["items"]
+    recurring = [line for line in lines if line.get("custcol_interlock_recurring")]
+    assert [line["quantity"] for line in recurring] == [12]
+    assert not any(line.get("isClosed") for line in recurring)
+    one_off = [line for line in lines if not line.get("custcol_interlock_recurring")]
+    old_one_off = [
+        line
+        for line in before["data"]["item"]["items"]
+        if not line.get("custcol_interlock_recurring")
+    ]
+    assert one_off == old_one_off  # onboarding and other one-off lines are left as they were
+    assert len(sc.records(reset, "netsuite", "salesOrder")) == 1
+
     grants = [r["data"]["body"] for r in sc.records(reset, "webhook", "entitlements")]
     assert [g["seats"] for g in grants] == [10, 12]  # the deal's grant, then the amendment
-    assert grants[1]["external_id"] == grants[0]["external_id"] == f"salesforce-{opp['Id']}"
-    assert grants[1]["erp_order"] == change["id"]
+    assert grants[1]["external_id"] == grants[0]["external_id"]
+    assert grants[1]["erp_order"] == order["id"]
+    crm = _one(sc.records(reset, "salesforce", "Account"))["data"]
+    assert crm["Subscription_Seats__c"] == 12
+    assert crm["Subscription_Status__c"] == "Active"
+
+
+async def test_a_cancellation_closes_the_order_ends_the_entitlement_and_updates_the_account(
+    router: Router, reset: SimulatorThread
+) -> None:
+    deal, subscription = await _won_deal(router, reset, 6)
+    erp_customer = deal.step("onboarding").output["erp_customer"]
+    now = subscription["current_period_start"] + 60  # canceled a minute into its first period
+    subscription.update(status="canceled", canceled_at=now, ended_at=now)
+    instance = await _subscription_event(
+        router, "customer.subscription.deleted", "evt_cancel_6", subscription
+    )
+    assert instance.state is State.COMPLETED, _why(instance)
+
+    assert _open_orders(reset, erp_customer) == []
+    order = _one(sc.records(reset, "netsuite", "salesOrder"))
+    assert order["data"]["orderStatus"] == {"id": "H"}  # Closed
+    recurring = [
+        line for line in order["data"]["item"]["items"] if line.get("custcol_interlock_recurring")
+    ]
+    assert recurring and all(line["isClosed"] is True for line in recurring)
+    grants = [r["data"]["body"] for r in sc.records(reset, "webhook", "entitlements")]
+    assert grants[-1]["external_id"] == grants[0]["external_id"]
+    assert grants[-1]["status"] == "revoked"
+    assert grants[-1]["ends_at"] is not None
+    crm = _one(sc.records(reset, "salesforce", "Account"))["data"]
+    assert crm["Subscription_Status__c"] == "Canceled"
+    assert crm["Subscription_Seats__c"] == 0
 
 
 async def test_direct_commerce_checks_stock_books_the_order_and_ships(
