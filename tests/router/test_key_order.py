@@ -387,6 +387,15 @@ def _envelope(key: str, customer: str = "c1") -> Envelope:
                     routes=[("orders", customer)])  # fmt: skip
 
 
+@pytest.fixture
+def journal(tmp_path: Path) -> Iterator[Journal]:
+    opened = Journal(tmp_path / "journal", map_size_mb=8, sync=False)
+    try:
+        yield opened
+    finally:
+        opened.close()
+
+
 def _dead(env: Envelope, *, hold: bool, first_sent: float = 5.0) -> OutcomeRecord:
     state = DeliveryState(
         Status.DEAD, 1, "c1", last_error="422", first_attempt_at=first_sent, updated_at=6.0
@@ -395,44 +404,36 @@ def _dead(env: Envelope, *, hold: bool, first_sent: float = 5.0) -> OutcomeRecor
 
 
 def test_the_hold_is_written_with_its_dead_letter_and_cleared_by_its_replay(
-    tmp_path: Path,
+    journal: Journal,
 ) -> None:
-    journal = Journal(tmp_path / "journal", map_size_mb=8, sync=False)
-    try:
-        head, other = _envelope("k1"), _envelope("k2", customer="c9")
-        journal.append([head, other], [])
-        journal.record([_dead(head, hold=True), _dead(other, hold=False)])
-        with journal.reader() as reader:
-            assert list(reader.holds()) == [("orders", "c1", head.id)]
-            assert reader.holding(head.id, "orders") and not reader.holding(other.id, "orders")
-        plain, released = journal.requeue([(head.id, "orders"), (other.id, "orders")])
-        assert [d.envelope.id for d in plain] == [other.id]
-        [release] = released
-        assert (release.route, release.key, release.holder) == ("orders", "c1", head.id)
-        assert release.head is not None and release.head.state.first_attempt_at == 5.0
-        assert release.head.state.attempts == 0 and release.head.state.retry_from == 0.0
-        with journal.reader() as reader:
-            assert list(reader.holds()) == []
-    finally:
-        journal.close()
+    head, other = _envelope("k1"), _envelope("k2", customer="c9")
+    journal.append([head, other], [])
+    journal.record([_dead(head, hold=True), _dead(other, hold=False)])
+    with journal.reader() as reader:
+        assert list(reader.holds()) == [("orders", "c1", head.id)]
+        assert reader.holding(head.id, "orders") and not reader.holding(other.id, "orders")
+    plain, released = journal.requeue([(head.id, "orders"), (other.id, "orders")])
+    assert [d.envelope.id for d in plain] == [other.id]
+    [release] = released
+    assert (release.route, release.key, release.holder) == ("orders", "c1", head.id)
+    assert release.head is not None and release.head.state.first_attempt_at == 5.0
+    assert release.head.state.attempts == 0 and release.head.state.retry_from == 0.0
+    with journal.reader() as reader:
+        assert list(reader.holds()) == []
 
 
 def test_a_dead_letter_that_holds_its_key_outlives_the_dead_letter_retention(
-    tmp_path: Path,
+    journal: Journal,
 ) -> None:
-    journal = Journal(tmp_path / "journal", map_size_mb=8, sync=False)
-    try:
-        holder, plain = _envelope("k1"), _envelope("k2", customer="c9")
-        journal.append([holder, plain], [])
-        journal.record([_dead(holder, hold=True), _dead(plain, hold=False)])
-        swept = journal.sweep(time.time() + 400 * 86400, 60, dead_retention_s=86400)
-        assert [key for key, _, _ in swept.dead] == [plain.id]  # the holder waits for a decision
-        assert journal.skip([(holder.id, "orders")], "done by hand")[0] == 1
-        swept = journal.sweep(time.time() + 400 * 86400, 60, dead_retention_s=86400)
-        assert [key for key, _, _ in swept.dead] == [plain.id]
-        assert journal.message(holder.id) is None  # skipped: finished, swept like any other
-    finally:
-        journal.close()
+    holder, plain = _envelope("k1"), _envelope("k2", customer="c9")
+    journal.append([holder, plain], [])
+    journal.record([_dead(holder, hold=True), _dead(plain, hold=False)])
+    swept = journal.sweep(time.time() + 400 * 86400, 60, dead_retention_s=86400)
+    assert [key for key, _, _ in swept.dead] == [plain.id]  # the holder waits for a decision
+    assert journal.skip([(holder.id, "orders")], "done by hand")[0] == 1
+    swept = journal.sweep(time.time() + 400 * 86400, 60, dead_retention_s=86400)
+    assert [key for key, _, _ in swept.dead] == [plain.id]
+    assert journal.message(holder.id) is None  # skipped: finished, swept like any other
 
 
 def test_a_journal_written_before_holds_existed_opens_read_only(tmp_path: Path) -> None:

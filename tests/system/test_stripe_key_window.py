@@ -113,10 +113,12 @@ def _customers(stripe: SimulatorThread) -> list[dict[str, Any]]:
     return snapshot.get("customer", [])
 
 
-async def _answer_lost_then_a_day_later(
-    engine: Engine, stripe: SimulatorThread, clock: Clock, account: str
+async def _retried_a_day_later(
+    engine_for: tuple[Any, Clock], stripe: SimulatorThread, connector: str, account: str
 ) -> Instance:
-    """The first create lands at Stripe after the step gave up; then 25 h pass."""
+    """The first create lands at Stripe after the step gave up; 25 h later an operator retries."""
+    start, clock = engine_for
+    engine = await start(connector)
     sim = stripe.set.simulator("stripe")
     # The create (not the look-up before it) answers past the step's 300 ms deadline.
     stripe.call(lambda: sim.set_faults({"latency": 0.6, "match": "POST /v1/customers"}))
@@ -132,18 +134,15 @@ async def _answer_lost_then_a_day_later(
     stripe.call(lambda: sim.set_faults({"latency": 0.0, "match": None}))
     stripe.advance_clock("stripe", DAY + 3600)  # Stripe forgets the key after 24 h
     clock.offset += DAY + 3600
-    return parked
+    assert engine.workflows is not None
+    await engine.workflows.command("retry", parked.id, "Stripe is answering again", "ops")
+    return await _parked(engine, account, attempts=2)
 
 
 async def test_a_create_that_looks_up_first_is_retried_a_day_later_without_a_second_customer(
     engine_for: tuple[Any, Clock], stripe: SimulatorThread
 ) -> None:
-    start, clock = engine_for
-    engine = await start("stripe-lookup")
-    parked = await _answer_lost_then_a_day_later(engine, stripe, clock, "001LOOK")
-    assert engine.workflows is not None
-    await engine.workflows.command("retry", parked.id, "Stripe is answering again", "ops")
-    done = await _parked(engine, "001LOOK", attempts=2)
+    done = await _retried_a_day_later(engine_for, stripe, "stripe-lookup", "001LOOK")
     assert done.state is State.COMPLETED, done.reason
     customers = _customers(stripe)
     assert len(customers) == 1  # found by its account id, not created again
@@ -153,12 +152,7 @@ async def test_a_create_that_looks_up_first_is_retried_a_day_later_without_a_sec
 async def test_a_plain_create_past_the_window_is_refused_with_its_reason(
     engine_for: tuple[Any, Clock], stripe: SimulatorThread
 ) -> None:
-    start, clock = engine_for
-    engine = await start("stripe-plain")
-    parked = await _answer_lost_then_a_day_later(engine, stripe, clock, "001PLAIN")
-    assert engine.workflows is not None
-    await engine.workflows.command("retry", parked.id, "Stripe is answering again", "ops")
-    again = await _parked(engine, "001PLAIN", attempts=99)
+    again = await _retried_a_day_later(engine_for, stripe, "stripe-plain", "001PLAIN")
     assert again.state is State.PARKED
     error = again.step("billing_customer").error or ""
     assert "key window passed" in error and "1d" in error, error
