@@ -14,9 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import unquote
 
 import orjson
 
+from router import codec
 from router.errors import BadRequestError, UnsupportedMediaTypeError
 
 STRUCTURED = "application/cloudevents+json"
@@ -43,10 +45,50 @@ class CloudEvent:
     def dedupe_key(self) -> str:
         return f"{self.attributes['source']} {self.attributes['id']}"
 
+    def fingerprint(self) -> bytes:
+        """What makes two deliveries "the same event" whichever mode carried them: attributes as
+        text (binary mode has no other types; an absent ``datacontenttype`` is JSON's), data by
+        content (JSON by value with numbers as sent, as bytes when not JSON), without the trace
+        context (a retry may carry a new one)."""
+        tree = codec.exact(self.body)
+        tree.setdefault("datacontenttype", "application/json")
+        if "data_base64" in tree:
+            data = _data_print(base64.b64decode(str(tree.pop("data_base64"))))
+        elif "data" in tree:
+            value = tree.pop("data")
+            text = isinstance(value, str) and not _is_json_media(
+                _media_type(tree["datacontenttype"])
+            )
+            data = _data_print(value.encode()) if text else b"json:" + codec.canonical(value)
+        else:
+            data = b""
+        attributes = {k: _as_text(v) for k, v in tree.items() if k not in _TRACE_CONTEXT}
+        return codec.canonical(attributes) + b"\n" + data
+
     @property
     def traceparent(self) -> str | None:
         value = self.attributes.get("traceparent")
         return value if isinstance(value, str) else None
+
+
+_TRACE_CONTEXT = ("traceparent", "tracestate")
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):  # a codec.Number too: its text
+        return str(value)
+    return codec.canonical(value).decode()
+
+
+def _data_print(data: bytes) -> bytes:
+    """Data bytes as the fingerprint compares them: by JSON value when they are JSON (a binary
+    event sent without a Content-Type), else as they are."""
+    try:
+        return b"json:" + codec.canonical(codec.exact(data))
+    except (ValueError, TypeError, RecursionError):  # not JSON or UTF-8, a lone surrogate, too deep
+        return b"bytes:" + data
 
 
 def _media_type(content_type: str) -> str:
@@ -102,11 +144,14 @@ def _valid_time(value: str) -> bool:
 
 
 def _structured(body: bytes, where: str = "event") -> CloudEvent:
+    return CloudEvent(validate(_loads(body, "body"), where), body)
+
+
+def _loads(body: bytes, what: str) -> Any:
     try:
-        event = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequestError(f"body is not valid JSON: {exc}") from None
-    return CloudEvent(validate(event, where), body)
+        return codec.loads(body, what)
+    except codec.JsonError as exc:
+        raise BadRequestError(str(exc)) from None
 
 
 def _binary(body: bytes, headers: Mapping[str, str], content_type: str) -> CloudEvent:
@@ -116,24 +161,36 @@ def _binary(body: bytes, headers: Mapping[str, str], content_type: str) -> Cloud
         if lower.startswith("ce-"):
             if not _printable_ascii(value):
                 raise BadRequestError(f"header {name!r} must be printable ASCII")
-            event[lower[3:]] = value
+            event[lower[3:]] = _percent_decoded(name, value)
     if content_type and not _printable_ascii(content_type):
         raise BadRequestError("Content-Type must be printable ASCII")
     if content_type:
         event["datacontenttype"] = content_type
-    if body:
-        if _is_json_media(_media_type(content_type)):
-            try:
-                event["data"] = orjson.loads(body)
-            except orjson.JSONDecodeError as exc:
-                raise BadRequestError(f"data is not valid JSON: {exc}") from None
-        else:
-            event["data_base64"] = base64.b64encode(body).decode()
+    json_data = bool(body) and _is_json_media(_media_type(content_type))
+    if json_data:
+        event["data"] = _loads(body, "data")
+    elif body:
+        event["data_base64"] = base64.b64encode(body).decode()
     validate(event)
     traceparent = headers.get("traceparent")
     if traceparent and "traceparent" not in event and _printable_ascii(traceparent):
         event["traceparent"] = traceparent
-    return CloudEvent(event, orjson.dumps(event))
+    if not json_data:
+        return CloudEvent(event, orjson.dumps(event))
+    # The structured form with the data exactly as sent: re-dumping the parsed data would turn
+    # integers past 64 bits into floats and collapse duplicate keys.
+    attributes = orjson.dumps({k: v for k, v in event.items() if k != "data"})
+    return CloudEvent(event, attributes[:-1] + b',"data":' + body.strip(b" \t\r\n") + b"}")
+
+
+def _percent_decoded(name: str, value: str) -> str:
+    """A ``ce-*`` value as the HTTP binding (3.1.3.2) has it: percent-encoded UTF-8."""
+    if "%" not in value:
+        return value
+    try:
+        return unquote(value, errors="strict")
+    except UnicodeDecodeError:
+        raise BadRequestError(f"header {name!r} is not percent-encoded UTF-8") from None
 
 
 def _printable_ascii(value: str) -> bool:
@@ -149,16 +206,17 @@ def parse(body: bytes, headers: Mapping[str, str]) -> list[CloudEvent]:
     if media == STRUCTURED:
         return [_structured(body)]
     if media == BATCH:
-        try:
-            events = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise BadRequestError(f"body is not valid JSON: {exc}") from None
+        events = _loads(body, "body")
         if not isinstance(events, list):
             raise BadRequestError("a CloudEvents batch is a JSON array")
+        if not events:
+            raise BadRequestError("a CloudEvents batch holds at least one event")
         if len(events) > MAX_BATCH:
             raise BadRequestError(f"a batch holds at most {MAX_BATCH} events")
+        # Each event keeps its own bytes, sliced from the batch as sent (numbers stay exact).
         return [
-            CloudEvent(validate(e, f"event {i}"), orjson.dumps(e)) for i, e in enumerate(events)
+            CloudEvent(validate(e, f"event {i}"), raw)
+            for i, (e, raw) in enumerate(zip(events, codec.array_items(body), strict=True))
         ]
     if any(name.lower().startswith("ce-") for name in headers):  # binary mode, even if incomplete
         return [_binary(body, headers, content_type)]

@@ -2,8 +2,9 @@
 
 As Redpanda Connect generates its docs from each component's spec: ``docs/routes.md`` gets every
 registered file kind, ``docs/connectors.md`` every connector kind (its operations and fields) and
-``docs/sources.md`` every verify scheme's fields, each between markers. A test fails when a page
-is stale, so the models stay the one source of validation, JSON Schema and docs.
+``docs/sources.md`` every verify scheme's fields and ``docs/operations.md`` every setting, each
+between markers. A test fails when a page is stale, so the models stay the one source of
+validation, JSON Schema and docs.
 """
 
 from __future__ import annotations
@@ -134,10 +135,38 @@ def sources_page() -> str:
     return "\n".join([*parts, "", END])
 
 
+def _setting_default(field: Any) -> str:
+    value = field.default
+    if value is None or value is PydanticUndefined:
+        return "unset"
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return f"`{value}`"
+
+
+def settings_page() -> str:
+    """Every field of :class:`router.settings.Settings`, as its ``INTERLOCK_`` variable."""
+    from router.settings import Settings  # noqa: PLC0415 - only this page needs it
+
+    parts = [
+        BEGIN,
+        "",
+        "| setting | default | what it does |",
+        "|---|---|---|",
+    ]
+    for name, field in Settings.model_fields.items():
+        meaning = (field.description or "").replace("|", "\\|")
+        parts.append(f"| `INTERLOCK_{name.upper()}` | {_setting_default(field)} | {meaning} |")
+    return "\n".join([*parts, "", END])
+
+
 PAGES = {
     "docs/routes.md": routes_page,
     "docs/connectors.md": connectors_page,
     "docs/sources.md": sources_page,
+    "docs/operations.md": settings_page,
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from typing import Annotated
 
 from pydantic import BeforeValidator, WithJsonSchema
@@ -36,7 +37,7 @@ def parse_duration(value: object) -> float:
 # The schema says what a file may hold (a string like '500ms' or seconds), not the parsed float.
 DURATION_SCHEMA = {
     "anyOf": [
-        {"type": "number", "minimum": 0},
+        {"type": "number", "minimum": 0, "maximum": sys.float_info.max},
         {"type": "string", "pattern": r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$"},
     ],
     "examples": ["500ms", "1s", "10m"],

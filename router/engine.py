@@ -21,8 +21,9 @@ from typing import Any
 
 import pykka
 from multidict import CIMultiDict, CIMultiDictProxy
+from opentelemetry.trace import SpanKind
 
-from router import registry
+from router import registry, telemetry
 from router.alerts.kind import ALERTS
 from router.alerts.service import Alerter
 from router.config import RouterConfig
@@ -165,7 +166,7 @@ class Engine:
             connector: Connector = kinds[conn.kind].factory(name, conn.settings)
             # A connector may keep its own metrics (calls, latency, circuit state, refreshes).
             for collector in getattr(connector, "collectors", list)():
-                self.metrics.registry.register(collector)
+                self.metrics.adopt(collector)
             await connector.start()
             self._connectors[name] = connector
             self._outlets[name] = outlet = Outlet(name, connector, self.metrics)
@@ -425,6 +426,23 @@ class Engine:
         return await self._accept(envelope, started)
 
     async def _accept(self, envelope: Envelope, started: float) -> Ack:
+        span = telemetry.start(
+            "interlock.ingress",
+            envelope.traceparent,
+            envelope.headers.get("tracestate"),
+            kind=SpanKind.SERVER,
+            attributes={"interlock.source": envelope.source},
+        )
+        if span is None:
+            return await self._accept_span(envelope, started)
+        envelope.traceparent = telemetry.span_traceparent(span)  # the deliveries' parent
+        span.set_attribute("interlock.message_id", envelope.id_text)
+        try:
+            return await self._accept_span(envelope, started)
+        finally:
+            span.end()
+
+    async def _accept_span(self, envelope: Envelope, started: float) -> Ack:
         assert self._batcher is not None
         source = envelope.source
         envelope.routes = self.table.match(
@@ -436,10 +454,10 @@ class Engine:
         self.ack_limit.enter()
         try:
             result = await self._batcher.submit(envelope)
-        except StorageFullError:
+        except StorageFullError as exc:
             self.ack_limit.abandon()
             self.credit.release(units)
-            self._storage_full()
+            self._storage_full(exc)
             raise
         except BaseException:
             self.ack_limit.abandon()
@@ -467,9 +485,10 @@ class Engine:
         same = result.message_id == envelope.id
         return Ack(envelope.id_text if same else encode_id(result.message_id), duplicate)
 
-    def _storage_full(self) -> None:
+    def _storage_full(self, exc: StorageFullError) -> None:
+        if not self.storage_full:  # one line when it starts, not one per refused request
+            log.error("journal_full", reason=exc.detail)
         self.storage_full = True
-        log.error("journal_full")
 
     def _dispatch(self, deliveries: list[Delivery]) -> None:
         """On the loop, after a commit or a replay: one batch per route actor (no crossing)."""

@@ -33,6 +33,10 @@ class Envelope:
     # Refused at the edge but kept (a file's malformed row): dead-lettered at append, with this
     # reason, on every route it matched; never delivered until an operator replays it.
     rejected: str = ""
+    # What "the same body" compares when it is not the body itself: a CloudEvent's mode-independent
+    # form (router/cloudevents.py), so one event sent binary, then structured, is a duplicate.
+    # Memory only: the journal keeps its digest.
+    fingerprint: bytes = b""
     _payload: Any = None
     _id_text: str = ""
 

@@ -12,18 +12,20 @@ Every failure the router can name is one of these, so that callers match on a cl
     ├── StorageError             the journal or the workflow store failed (LMDB, translated)
     │   ├── StorageOpenError     a store cannot be opened (path, permissions, format)
     │   │   └── DataDirLockedError   another live process holds the data folder (its pid)
-    │   └── StorageFullError     the map is full (also an UnavailableError: 503)
+    │   └── StorageFullError     the map or the disk is full (also an UnavailableError: 503)
+    │       └── StorageFailingError  any other LMDB failure (EIO, a bad page): handled alike
     ├── IngressError             the sender got something wrong -> 4xx problem+json
     │   ├── UnknownSourceError   404
     │   ├── BadRequestError      400 (not JSON, bad shape, missing type or key)
     │   ├── SignatureError       401 (any verification failure, library exceptions included)
+    │   ├── UnverifiedSourceError 403 (no verification, and the peer is not loopback)
     │   ├── RequestTimeoutError  408 (the body did not arrive before the deadline)
     │   ├── PayloadTooLargeError 413
     │   ├── UnsupportedMediaTypeError 415
     │   └── ConflictError        409 (same idempotency key, different body)
     ├── UnavailableError         the router cannot accept now -> 503 + Retry-After
     │   ├── BackpressureError    credit for new work is exhausted
-    │   └── StorageFullError     the LMDB map is full (also a StorageError)
+    │   └── StorageFullError     the LMDB map or disk is full, or storage fails (a StorageError)
     ├── UpstreamError            a request/reply route's target failed -> 502
     │   └── UpstreamTimeoutError no answer within the route's timeout -> 504
     └── DeliveryError            an outbound attempt failed
@@ -144,6 +146,13 @@ class SignatureError(IngressError):
     title = "Signature verification failed"
 
 
+class UnverifiedSourceError(IngressError):
+    """A source that verifies nothing was posted to by a peer that is not loopback (nor allowed)."""
+
+    status = 403
+    title = "Unverified source"
+
+
 class RequestTimeoutError(IngressError):
     status = 408
     title = "Request Timeout"
@@ -182,6 +191,16 @@ class BackpressureError(UnavailableError):
 
 class StorageFullError(UnavailableError, StorageError):
     title = "Journal storage is full"
+
+
+class StorageFailingError(StorageFullError):
+    """An LMDB failure other than a full map or disk (EIO, a bad page): handled as a full store.
+
+    The transaction fails, the sender gets a 503 with ``Retry-After`` and ``/readyz`` turns 503
+    until a commit succeeds again.
+    """
+
+    title = "Journal storage is failing"
 
 
 class UpstreamError(InterlockError):

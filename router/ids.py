@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 import random
-import re
 import threading
 import time
 
+from opentelemetry import trace
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-_TRACEPARENT = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
+_PROPAGATOR = TraceContextTextMapPropagator()
 _lock = threading.Lock()
 _trace_rng = random.Random(os.urandom(32))  # noqa: S311 - trace ids are not secrets
 _id_rng = random.Random(os.urandom(32))  # noqa: S311 - message ids are unique, not secret
@@ -67,21 +69,43 @@ def decode_id(text: str) -> bytes:
     return number.to_bytes(16, "big")
 
 
-def new_traceparent(trace_id: str | None = None) -> str:
+def new_traceparent(trace_id: str | None = None, flags: str = "01") -> str:
     """A W3C traceparent with a fresh span id (and a fresh trace id unless one is given).
 
     Trace and span ids need uniqueness, not secrecy (W3C Trace Context), so a PRNG seeded from
     the OS serves; it is several times cheaper than ``os.urandom`` on the ingress hot path.
+    ``flags`` are the parent's trace flags (``01`` sampled, ``00`` not): a child keeps them.
     """
     trace = trace_id or f"{_trace_rng.getrandbits(128):032x}"
-    return f"00-{trace}-{_trace_rng.getrandbits(64) or 1:016x}-01"
+    return f"00-{trace}-{_trace_rng.getrandbits(64) or 1:016x}-{flags}"
+
+
+def child_traceparent(parent: str) -> str:
+    """A child of ``parent`` (a traceparent this process wrote): same trace id and trace flags,
+    a fresh span id; a fresh trace when ``parent`` is not one."""
+    parts = parent.split("-")
+    if len(parts) != 4 or len(parts[1]) != 32 or len(parts[3]) != 2:
+        return new_traceparent()
+    return new_traceparent(parts[1], parts[3])
+
+
+def normalize_traceparent(value: str | None) -> str | None:
+    """A caller's ``traceparent`` as version ``00`` (trace id, parent id and flags kept), or None.
+
+    Parsed by OpenTelemetry's W3C propagator, per the spec: lowercase hex only (an uppercase
+    header is refused, so a new trace starts), all-zero ids refused, version ``ff`` refused, and
+    a future version (``cc-...``, extra fields allowed) read by its first four fields, keeping
+    its trace id.
+    """
+    if not value:
+        return None
+    context = trace.get_current_span(_PROPAGATOR.extract({"traceparent": value})).get_span_context()
+    if not context.is_valid:
+        return None
+    return f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
 
 
 def parse_traceparent(value: str | None) -> str | None:
     """The trace id of a valid traceparent header, else None (invalid ones are replaced)."""
-    if not value:
-        return None
-    match = _TRACEPARENT.match(value.strip().lower())
-    if not match or match.group(1) == "0" * 32 or match.group(2) == "0" * 16:
-        return None
-    return match.group(1)
+    normal = normalize_traceparent(value)
+    return normal[3:35] if normal else None

@@ -2,12 +2,45 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 _LATENCY = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class MergedCollector(Collector):
+    """The collectors of the parts that keep their own registry (each connector), as one.
+
+    Each connector's private registry holds the same families (``interlock_connector_calls_total``
+    with its own ``connector`` label), so registering each one beside the others would repeat every
+    family's HELP and TYPE once per connector, which the exposition format forbids (``promtool
+    check metrics``). This one collects them all and yields one family per name.
+    """
+
+    def __init__(self) -> None:
+        self._parts: list[Collector] = []
+
+    def add(self, collector: Collector) -> None:
+        self._parts.append(collector)
+
+    def describe(self) -> Iterable[Metric]:
+        return []  # collected on scrape only, never at register time
+
+    def collect(self) -> Iterable[Metric]:
+        merged: dict[str, Metric] = {}
+        for part in self._parts:
+            for family in part.collect():
+                found = merged.get(family.name)
+                if found is None:
+                    found = merged[family.name] = Metric(
+                        family.name, family.documentation, family.type, family.unit
+                    )
+                found.samples.extend(family.samples)
+        return list(merged.values())
 
 
 class Metrics:
@@ -17,6 +50,8 @@ class Metrics:
         self.registry = registry or CollectorRegistry()
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         r = self.registry
+        self._merged = MergedCollector()
+        r.register(self._merged)
         self.ingress_requests = Counter(
             "interlock_ingress_requests_total",
             "Ingress requests by answer",
@@ -131,6 +166,10 @@ class Metrics:
             registry=r,
         )
         self.ready = Gauge("interlock_ready", "1 when the router accepts traffic", registry=r)
+
+    def adopt(self, collector: Collector) -> None:
+        """Expose a part's own collector (a connector's registry), merged by family name."""
+        self._merged.add(collector)
 
     def child(self, metric: Any, *values: str) -> Any:
         """``metric.labels(*values)``, cached: the hot path asks for the same few children."""

@@ -12,9 +12,11 @@ from typing import Any
 
 from router.config import RouterConfig, RouteSpec
 from router.config.models import Predicate
+from router.errors import BadRequestError
 from router.pointer import Pointer
 
 _ABSENT = object()
+MAX_ORDERING_KEY_CHARS = 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +53,28 @@ class _CompiledRoute:
         if self.key is None:
             return message_key  # unordered: every message is its own lane
         value = self.key.resolve(payload)
-        return message_key if value is None else str(value)
+        if value is None:
+            return message_key
+        # A lane key is a scalar: an object's repr was once stored as the key (500 KB of it).
+        # Floats are refused too: an integer past 64 bits arrives as one, rounded.
+        if isinstance(value, str | int):  # bool is an int: "True", as it always was
+            text = str(value)
+            if len(text) <= MAX_ORDERING_KEY_CHARS:
+                return text
+            raise BadRequestError(
+                f"the ordering key at {self.key.text} is longer than {MAX_ORDERING_KEY_CHARS} "
+                "characters"
+            )
+        raise BadRequestError(
+            f"the ordering key at {self.key.text} must be a string, integer or boolean, not "
+            + (
+                "an object"
+                if isinstance(value, dict)
+                else "an array"
+                if isinstance(value, list)
+                else "a fractional or out-of-range number"
+            )
+        )
 
 
 class RoutingTable:

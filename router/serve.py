@@ -1,8 +1,8 @@
 """``interlock run``: the ingress server around an engine, with a graceful drain on SIGTERM.
 
 Order on SIGTERM or SIGINT: readiness turns 503 at once; the listener closes and in-flight requests
-finish (each still gets its ack after the fsync); then the journal queue is flushed, actors
-stop, and the process exits 0.
+finish (a body still arriving is read to its end; each still gets its ack after the fsync); then
+the journal queue is flushed, actors stop, and the process exits 0.
 """
 
 from __future__ import annotations
@@ -17,13 +17,26 @@ from router.config import RouterConfig
 from router.engine import Engine, configure_interpreter
 from router.errors import ListenError
 from router.http.admin import create_admin_app, resolve_admin_tokens
-from router.http.ingress import create_app
+from router.http.ingress import LIVE, create_app, readiness
 from router.http.server import HardenedAppRunner
 from router.logs import get_logger
 from router.settings import Settings
 from router.store.lock import DataDirLock
 
 log = get_logger("interlock.serve")
+
+
+def ingress_runner(engine: Engine, settings: Settings, shutdown_s: float) -> HardenedAppRunner:
+    """The ingress app behind its hardened runner: connection cap, header deadline, and the
+    health probes exempt from the cap (idle connections must not fail a liveness probe)."""
+    return HardenedAppRunner(
+        create_app(engine),
+        handle_signals=False,
+        shutdown_timeout=shutdown_s,
+        max_connections=settings.max_connections,
+        header_timeout_s=settings.header_timeout_s,
+        probes={"/livez": lambda: (200, LIVE), "/readyz": lambda: readiness(engine)},
+    )
 
 
 async def serve(config: RouterConfig, settings: Settings) -> None:
@@ -41,13 +54,7 @@ async def serve(config: RouterConfig, settings: Settings) -> None:
     probe.acquire()
     probe.release()
     engine = Engine(config, settings)
-    runner = HardenedAppRunner(
-        create_app(engine),
-        handle_signals=False,
-        shutdown_timeout=settings.shutdown_grace_s,
-        max_connections=settings.max_connections,
-        header_timeout_s=settings.header_timeout_s,
-    )
+    runner = ingress_runner(engine, settings, settings.shutdown_grace_s)
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port, backlog=1024)
     fix = "stop what listens there, or choose another port (--port, INTERLOCK_PORT)"

@@ -9,8 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from router.logs import level_number
 
 
 class Settings(BaseSettings):
@@ -24,8 +26,8 @@ class Settings(BaseSettings):
         default=Path("routes"), description="Folder of route/source/connector YAML"
     )
     data_dir: Path = Field(default=Path("data"), description="Where the LMDB journal lives")
-    host: str = "127.0.0.1"
-    port: int = Field(default=8080, ge=0, le=65535)
+    host: str = Field(default="127.0.0.1", description="Ingress bind address")
+    port: int = Field(default=8080, ge=0, le=65535, description="Ingress port")
 
     admin_host: str = Field(default="127.0.0.1", description="Admin API bind address")
     admin_port: int = Field(default=8081, ge=0, le=65535, description="Admin API port")
@@ -54,7 +56,11 @@ class Settings(BaseSettings):
     mailbox_size: int = Field(
         default=64, ge=1, description="Journal batches queued before ingress answers 503"
     )
-    idempotency_retention_s: float = Field(default=7 * 86400, gt=0)
+    idempotency_retention_s: float = Field(
+        default=7 * 86400,
+        gt=0,
+        description="How long a dedupe key (and a finished message) is kept (7 days)",
+    )
     dead_letter_retention_s: float = Field(
         default=30 * 86400,
         gt=0,
@@ -65,7 +71,11 @@ class Settings(BaseSettings):
         description="archive: appended to DATA_DIR/archive/dead-letters-<day>.jsonl first; "
         "purge: removed",
     )
-    sweep_interval_s: float = Field(default=60.0, gt=0)
+    sweep_interval_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="How often expired keys and old finished messages are removed",
+    )
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, description="After decompression")
     body_timeout_s: float = Field(default=10.0, gt=0, description="Deadline to receive a body")
     header_timeout_s: float = Field(
@@ -89,9 +99,26 @@ class Settings(BaseSettings):
         description="Cap the requests waiting for their commit while even the fastest ack takes "
         "longer than this (adaptive, per 100 ms); 0: off",
     )
-    shutdown_grace_s: float = Field(default=20.0, gt=0)
+    shutdown_grace_s: float = Field(
+        default=20.0, gt=0, description="How long in-flight requests may take to finish on SIGTERM"
+    )
+    log_level: str = Field(
+        default="info",
+        description="Log threshold: debug, info, warning or error (`--log-level` wins)",
+    )
+    otlp_endpoint: str | None = Field(
+        default=None,
+        description="OTLP/HTTP traces endpoint (`http://collector:4318/v1/traces`); unset: no "
+        "spans are recorded (needs the `otel` extra)",
+    )
     switch_interval_s: float = Field(
         default=0.005,
         gt=0,
         description="sys.setswitchinterval; Python's 5 ms measured best end to end",
     )
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level_number(value)  # ValueError names the known levels
+        return value.lower()

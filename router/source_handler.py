@@ -15,18 +15,18 @@ from typing import Any, Protocol
 
 import orjson
 
-from router import cloudevents, registry
+from router import cloudevents, codec, registry
 from router.config import SourceConfig
 from router.config.models import HEADER_PREFIX
 from router.envelope import Envelope
 from router.errors import BadRequestError, IngressError, SignatureError
-from router.ids import new_id_bytes, new_traceparent, parse_traceparent
+from router.ids import new_id_bytes, new_traceparent, normalize_traceparent
 from router.pointer import Pointer
 from router.verify import Verified, Verifier
 
 _SAFE_ID = re.compile(r"^[\x21-\x7e]{1,128}$")
 CORRELATION_HEADERS = ("x-correlation-id", "x-request-id")
-_KEPT_HEADERS = ("content-type", "user-agent")
+_KEPT_HEADERS = ("content-type", "user-agent", "tracestate")  # tracestate: W3C, forwarded
 Extractor = Callable[[Any, Mapping[str, str]], Any]
 
 
@@ -51,6 +51,46 @@ class Emit(Protocol):
         origin: str,
         rejected: str = "",
     ) -> Ack: ...
+
+
+# An id that is a JSON number keys as its exact text behind this tag, so ``1`` and ``"1"`` (and two
+# integers past 64 bits that a float would merge) never share a key. String ids key as themselves,
+# as they always have, unless they begin with a tag (then ESCAPED_KEY is prefixed): one-to-one.
+NUMBER_KEY = "number:"
+ESCAPED_KEY = "string:"
+MAX_KEY_CHARS = 1024
+
+
+def key_text(value: Any, exact: Callable[[], Any], what: str = "the idempotency key") -> str:
+    """The idempotency key for an id ``value``; ``exact()`` gives the id as sent (a
+    :class:`router.codec.Number` for a number), asked for only when the id is a number."""
+    if isinstance(value, str):
+        text = ESCAPED_KEY + value if value.startswith((NUMBER_KEY, ESCAPED_KEY)) else value
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        text = NUMBER_KEY + str(exact())
+    else:
+        raise BadRequestError(f"{what} must be a string or number, not {_json_kind(value)}")
+    if not text or len(text) > MAX_KEY_CHARS:
+        raise BadRequestError(f"{what} must be 1 to {MAX_KEY_CHARS} characters")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequestError(f"{what} is not valid text") from None
+    return text
+
+
+def _json_kind(value: Any) -> str:
+    if value is None:
+        return "missing or null"
+    if isinstance(value, bool):
+        return "a boolean"
+    return (
+        "an object"
+        if isinstance(value, dict)
+        else "an array"
+        if isinstance(value, list)
+        else (type(value).__name__)
+    )
 
 
 def compile_ref(ref: str) -> Extractor:
@@ -95,6 +135,9 @@ class SourceHandler:
         self.fixed_type = spec.fixed_type
         self.type_of = compile_ref(spec.type) if spec.type else None
         self.key_of = compile_ref(spec.idempotency_key) if spec.idempotency_key else None
+        self._key_ref = spec.idempotency_key or ""
+        # Where this source reads a body field: a body that is not a JSON object has none.
+        self._fields = [r for r in (spec.type, spec.idempotency_key) if r and r.startswith("/")]
 
     def verify(self, headers: Mapping[str, str], body: bytes) -> Verified:
         if self.verifier is None:
@@ -110,9 +153,14 @@ class SourceHandler:
         """Verify and parse one delivery into an envelope (routes are added by the engine)."""
         verified = self.verify(headers, body)
         try:
-            payload = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise BadRequestError(f"body is not valid JSON: {exc}") from None
+            payload = codec.loads(body)
+        except codec.JsonError as exc:
+            raise BadRequestError(str(exc)) from None
+        if self._fields and not isinstance(payload, dict):
+            raise BadRequestError(
+                f"the body must be a JSON object, not {_json_kind(payload)}: this source reads "
+                + " and ".join(self._fields)
+            )
         event_type = self.fixed_type
         if self.type_of is not None:
             found = self.type_of(payload, headers)
@@ -120,7 +168,11 @@ class SourceHandler:
                 event_type = _scalar_text(found, "the event type")
         assert event_type is not None
         if self.key_of is not None:
-            key = _scalar_text(self.key_of(payload, headers), "the idempotency key")
+            key = key_text(
+                self.key_of(payload, headers),
+                lambda: Pointer(self._key_ref).resolve(codec.exact(body)),
+                f"the idempotency key ({self._key_ref})",
+            )
         elif verified.idempotency_key:
             key = verified.idempotency_key
         else:
@@ -139,7 +191,7 @@ class SourceHandler:
         correlation = next(
             (v for h in CORRELATION_HEADERS if (v := headers.get(h)) and _SAFE_ID.match(v)), None
         )
-        valid_trace = parse_traceparent(traceparent) is not None
+        caller_trace = normalize_traceparent(traceparent)
         message_id = new_id_bytes()
         envelope = Envelope(
             id=message_id,
@@ -147,13 +199,13 @@ class SourceHandler:
             type=event_type,
             idempotency_key=key,
             correlation_id=correlation or "",  # none given: the message id, set below
-            traceparent=traceparent.strip().lower()
-            if traceparent and valid_trace
-            else new_traceparent(),
+            traceparent=caller_trace or new_traceparent(),
             received_at=time.time(),
             body=body,
             headers={h: v for h in _KEPT_HEADERS if (v := headers.get(h)) and _printable(v)},
         )
+        if caller_trace is None:  # W3C: a tracestate without a valid traceparent is dropped
+            envelope.headers.pop("tracestate", None)
         envelope._payload = payload
         if not envelope.correlation_id:
             envelope.correlation_id = envelope.id_text
@@ -171,8 +223,9 @@ class SourceHandler:
     def cloudevents(self, body: bytes, headers: Mapping[str, str]) -> list[Envelope]:
         """Verify once, then one envelope per event (binary, structured or batch mode)."""
         self.verify(headers, body)
-        return [
-            self._envelope(
+        envelopes = []
+        for event in cloudevents.parse(body, headers):
+            envelope = self._envelope(
                 event.body,
                 event.attributes,
                 _scalar_text(event.type, "the event type"),
@@ -180,5 +233,6 @@ class SourceHandler:
                 headers,
                 event.traceparent or headers.get("traceparent"),
             )
-            for event in cloudevents.parse(body, headers)
-        ]
+            envelope.fingerprint = event.fingerprint()
+            envelopes.append(envelope)
+        return envelopes

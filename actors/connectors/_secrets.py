@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, BeforeValidator, SecretStr
+from pydantic import AfterValidator, BeforeValidator, SecretStr, WithJsonSchema
 
 __all__ = ["DEFAULT_SECRETS_DIR", "SECRETS_DIR_ENV", "Secret", "resolve_secret", "secrets_dir"]
 
@@ -53,5 +53,12 @@ def _not_blank(value: SecretStr) -> SecretStr:
     return value
 
 
-Secret = Annotated[SecretStr, BeforeValidator(resolve_secret), AfterValidator(_not_blank)]
+# The schema says what _not_blank checks: a secret (or its file:NAME) holds more than blanks.
+_SCHEMA = {"type": "string", "format": "password", "writeOnly": True, "pattern": r"\S"}
+Secret = Annotated[
+    SecretStr,
+    BeforeValidator(resolve_secret),
+    AfterValidator(_not_blank),
+    WithJsonSchema(_SCHEMA),
+]
 """A secret config value: literal, ``${ENV}``-expanded, or ``file:NAME``."""

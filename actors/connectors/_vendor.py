@@ -86,8 +86,13 @@ def require(document: Mapping[str, Any], name: str, operation: str) -> str:
 
 
 def segment(value: str) -> str:
-    """``value`` percent-encoded as one path segment."""
-    return urllib.parse.quote(value, safe="")
+    """``value`` percent-encoded as one path segment; ``.`` and ``..`` as ``%2E`` and ``%2E%2E``.
+
+    A dot segment left as it is would be removed by the target (RFC 3986 5.2.4) and move the
+    request up a level: an id of ``..`` must name nothing, not the parent collection.
+    """
+    quoted = urllib.parse.quote(value, safe="")
+    return quoted.replace(".", "%2E") if quoted in (".", "..") else quoted
 
 
 def dumps(document: Any) -> bytes:

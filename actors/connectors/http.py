@@ -14,6 +14,7 @@ semantics (RFC 9110) and safe at any age.
 
 from __future__ import annotations
 
+import urllib.parse
 from typing import Any
 
 import orjson
@@ -24,6 +25,8 @@ from yarl import URL
 from actors.connectors._client import ClientConfig, ClientConnector, OutboundCall
 from actors.connectors._windows import DAY, IDEMPOTENT_METHODS, plain_label
 from router.plugin import Duration, OutboundRequest, PermanentError, Pointer, register
+
+_URL_SAFE = "/%:@!$&'()*+,;=-._~?#[]"  # already-encoded path text passes through unchanged
 
 __all__ = ["HTTP_WINDOWS", "HttpConnector", "HttpConnectorConfig", "tracing_headers"]
 
@@ -94,7 +97,10 @@ class HttpConnector(ClientConnector):
         if self._url_from is not None:
             return url_from_message(request.body, self._url_from)
         try:
-            return URL(self.base_url + request.path)
+            # Encoded as it is: yarl would decode a data part's %2E and then drop it as a dot
+            # segment (render_path encodes them so a message cannot move the request up a level).
+            path = urllib.parse.quote(request.path, safe=_URL_SAFE)
+            return URL(self.base_url + path, encoded=True)
         except ValueError:
             raise PermanentError("the rendered path does not make a valid URL") from None
 

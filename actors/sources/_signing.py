@@ -10,7 +10,7 @@ import hmac
 from collections.abc import Callable, Iterable
 from typing import Annotated, Literal, ParamSpec, TypeVar
 
-from pydantic import AfterValidator, Field, SecretStr
+from pydantic import AfterValidator, Field, SecretStr, WithJsonSchema
 
 from actors.sources._headers import FAILED, fail
 from router.plugin import SignatureError
@@ -28,8 +28,10 @@ def _no_blank_secret(secrets: list[SecretStr]) -> list[SecretStr]:
     return secrets
 
 
+# The schema says what _no_blank_secret checks: a secret holds something besides blanks.
+SECRET_SCHEMA = {"type": "string", "format": "password", "writeOnly": True, "pattern": r"\S"}
 Secrets = Annotated[
-    list[SecretStr],
+    list[Annotated[SecretStr, WithJsonSchema(SECRET_SCHEMA)]],
     Field(min_length=1, description="Accepted secrets; during a rotation any one may match"),
     AfterValidator(_no_blank_secret),
 ]

@@ -1,9 +1,11 @@
 """``standard-webhooks``: the Standard Webhooks spec (Svix, Resend, OpenAI, ...).
 
-Headers ``webhook-id``, ``webhook-timestamp`` (Unix seconds) and ``webhook-signature`` (a
-space-separated list of ``v1,<base64>``). The secret is ``whsec_<base64 key>``; the MAC is
-HMAC-SHA256 over ``f"{id}.{timestamp}.{body}"``. The idempotency key is ``webhook-id``, which the
-spec makes stable across retries and which is covered by the signature.
+Headers ``webhook-id``, ``webhook-timestamp`` (Unix seconds) and ``webhook-signature`` (a space-
+separated list of ``v1,<base64>``), or the same three spelled ``svix-*``, as Svix-hosted senders
+send them (the ``svix`` library accepts both; a request's three come from one spelling). The secret
+is ``whsec_<base64 key>``; the MAC is HMAC-SHA256 over ``f"{id}.{timestamp}.{body}"``. The
+idempotency key is ``webhook-id``, which the spec makes stable across retries and which is covered
+by the signature.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from actors.sources._headers import (
     check_tolerance,
     delivery_id,
     fail,
+    get_header,
     parse_unix_timestamp,
     require_header,
 )
@@ -66,11 +69,12 @@ class StandardWebhooksVerifier:
 
     @guarded
     def verify(self, headers: Mapping[str, str], body: bytes, now: float) -> Verified:
-        msg_id = delivery_id(headers, "webhook-id")
+        prefix = "webhook-" if get_header(headers, "webhook-id") is not None else "svix-"
+        msg_id = delivery_id(headers, f"{prefix}id")
         if msg_id is None:
             fail("missing webhook-id header")
-        timestamp = parse_unix_timestamp(require_header(headers, "webhook-timestamp"))
-        signatures = require_header(headers, "webhook-signature")
+        timestamp = parse_unix_timestamp(require_header(headers, f"{prefix}timestamp"))
+        signatures = require_header(headers, f"{prefix}signature")
         check_tolerance(timestamp, now, self._tolerance_s)
         candidates = [
             decode_base64(signature)

@@ -29,7 +29,9 @@ def run(
     data_dir: Annotated[Path | None, typer.Option(help="Journal folder")] = None,
     host: Annotated[str | None, typer.Option(help="Ingress bind address")] = None,
     port: Annotated[int | None, typer.Option(help="Ingress port")] = None,
-    log_level: Annotated[str, typer.Option(help="debug | info | warning | error")] = "info",
+    log_level: Annotated[
+        str | None, typer.Option(help="debug | info | warning | error [INTERLOCK_LOG_LEVEL]")
+    ] = None,
 ) -> None:
     """Run the router: ingress on HOST:PORT, journal in DATA_DIR, routes from ROUTES.
 
@@ -41,9 +43,10 @@ def run(
     run_command(lambda: _run({k: v for k, v in flags.items() if v is not None}, log_level))
 
 
-def _run(overrides: dict[str, Any], log_level: str) -> None:
+def _run(overrides: dict[str, Any], log_level: str | None) -> None:
     from pydantic import ValidationError
 
+    from router import telemetry
     from router.errors import (
         ConfigError,
         DataDirLockedError,
@@ -55,15 +58,21 @@ def _run(overrides: dict[str, Any], log_level: str) -> None:
     from router.serve import serve
     from router.settings import Settings
 
-    try:
-        level_number(log_level)
-    except ValueError as exc:
-        raise CliError(f"--log-level: {exc}", EXIT_USAGE) from None
+    if log_level is not None:
+        try:
+            level_number(log_level)
+        except ValueError as exc:
+            raise CliError(f"--log-level: {exc}", EXIT_USAGE) from None
+        overrides = {**overrides, "log_level": log_level}
     try:
         settings = Settings(**overrides)
     except ValidationError as exc:
         raise _invalid_settings(exc, overrides) from None
-    configure(log_level)
+    configure(settings.log_level)
+    try:
+        telemetry.configure(settings.otlp_endpoint)
+    except RuntimeError as exc:
+        raise CliError(f"INTERLOCK_OTLP_ENDPOINT: {exc}", EXIT_CONFIG) from None
     config = load_or_exit(settings.routes)
     try:
         import uvloop

@@ -13,6 +13,7 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    IPvAnyNetwork,
     Tag,
     field_validator,
     model_validator,
@@ -79,6 +80,11 @@ class SourceSpec(Frozen):
     )
     verify: VerifySpec | None = Field(
         default=None, description="Signature scheme; omitted means none (flagged by `check`)"
+    )
+    allow_unverified_from: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description="A source with no verification (no `verify:`, or scheme none) accepts only "
+        "loopback peers; these networks (CIDR) are allowed too. Prefer a signature scheme",
     )
     type: FieldRef | None = Field(
         default=None, description="Where the event type is read; omitted: `fixed_type`"

@@ -234,7 +234,9 @@ def _pairs(found: list[queries.DeadLetter]) -> list[tuple[bytes, str]]:
 async def replay_one(request: web.Request) -> web.Response:
     found = await _of_message(request, _query(request, api.RouteQuery).route)
     replayed = await request.app[ENGINE].replay(_pairs(found))
-    log.info("admin_replay", id=request.match_info["id"], matched=len(found), replayed=replayed)
+    log.info(
+        "admin_replay", message_id=request.match_info["id"], matched=len(found), replayed=replayed
+    )
     return _ok(api.ReplayResult(matched=len(found), replayed=replayed))
 
 
@@ -246,7 +248,7 @@ async def skip_one(request: web.Request) -> web.Response:
     skipped = await request.app[ENGINE].skip(_pairs(found), reason)
     log.info(
         "admin_skip",
-        id=request.match_info["id"],
+        message_id=request.match_info["id"],
         matched=len(found),
         skipped=skipped,
         reason=reason,
@@ -257,7 +259,7 @@ async def skip_one(request: web.Request) -> web.Response:
 async def purge_one(request: web.Request) -> web.Response:
     found = await _of_message(request, _query(request, api.RouteQuery).route)
     purged = await request.app[ENGINE].purge(_pairs(found))
-    log.info("admin_purge", id=request.match_info["id"], matched=len(found), purged=purged)
+    log.info("admin_purge", message_id=request.match_info["id"], matched=len(found), purged=purged)
     return _ok(api.PurgeResult(matched=len(found), purged=purged))
 
 

@@ -7,9 +7,12 @@ after the fsynced commit, so a 2xx always means the message is durable.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import math
 from collections.abc import Awaitable, Callable
+from typing import Any
 
+import orjson
 from aiohttp import web
 from aiohttp.typedefs import Handler
 from aiohttp.web_protocol import RequestPayloadError
@@ -21,17 +24,21 @@ from router.errors import (
     IngressError,
     PayloadTooLargeError,
     RequestTimeoutError,
+    SignatureError,
     UnavailableError,
     UnknownSourceError,
     UnsupportedMediaTypeError,
+    UnverifiedSourceError,
     UpstreamError,
 )
-from router.http.problem import json_response, problem
+from router.http.problem import PROBLEM_TYPE, json_response, problem, problem_body
 from router.logs import get_logger
 from router.request_reply.service import Caller
 from router.settings import Settings
 
 ENGINE = web.AppKey("engine", Engine)
+
+
 log = get_logger("interlock.ingress")
 Accept = Callable[[], Awaitable[web.Response]]
 JSON_TYPES = frozenset({"", "application/json", "text/json", "text/plain"})
@@ -52,6 +59,34 @@ async def _read_body(request: web.Request, settings: Settings) -> bytes:
         raise BadRequestError("the body could not be read or decompressed") from None
     except TimeoutError:
         raise RequestTimeoutError("the body did not arrive in time") from None
+    except ConnectionError:  # the sender hung up mid-body: nothing was accepted, nobody to answer
+        log.info("client_disconnected", path=request.path, remote=request.remote)
+        raise BadRequestError("the connection closed before the body arrived") from None
+
+
+def _check_unverified_peer(engine: Engine, source: str, request: web.Request) -> None:
+    """A source that verifies nothing takes loopback peers only, or its ``allow_unverified_from``.
+
+    Anyone who can reach it could otherwise post events as the vendor.
+    """
+    handler = engine.sources[source]
+    if handler.verifier is not None:
+        return
+    try:
+        peer = ipaddress.ip_address((request.remote or "").split("%", 1)[0])
+    except ValueError:
+        peer = None  # a Unix socket: local
+    if peer is None or peer.is_loopback:
+        return
+    config = engine.config.sources.get(source)
+    allowed = config.spec.allow_unverified_from if config is not None else []
+    if any(peer.version == net.version and peer in net for net in allowed):
+        return
+    log.info("unverified_peer_refused", source=source, remote=str(peer))
+    raise UnverifiedSourceError(
+        f"source {source!r} verifies no signature: it accepts loopback peers only "
+        "(or the networks in its allow_unverified_from)"
+    )
 
 
 def _check_json_content_type(request: web.Request) -> None:
@@ -63,14 +98,26 @@ def _check_json_content_type(request: web.Request) -> None:
 async def _answer(engine: Engine, source: str, accept: Accept) -> web.Response:
     try:
         response = await accept()
+    except SignatureError as exc:
+        # RFC 9110 11.6.1: a 401 names the scheme that would be accepted.
+        headers = {"WWW-Authenticate": _challenge(engine, source)}
+        response = problem(exc.status, exc.title, exc.detail, headers=headers)
     except IngressError as exc:
         response = problem(exc.status, exc.title, exc.detail)
     except UnavailableError as exc:
         retry_after = str(max(1, math.ceil(exc.retry_after)))
         response = problem(503, exc.title, exc.detail, headers={"Retry-After": retry_after})
-    label = source if source in engine.sources else "_unknown"
+    known = source in engine.sources or source.removeprefix("api:") in engine.request_reply
+    label = source if known else "_unknown"
     engine.metrics.child(engine.metrics.ingress_requests, label, str(response.status)).inc()
     return response
+
+
+def _challenge(engine: Engine, source: str) -> str:
+    config = engine.config.sources.get(source)
+    verify = config.spec.verify if config is not None else None
+    scheme = verify.scheme if verify is not None else "Signature"
+    return f'{scheme} realm="{source}"'
 
 
 async def webhook(request: web.Request) -> web.Response:
@@ -81,6 +128,7 @@ async def webhook(request: web.Request) -> web.Response:
         handler = engine.sources.get(source)
         if handler is None or handler.format in ("internal", "files"):  # not reachable by HTTP
             raise UnknownSourceError(f"no source named {source!r}")
+        _check_unverified_peer(engine, source, request)
         _check_json_content_type(request)
         overloaded = engine.overloaded()
         if overloaded is not None:  # shed before the body is read and parsed: overload stays cheap
@@ -113,6 +161,7 @@ async def events(request: web.Request) -> web.Response:
         handler = engine.sources.get(name)
         if handler is None or handler.format != "cloudevents":
             raise UnknownSourceError(f"no cloudevents source named {name!r}")
+        _check_unverified_peer(engine, name, request)
         body = await _read_body(request, engine.settings)
         acks = await engine.submit_cloudevents(name, body, request.headers)
         items = [{"id": a.id, "duplicate": a.duplicate} for a in acks]
@@ -178,15 +227,30 @@ async def api(request: web.Request) -> web.Response:
 
 
 async def livez(_request: web.Request) -> web.Response:
-    return json_response({"status": "alive"})
+    return json_response(LIVE)
+
+
+def readiness(engine: Engine) -> tuple[int, dict[str, Any]]:
+    """``/readyz``'s status and body; the over-the-cap probe answer (server.py) shares it."""
+    if engine.is_ready:
+        return 200, {"status": "ready", "recovered": engine.recovered}
+    reason = "journal storage is full or failing" if engine.storage_full else "starting or draining"
+    return 503, problem_body(503, "Not ready", reason)
+
+
+LIVE: dict[str, Any] = {"status": "alive"}
 
 
 async def readyz(request: web.Request) -> web.Response:
-    engine = request.app[ENGINE]
-    if engine.is_ready:
-        return json_response({"status": "ready", "recovered": engine.recovered})
-    reason = "journal storage full" if engine.storage_full else "starting or draining"
-    return problem(503, "Not ready", reason, headers={"Retry-After": "1"})
+    status, body = readiness(request.app[ENGINE])
+    if status == 200:
+        return json_response(body)
+    return web.Response(
+        status=status,
+        body=orjson.dumps(body),
+        content_type=PROBLEM_TYPE,
+        headers={"Retry-After": "1"},
+    )
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -205,11 +269,8 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return problem(
-            exc.status,
-            exc.reason,
-            headers={k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")},
-        )
+        headers = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")}
+        return problem(exc.status, exc.reason, _http_detail(request, exc), headers=headers)
     except Exception:
         log.exception("unhandled_error", path=request.path)
         return problem(
@@ -218,6 +279,18 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
             "an internal error occurred; retry later",
             headers={"Retry-After": "1"},
         )
+
+
+def _http_detail(request: web.Request, exc: web.HTTPException) -> str:
+    """A detail for aiohttp's own errors, which have none."""
+    if isinstance(exc, web.HTTPMethodNotAllowed):
+        allowed = ", ".join(sorted(exc.allowed_methods))
+        return f"{request.method} is not allowed on {request.path}; allowed: {allowed}"
+    if isinstance(exc, web.HTTPNotFound):
+        return f"nothing is served at {request.path}"
+    if isinstance(exc, web.HTTPRequestEntityTooLarge):
+        return f"the body exceeds {request.client_max_size} bytes"
+    return f"{exc.reason}: {request.method} {request.path}"
 
 
 def create_app(engine: Engine) -> web.Application:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, GetJsonSchemaHandler, WithJsonSchema, field_validator, model_validator
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from router.config.models import ROUTE_ID_PATTERN, Frozen
 from router.durations import Duration
@@ -56,9 +58,18 @@ class JobSpec(Frozen):
         description="Slots missed while the router was down: run once for all of them, or skip "
         "them (each skip is kept in the job's history)",
     )
-    reconcile: list[str] = Field(
-        min_length=1, description="The reconciliations the job runs, in order"
-    )
+    reconcile: Annotated[
+        list[str],
+        # The file may name one reconciliation as text (`_one_or_many`); the schema says so.
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "string"},
+                    {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                ]
+            }
+        ),
+    ] = Field(min_length=1, description="The reconciliations the job runs, in order")
     timeout: Duration = Field(default=3600.0, description="A run still going after this fails")
 
     @field_validator("reconcile", mode="before")
@@ -98,7 +109,21 @@ def _field_spec(value: Any) -> Any:
     return {"pointer": value} if isinstance(value, str) else value
 
 
-FieldRef = Annotated[FieldSpec, Field(description="A pointer, or `{pointer, money, currency}`")]
+class _OrPointerText:
+    """The schema of a field also written as its pointer alone (``SideSpec._fields_from_text``)."""
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {"anyOf": [{"type": "string"}, handler(core_schema)]}
+
+
+FieldRef = Annotated[
+    FieldSpec,
+    _OrPointerText,
+    Field(description="A pointer, or `{pointer, money, currency}`"),
+]
 
 
 class SideSpec(Frozen):

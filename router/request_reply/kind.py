@@ -7,9 +7,9 @@ Its ``steps`` are a route's (transforms, then one ``to:``), checked the same way
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, WithJsonSchema, field_validator
 
 from router import registry
 from router.config.kinds import FileKind, Problem, register_file_kind
@@ -27,7 +27,19 @@ class CacheSpec(Frozen):
     """A short answer cache for a request/reply route."""
 
     ttl: Duration = Field(description="How long an answer is served from the cache")
-    key: list[str] | None = Field(
+    key: Annotated[
+        list[str] | None,
+        # `key: /sku` (one pointer as text) still means that one pointer: the schema says so.
+        WithJsonSchema(
+            {
+                "anyOf": [
+                    {"type": "string"},
+                    {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                    {"type": "null"},
+                ]
+            }
+        ),
+    ] = Field(
         default=None,
         description="JSON Pointers into the request: their values alone are the cache key, so "
         "they must name every input the answer depends on; omitted (best): the whole question "

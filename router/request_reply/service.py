@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from router import codec
 from router.connector import OutboundRequest
 from router.envelope import Envelope
 from router.errors import (
@@ -33,7 +34,7 @@ from router.errors import (
     UpstreamError,
     UpstreamTimeoutError,
 )
-from router.ids import encode_id, new_id_bytes, new_traceparent, parse_traceparent
+from router.ids import encode_id, new_id_bytes, new_traceparent, normalize_traceparent
 from router.metrics import Metrics
 from router.pointer import Pointer
 from router.registry import TransformSpec
@@ -65,12 +66,10 @@ class Caller:
         correlation = next(
             (v for h in CORRELATION_HEADERS if (v := headers.get(h)) and _SAFE_ID.match(v)), None
         )
-        traceparent = headers.get("traceparent")
-        valid = parse_traceparent(traceparent) is not None
         return cls(
             message_id=message_id,
             correlation_id=correlation or encode_id(message_id),
-            traceparent=traceparent.strip().lower() if traceparent and valid else new_traceparent(),
+            traceparent=normalize_traceparent(headers.get("traceparent")) or new_traceparent(),
         )
 
 
@@ -108,7 +107,8 @@ class RequestReply:
         digest = hashlib.sha256(f"{request.method}\x00{request.path}\x00".encode())
         try:
             digest.update(orjson.dumps(orjson.loads(request.body), option=orjson.OPT_SORT_KEYS))
-        except orjson.JSONDecodeError:  # not JSON (a transform may emit text): its bytes, then
+        except (orjson.JSONDecodeError, orjson.JSONEncodeError):  # not JSON (a transform may
+            # emit text), or nested past what orjson writes: its bytes, then
             digest.update(request.body)
         return digest.hexdigest()
 
@@ -139,9 +139,9 @@ class RequestReply:
 
     async def _answer(self, body: bytes, caller: Caller) -> Answer:
         try:
-            payload = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise BadRequestError(f"body is not valid JSON: {exc}") from None
+            payload = codec.loads(body)
+        except codec.JsonError as exc:
+            raise BadRequestError(str(exc)) from None
         envelope = Envelope(
             id=caller.message_id,
             source="api",

@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from router import telemetry
 from router.envelope import Envelope
 from router.errors import StorageFullError
 from router.ids import encode_id
@@ -177,15 +178,27 @@ class JournalActor(SupervisedActor):
         on_done: Committed,
     ) -> None:
         self._committed = self._answered = False
+        span = None
+        if batch and telemetry.enabled():  # one span per commit, linked to every message's trace
+            span = telemetry.start(
+                "interlock.journal.commit",
+                batch[0].traceparent,
+                attributes={"interlock.batch_messages": len(batch)},
+                links=[(env.traceparent, None) for env in batch[1:]],
+            )
         started = time.perf_counter()
         try:
             results = self.journal.append(batch, outcomes)
         except StorageFullError as exc:
+            if span is not None:
+                span.end()
             self.bridge.call(on_done, None, exc)
             self._answered = True
             self._record(outcomes, release)  # alone: they may still fit
             return
         self._committed = True
+        if span is not None:
+            span.end()
         self.credit.release(release)
         self.metrics.commit_seconds.observe(time.perf_counter() - started)
         self.metrics.commit_batch.observe(len(batch))

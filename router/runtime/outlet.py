@@ -14,8 +14,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from opentelemetry.trace import SpanKind, StatusCode
+
+from router import telemetry
 from router.connector import Connector, OutboundRequest
 from router.errors import DeadlineError, DeliveryError, PermanentError, TransientError
 from router.metrics import Metrics
@@ -69,6 +72,20 @@ class Outlet:
         if self._limit is None:
             self._limit = asyncio.Semaphore(self.connector.concurrency)
         deadline = self.connector.timeout_s if deadline_s is None else deadline_s
+        span = telemetry.start(
+            "interlock.deliver",
+            request.traceparent,
+            request.headers.get("tracestate"),
+            kind=SpanKind.CLIENT,
+            attributes={
+                "interlock.route": request.route,
+                "interlock.connector": self.name,
+                "interlock.message_id": request.message_id,
+                "interlock.attempt": request.attempt,
+            },
+        )
+        if span is not None:  # the target's parent is this recorded attempt
+            request = replace(request, traceparent=telemetry.span_traceparent(span))
         started = time.perf_counter()
         body: bytes | None = None
         error: DeliveryError | None = None
@@ -82,6 +99,11 @@ class Outlet:
                 error = classify(exc)
         result = CallResult(body, error, time.perf_counter() - started)
         self.count(request.route, result)
+        if span is not None:
+            span.set_attribute("interlock.outcome", result.outcome)
+            if error is not None:
+                span.set_status(StatusCode.ERROR, str(error)[:200])
+            span.end()
         return result
 
     def call_inline(self, send: InlineSend, request: OutboundRequest) -> CallResult:

@@ -14,11 +14,12 @@ from pydantic import BaseModel
 
 from canonical.models import Entity
 from canonical.versioning import upcast
+from router import telemetry
 from router.config.models import Steps
 from router.connector import OutboundRequest
 from router.envelope import Envelope
 from router.errors import PermanentError
-from router.ids import new_traceparent
+from router.ids import child_traceparent
 from router.pointer import Pointer
 from router.registry import TransformSpec
 
@@ -102,9 +103,21 @@ def render_path(template: str, document: Any) -> str:
         value = Pointer(match.group(1)).resolve(document)
         if value is None or isinstance(value, dict | list | bool):
             raise PermanentError(f"path part {match.group(0)} has no scalar value in the message")
-        return urllib.parse.quote(str(value), safe="")
+        return path_segment(str(value))
 
     return _PATH_PART.sub(fill, template) if "{" in template else template
+
+
+def path_segment(value: str) -> str:
+    """``value`` percent-encoded as exactly one path segment.
+
+    ``quote`` leaves ``.`` alone (it is unreserved), but a segment that is exactly ``.`` or ``..``
+    is a dot segment that the target (or any proxy before it) removes (RFC 3986 5.2.4): from
+    ``{"tenant": ".."}``, ``/tenants/{/tenant}/orders`` would reach ``/orders``. Encoded as
+    ``%2E`` it is plain data.
+    """
+    quoted = urllib.parse.quote(value, safe="")
+    return quoted.replace(".", "%2E") if quoted in (".", "..") else quoted
 
 
 def build_request(
@@ -123,7 +136,10 @@ def build_request(
     else:
         body = envelope.body  # untouched bytes: what came in goes out
     target = route.target
-    trace_id = envelope.trace_id or None
+    headers = dict(target.headers)
+    tracestate = envelope.headers.get("tracestate")
+    if tracestate:  # W3C: carried unchanged to the next hop
+        headers["tracestate"] = tracestate
     return OutboundRequest(
         message_id=envelope.id_text,
         route=route.id,
@@ -132,9 +148,13 @@ def build_request(
         body=body,
         idempotency_key=outbound_idempotency_key(route.id, envelope),
         correlation_id=envelope.correlation_id,
-        traceparent=new_traceparent(trace_id),
+        # Spans on: the parent, which the attempt's span (router/telemetry.py) replaces; off:
+        # a child of it here (same trace id and sampled flag).
+        traceparent=envelope.traceparent
+        if telemetry.enabled()
+        else child_traceparent(envelope.traceparent),
         attempt=attempt,
-        headers=dict(target.headers),
+        headers=headers,
         operation=target.operation,
         event={"source": envelope.source, "type": envelope.type, "key": envelope.idempotency_key},
     )

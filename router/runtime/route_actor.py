@@ -224,6 +224,7 @@ class RouteActor(SupervisedLoopActor):
                     message_id=delivery.envelope.id_text,
                     route=route,
                     correlation_id=delivery.envelope.correlation_id,
+                    trace_id=delivery.envelope.trace_id,
                     attempts=state.attempts,
                 )
             else:
@@ -235,8 +236,10 @@ class RouteActor(SupervisedLoopActor):
                     self.alert("dead_letter", route, envelope.id_text, key, decision.record.detail)
                 log.warning(
                     "dead_lettered",
+                    message_id=delivery.envelope.id_text,
                     route=route,
                     correlation_id=delivery.envelope.correlation_id,
+                    trace_id=delivery.envelope.trace_id,
                     reason=decision.record.detail,
                     attempts=state.attempts,
                     holds_key=decision.record.hold,

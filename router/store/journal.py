@@ -204,7 +204,7 @@ class Journal:
                 # One unencodable message must not fail its whole batch (or reach the disk).
                 results[i] = AppendResult(AppendOutcome.REJECTED, env.id)
                 continue
-            candidates.append((i, env, record, idem_key, body_digest(env.body)))
+            candidates.append((i, env, record, idem_key, body_digest(env.fingerprint or env.body)))
         with txn.cursor(db=db["idem"]) as cur:
             taken: dict[bytes, tuple[bytes, bytes]] = {
                 _b(key): tuple(codec.unpack(_b(value))[:2])
@@ -220,7 +220,10 @@ class Journal:
             first = taken.get(idem_key)
             if first is not None:  # seen before, in the store or earlier in this batch
                 first_id, first_digest = first
-                same = first_digest == digest
+                # A fingerprinted message (a CloudEvent) stored before fingerprints: its body's.
+                same = first_digest == digest or (
+                    bool(env.fingerprint) and first_digest == body_digest(env.body)
+                )
                 outcome = AppendOutcome.DUPLICATE if same else AppendOutcome.CONFLICT
                 results[i] = AppendResult(outcome, first_id)
                 if not same:

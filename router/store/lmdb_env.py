@@ -2,8 +2,10 @@
 
 The journal and the workflow store each hold one environment. Every LMDB call they make runs
 inside :func:`translated`, so an ``lmdb.Error`` leaves the store as a
-:class:`~router.errors.StorageError` (a full map as :class:`~router.errors.StorageFullError`, a 503
-with ``Retry-After``), never as a library exception a caller would have to catch as ``Exception``.
+:class:`~router.errors.StorageError`, never as a library exception a caller would have to catch as
+``Exception``: a full map or a full disk (ENOSPC) as :class:`~router.errors.StorageFullError`, any
+other failure (EIO, a bad page) as :class:`~router.errors.StorageFailingError`; both are a 503 with
+``Retry-After``, and both turn ``/readyz`` 503 until a commit succeeds again.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any, ClassVar
 
 import lmdb
 
-from router.errors import StorageError, StorageFullError, StorageOpenError
+from router.errors import StorageFailingError, StorageFullError, StorageOpenError
 
 MB = 1024 * 1024
 # What the stores annotate a transaction, a cursor and a database handle with.
@@ -31,8 +33,11 @@ def translated(what: str, *, full_hint: str = "", retry_after: float = 30) -> It
         yield
     except lmdb.MapFullError:
         raise StorageFullError(f"{what} storage is full{full_hint}", retry_after) from None
-    except lmdb.Error as exc:
-        raise StorageError(f"{what}: {type(exc).__name__}: {exc}") from exc
+    except lmdb.DiskError:  # ENOSPC: the disk, not the map, is full; the same 503 and readiness
+        detail = f"{what} storage is full: no space left on the device"
+        raise StorageFullError(detail, retry_after) from None
+    except lmdb.Error as exc:  # EIO and the rest: failing storage takes no new work either
+        raise StorageFailingError(f"{what} storage failed: {exc}", retry_after) from None
 
 
 def open_environment(

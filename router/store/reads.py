@@ -94,7 +94,10 @@ class JournalReader:
         for env in batch:
             key = idempotency_db_key(env.source, env.idempotency_key)
             seen = self._txn.get(key, db=self._dbs["idem"])
-            if seen is not None and codec.unpack(as_bytes(seen))[1] != body_digest(env.body):
+            if seen is None:
+                continue
+            first = codec.unpack(as_bytes(seen))[1]
+            if first != body_digest(env.fingerprint or env.body) and first != body_digest(env.body):
                 found.append(env.idempotency_key)
         return found
 

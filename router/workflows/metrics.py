@@ -54,7 +54,7 @@ class WorkflowMetrics:
             registry=registry,
         )
         self.sla_total = Counter(
-            "interlock_workflow_sla_total",
+            "interlock_workflow_sla_outcomes_total",
             "Instances measured against their SLA objective, by whether it was met",
             ["workflow", "met"],
             registry=registry,

@@ -21,7 +21,20 @@ def test_reference_tables_are_generated_from_the_registered_models() -> None:
         check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    assert sorted(PAGES) == ["docs/connectors.md", "docs/routes.md", "docs/sources.md"]
+    assert sorted(PAGES) == [
+        "docs/connectors.md",
+        "docs/operations.md",
+        "docs/routes.md",
+        "docs/sources.md",
+    ]
+
+
+def test_every_setting_is_in_the_operations_table() -> None:
+    from router.settings import Settings
+
+    text = (ROOT / "docs/operations.md").read_text()
+    for name in Settings.model_fields:
+        assert f"| `INTERLOCK_{name.upper()}` |" in text, name
 
 
 def test_a_stale_page_is_detected(tmp_path: Path) -> None:

@@ -490,8 +490,9 @@ def test_parse_batch_gives_one_event_each() -> None:
     assert parsed[1].traceparent == TRACEPARENT
 
 
-def test_parse_batch_may_be_empty() -> None:
-    assert cloudevents.parse(b"[]", CIMultiDict(BATCH)) == []
+def test_parse_batch_may_not_be_empty() -> None:
+    with pytest.raises(BadRequestError, match="at least one event"):
+        cloudevents.parse(b"[]", CIMultiDict(BATCH))
 
 
 def test_parse_binary_builds_the_structured_form() -> None:

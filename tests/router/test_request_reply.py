@@ -194,7 +194,11 @@ async def test_an_unknown_sku_is_a_404_problem_and_never_cached(
         assert response.status == 404
         assert response.content_type == "application/problem+json"
         body = await response.json(content_type=None)
-        assert (body["type"], body["title"], body["status"]) == ("about:blank", "Not Found", 404)
+        assert (body["type"], body["title"], body["status"]) == (
+            "https://interlock.dev/problems/not-found",
+            "Not Found",
+            404,
+        )
         assert "SKU-404" in body["detail"]
         assert len(inventory_calls(dynamics)) == calls_before + 1  # asked again: not cached
     dynamics.set_faults("dynamics", down_for=30.0)
@@ -236,7 +240,7 @@ async def test_the_callers_trace_and_correlation_ids_reach_the_target_and_come_b
     trace_id = parse_traceparent(caller_trace)
 
     sent, echoed = await ask_with(
-        client, dynamics, {"traceparent": caller_trace.upper(), "X-Correlation-ID": "order-42"}
+        client, dynamics, {"traceparent": caller_trace, "X-Correlation-ID": "order-42"}
     )
     # As on a webhook: the caller's trace continues (same trace id, the router's own span) and
     # its correlation id is passed on and echoed.

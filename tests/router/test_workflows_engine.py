@@ -312,7 +312,7 @@ async def test_metrics_count_instances_by_state_steps_and_the_sla(
     assert 'interlock_workflow_instances{state="parked",workflow="onboard"} 1.0' in text
     assert 'interlock_workflow_triggers_total{outcome="duplicate",workflow="onboard"} 1.0' in text
     assert 'interlock_workflow_sla_seconds_count{workflow="onboard"} 1.0' in text
-    assert 'interlock_workflow_sla_total{met="true",workflow="onboard"} 1.0' in text
+    assert 'interlock_workflow_sla_outcomes_total{met="true",workflow="onboard"} 1.0' in text
     assert 'interlock_workflow_sla_objective_seconds{workflow="onboard"} 30.0' in text
     step = 'interlock_workflow_step_seconds_count{outcome="permanent",phase="do",step="provision"'
     assert step in text

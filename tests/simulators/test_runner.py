@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import random
 import socket
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -13,13 +15,24 @@ from simulators import SIMULATORS, SimulatorThread, start
 
 
 def _free_port_block(size: int) -> int:
-    for _ in range(20):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = int(s.getsockname()[1])
-        if base + size < 65000:
-            return base
-    raise RuntimeError("no port")
+    """``size`` consecutive free ports *below* the kernel's ephemeral range.
+
+    The suite opens servers and clients on ephemeral ports all the time; a block inside that
+    range can be taken between this check and the bind (a flake seen under load). Below it only
+    an explicit bind can take a port, so checking every port of the block is enough.
+    """
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    rng = random.Random()
+    for _ in range(50):
+        base = rng.randrange(10_000, max(10_001, low - size))
+        try:
+            for port in range(base, base + size):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    raise RuntimeError("no free block of ports below the ephemeral range")
 
 
 async def test_start_all_gives_each_its_own_port_and_config() -> None:

@@ -9,8 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from router import Engine, Settings
-from router.http.ingress import create_app
-from router.http.server import HardenedAppRunner
+from router.serve import ingress_runner
 from tests.support.engine_server import EngineServer
 
 
@@ -20,10 +19,4 @@ class IngressServer(EngineServer):
     name = "ingress"
 
     def make_runner(self, engine: Engine, settings: Settings) -> web.AppRunner:
-        return HardenedAppRunner(
-            create_app(engine),
-            handle_signals=False,
-            shutdown_timeout=1,
-            max_connections=settings.max_connections,
-            header_timeout_s=settings.header_timeout_s,
-        )
+        return ingress_runner(engine, settings, shutdown_s=1)
