@@ -419,7 +419,7 @@ def test_an_lmdb_error_while_reading_leaves_as_a_storage_error(tmp_path: Path) -
     env = envelope("k")
     journal.append([env])
     journal.close()  # lmdb refuses every call on a closed environment with its own lmdb.Error
-    with pytest.raises(StorageError, match="journal storage failed: .*closed"):
+    with pytest.raises(StorageError, match=r"journal storage failed: .*closed"):
         journal.message(env.id)
     with pytest.raises(StorageError):
         journal.append([envelope("k2")])
