@@ -10,6 +10,10 @@ COPY canonical ./canonical
 RUN /opt/interlock/bin/pip install --no-cache-dir .
 
 FROM python:3.11-slim-bookworm
+# Ingress on every interface is safe because the rest fails closed: unverified sources answer only
+# loopback peers, demo mode is off (a source secret left at its demo default refuses to start: set
+# STRIPE_WEBHOOK_SECRET, SALESFORCE_WEBHOOK_SECRET, SHOPIFY_WEBHOOK_SECRET), and the admin API
+# stays on loopback, behind a token (docs/operations.md, "Running the image").
 ENV PATH=/opt/interlock/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \

@@ -47,7 +47,7 @@ run: $(RUN_STAMP)
 	@echo "  curl -s -X POST http://127.0.0.1:$(PORT)/api/inventory-availability -H 'Content-Type: application/json' -d '{\"sku\": \"SKU-1\"}'"
 	@$(BIN)/interlock simulate --base-port 9100 --demo > data/simulators.log 2>&1 & sims=$$!; \
 	trap 'kill $$sims 2>/dev/null' EXIT INT TERM; \
-	$(BIN)/interlock run --routes routes --data-dir data --port $(PORT)
+	$(BIN)/interlock run --demo --routes routes --data-dir data --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/pytest -q

@@ -190,6 +190,7 @@ def start_interlock(
         str(port),
     ]
     admin = {"INTERLOCK_ADMIN_PORT": str(free_port())}  # never collide with a running router
+    admin["INTERLOCK_DEMO"] = "1"  # the shipped routes' secrets are demo defaults
     return _spawn("interlock", argv, port, workdir / "interlock.log", {**admin, **(env or {})})
 
 

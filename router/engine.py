@@ -2,7 +2,7 @@
 
 Embedded use (inside a running asyncio loop)::
 
-    engine = Engine(load_config("routes"), Settings(data_dir=Path("data")))
+    engine = Engine(load_config("routes"), Settings(data_dir=Path("data"), demo=True))
     await engine.start()          # rebuilds in-flight work from the journal, then ready
     ack = await engine.submit("stripe", body, headers)
     await engine.stop()
@@ -26,7 +26,7 @@ from opentelemetry.trace import SpanKind
 from router import registry, telemetry
 from router.alerts.kind import ALERTS
 from router.alerts.service import Alerter
-from router.config import RouterConfig
+from router.config import RouterConfig, refuse_demo_secrets
 from router.connector import Connector
 from router.envelope import Envelope
 from router.errors import (
@@ -129,7 +129,12 @@ class Engine:
     # -- lifecycle -------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Open the journal, start actors and connectors, and reload unfinished deliveries."""
+        """Open the journal, start actors and connectors, and reload unfinished deliveries.
+
+        Outside demo mode (``Settings.demo``), a source secret left at its placeholder's shipped
+        default raises :class:`~router.config.ConfigErrors` before anything is opened.
+        """
+        refuse_demo_secrets(self.config, self.settings.demo)
         self._data_lock.acquire()  # before any LMDB environment is opened
         loop = asyncio.get_running_loop()
         bridge = LoopBridge(loop)

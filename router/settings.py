@@ -28,6 +28,11 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path("data"), description="Where the LMDB journal lives")
     host: str = Field(default="127.0.0.1", description="Ingress bind address")
     port: int = Field(default=8080, ge=0, le=65535, description="Ingress port")
+    demo: bool = Field(
+        default=False,
+        description="Demo mode (`--demo`, `make run`): accept a source's verification secret "
+        "taken from its placeholder's shipped default; off: such a source refuses to start",
+    )
 
     admin_host: str = Field(default="127.0.0.1", description="Admin API bind address")
     admin_port: int = Field(default=8081, ge=0, le=65535, description="Admin API port")

@@ -1,5 +1,6 @@
-"""OpenTelemetry spans: ingress, the journal commit, each connector call (delivery attempts,
-workflow steps, request/reply calls).
+"""OpenTelemetry spans: ingress, the journal commit, each workflow step (or compensation) attempt
+(``interlock.workflow.step``, router/workflows/orchestrator.py), each connector call (delivery
+attempts, workflow steps, request/reply calls).
 
 Off by default and then free: with no tracer installed each hook is one ``None`` check, so the
 hot path pays nothing (the traceparent/tracestate headers are still carried, by router/ids.py).

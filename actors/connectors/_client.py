@@ -55,6 +55,9 @@ __all__ = [
 
 MAX_BODY = 256 * 1024  # bytes of a response read at most (only error text is ever used)
 MAX_PAGE = 32 * 1024 * 1024  # a batch read's page: its records are the point
+# A static header value this long or longer is scrubbed from error text; shorter ones (`1`, `gzip`)
+# would blank ordinary words of a reason.
+MIN_SCRUBBED_HEADER = 8
 
 
 class _Frozen(BaseModel):
@@ -122,6 +125,9 @@ class OutboundCall:
     content_type: str | None = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
     max_body: int = MAX_BODY  # a longer answer is cut here (a page allows MAX_PAGE)
+    # Static header values this call sends (a route's `to.headers`): scrubbed from its errors,
+    # as the connector's own `headers:` are, so a target that echoes them leaks nothing.
+    scrub: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +164,7 @@ class ResilientClient:
             else None
         )
         self.call_timeout = config.timeout
+        self._static = [v for v in config.headers.values() if len(v) >= MIN_SCRUBBED_HEADER]
         # The actor's deadline for a whole send: a token fetch, the call, one 401 retry.
         self.timeout_s = config.timeout * 3 + 1.0
         self._session: aiohttp.ClientSession | None = None
@@ -192,7 +199,7 @@ class ResilientClient:
         try:
             return await self._call(call)
         except DeliveryError as exc:
-            raise self._scrub(exc) from None
+            raise self._scrub(exc, call.scrub) from None
 
     async def _call(self, call: OutboundCall) -> Response:
         try:
@@ -297,11 +304,16 @@ class ResilientClient:
         response = await self._send("POST", target, body, headers, "token")
         return response.status, response.body
 
-    def _scrub(self, error: DeliveryError) -> DeliveryError:
+    def _scrub(self, error: DeliveryError, static: tuple[str, ...] = ()) -> DeliveryError:
+        """``error`` with every auth secret (4+ characters) and every static header value
+        (:data:`MIN_SCRUBBED_HEADER`+: the connector's ``headers:``, the route's
+        ``to.headers``) replaced by ``[redacted]``, longest first."""
         message = str(error)
-        for secret in self.auth.secret_values():
-            if len(secret) >= 4:
-                message = message.replace(secret, "[redacted]")
+        values = [s for s in self.auth.secret_values() if len(s) >= 4]
+        values += self._static
+        values += [v for v in static if len(v) >= MIN_SCRUBBED_HEADER]
+        for value in sorted(set(values), key=len, reverse=True):
+            message = message.replace(value, "[redacted]")
         if message == str(error):
             return error
         if isinstance(error, TransientError):

@@ -193,5 +193,6 @@ class VendorConnector(ClientConnector, Generic[ConfigT]):
                 content_type=plan.content_type,
                 headers=headers,
                 max_body=max_body,
+                scrub=tuple(request.headers.values()),  # the route's `to.headers`
             )
         )

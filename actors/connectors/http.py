@@ -120,6 +120,7 @@ class HttpConnector(ClientConnector):
                 idempotency_key=request.idempotency_key,
                 content_type=request.content_type,
                 headers={**tracing_headers(request), **request.headers},
+                scrub=tuple(request.headers.values()),
             )
         )
         return response.body

@@ -23,6 +23,8 @@ from router.errors import CliError
 if TYPE_CHECKING:
     from pydantic import ValidationError
 
+    from router.config import RouterConfig
+
 
 def run(
     routes: Annotated[Path | None, typer.Option(help="Routes folder")] = None,
@@ -32,6 +34,12 @@ def run(
     log_level: Annotated[
         str | None, typer.Option(help="debug | info | warning | error [INTERLOCK_LOG_LEVEL]")
     ] = None,
+    demo: Annotated[
+        bool | None,
+        typer.Option(
+            "--demo", help="Accept the shipped demo secrets of sources.yaml [INTERLOCK_DEMO]"
+        ),
+    ] = None,
 ) -> None:
     """Run the router: ingress on HOST:PORT, journal in DATA_DIR, routes from ROUTES.
 
@@ -39,7 +47,7 @@ def run(
     69 the port or the data folder is taken by another process, 73 the data folder cannot be
     written, 1 another error of the router's (each a one-line message on stderr).
     """
-    flags = {"routes": routes, "data_dir": data_dir, "host": host, "port": port}
+    flags = {"routes": routes, "data_dir": data_dir, "host": host, "port": port, "demo": demo}
     run_command(lambda: _run({k: v for k, v in flags.items() if v is not None}, log_level))
 
 
@@ -74,6 +82,7 @@ def _run(overrides: dict[str, Any], log_level: str | None) -> None:
     except RuntimeError as exc:
         raise CliError(f"INTERLOCK_OTLP_ENDPOINT: {exc}", EXIT_CONFIG) from None
     config = load_or_exit(settings.routes)
+    refuse_demo_secrets_or_exit(config, settings.demo)
     try:
         import uvloop
 
@@ -91,6 +100,19 @@ def _run(overrides: dict[str, Any], log_level: str | None) -> None:
         raise CliError(str(exc), EXIT_CANTCREAT) from None
     except InterlockError as exc:  # raised on purpose, so it says what is wrong; a bug still
         raise CliError(str(exc), 1) from None  # shows its traceback
+
+
+def refuse_demo_secrets_or_exit(config: RouterConfig, demo: bool) -> None:
+    """Outside demo mode, each source secret left at its shipped default: ``file:line: ...``
+    on stderr, then exit 78 (as every other routes-folder error)."""
+    from router.config import ConfigErrors, refuse_demo_secrets
+
+    try:
+        refuse_demo_secrets(config, demo)
+    except ConfigErrors as exc:
+        for error in exc.errors:
+            typer.echo(error.render(), err=True)
+        raise typer.Exit(EXIT_CONFIG) from None
 
 
 def _invalid_settings(exc: ValidationError, overrides: dict[str, Any]) -> CliError:

@@ -1,7 +1,7 @@
 """Route files: models, loader and type checks."""
 
 from router.config.loaded import ConnectorConfig, RouterConfig, SourceConfig
-from router.config.loader import ConfigErrors, load_config
+from router.config.loader import ConfigErrors, load_config, refuse_demo_secrets
 from router.config.models import RetryPolicy, RouteSpec, SourceSpec
 
 __all__ = [
@@ -13,4 +13,5 @@ __all__ = [
     "SourceConfig",
     "SourceSpec",
     "load_config",
+    "refuse_demo_secrets",
 ]

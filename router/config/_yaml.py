@@ -21,6 +21,7 @@ import os
 import re
 import stat
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -74,12 +75,26 @@ def shown(tag: str) -> str:
     return "!!" + tag.removeprefix(_CORE) if tag.startswith(_CORE) else tag
 
 
+@dataclass(frozen=True, slots=True)
+class Defaulted:
+    """A ``${NAME:-default}`` placeholder that took its default: ``NAME`` unset (or empty)."""
+
+    loc: Loc
+    line: int | None
+    name: str
+    default: str
+
+
 class LineIndex:
-    """Path -> line number for one file, with lookup by the longest known prefix."""
+    """Path -> line number for one file, with lookup by the longest known prefix.
+
+    ``defaulted`` lists the placeholders of the file that fell back to their default, in order.
+    """
 
     def __init__(self, file: Path) -> None:
         self.file = file
         self.lines: dict[Loc, int] = {}
+        self.defaulted: list[Defaulted] = []
 
     def line_of(self, loc: Loc) -> int | None:
         for end in range(len(loc), -1, -1):
@@ -106,6 +121,7 @@ def _expand(text: str, index: LineIndex, loc: Loc, env: Mapping[str, str]) -> st
         if value:
             return value
         if default is not None:  # as in the shell: unset *or empty* takes the default
+            index.defaulted.append(Defaulted(loc, index.line_of(loc), name, default))
             return default
         if value is not None:
             return value

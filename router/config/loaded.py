@@ -13,6 +13,7 @@ from typing import Generic, Protocol, TypeVar, cast
 from pydantic import BaseModel
 
 from router.config.models import RouteSpec, SourceSpec
+from router.errors import ConfigError
 
 SpecT = TypeVar("SpecT", bound=BaseModel)
 SpecT_co = TypeVar("SpecT_co", bound=BaseModel, covariant=True)
@@ -53,6 +54,9 @@ class RouterConfig:
     sections: dict[str, dict[str, BaseModel]] = field(default_factory=dict)  # kind -> id -> spec
     warnings: list[str] = field(default_factory=list)
     invalid: set[str] = field(default_factory=set)  # defined but broken: no cascade of errors
+    # A source's verification secret that is its placeholder's default (the variable unset): a
+    # shared demo secret, which a router outside demo mode refuses (see refuse_demo_secrets).
+    demo_secrets: list[ConfigError] = field(default_factory=list)
 
     def specs(self, kind: KindOf[SpecT]) -> dict[str, SpecT]:
         """The files of one kind, by id, typed as that kind's model."""

@@ -132,6 +132,48 @@ def _load_sources(
                 continue
         config.sources[name] = SourceConfig(name, spec, settings)
         config.invalid.discard(f"source:{name}")
+    if index is not None:
+        _note_demo_secrets(index, config)
+
+
+def _is_secret_field(loc: tuple[Any, ...], config: RouterConfig) -> bool:
+    """``loc`` is inside a loaded source's ``verify:`` secret (``secret``, ``secrets[i]``...)."""
+    return (
+        len(loc) >= 3
+        and loc[0] in config.sources
+        and loc[1] == "verify"
+        and isinstance(loc[2], str)
+        and "secret" in loc[2]
+    )
+
+
+def _note_demo_secrets(index: LineIndex, config: RouterConfig) -> None:
+    """Each verification secret that came from a placeholder's default: refused outside demo
+    mode (:func:`refuse_demo_secrets`), a warning for ``interlock check``."""
+    for used in index.defaulted:
+        if not _is_secret_field(used.loc, config):
+            continue
+        field = ".".join(str(p) for p in used.loc)
+        message = f"{used.name} is not set and its default is a shared demo secret"
+        config.demo_secrets.append(
+            ConfigError(
+                f"{message}; set it, or run with --demo",
+                file=str(index.file),
+                line=used.line,
+                field=field,
+            )
+        )
+        config.warnings.append(
+            f"{index.file}:{used.line}: {field}: {message} (`interlock run` refuses it without "
+            "--demo)"
+        )
+
+
+def refuse_demo_secrets(config: RouterConfig, demo: bool) -> None:
+    """Outside demo mode, raise :class:`ConfigErrors` for every source secret that is a
+    placeholder's shipped default (``interlock run``, ``Engine.start``)."""
+    if not demo and config.demo_secrets:
+        raise ConfigErrors(list(config.demo_secrets))
 
 
 def _load_connectors(

@@ -114,7 +114,11 @@ class Problem(BaseModel):
     """RFC 9457 problem details."""
 
     model_config = ConfigDict(frozen=True, extra="allow")
-    type: str = "about:blank"
+    type: str = Field(
+        pattern=r"^https://interlock\.dev/problems/[a-z-]+$",
+        description="The problem kind's URI; every kind is listed in docs/problems.md",
+        examples=["https://interlock.dev/problems/not-found"],
+    )
     title: str
     status: int
     detail: str = ""

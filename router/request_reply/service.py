@@ -7,8 +7,9 @@ optional short cache serves repeated questions, and may serve an expired answer 
 when the target times out or fails. Nothing is journaled: the caller is waiting and retries itself.
 
 The caller's trace and correlation context is read as a webhook's is (router/source_handler.py):
-a valid ``traceparent`` continues the caller's trace, a safe ``X-Correlation-ID`` or
-``X-Request-ID`` is kept, and what is missing is made here, so the target always gets both.
+a valid ``traceparent`` continues the caller's trace and its printable ``tracestate`` reaches the
+target unchanged, a safe ``X-Correlation-ID`` or ``X-Request-ID`` is kept, and what is missing is
+made here, so the target always gets both.
 """
 
 from __future__ import annotations
@@ -50,11 +51,13 @@ _SAFE_ID = re.compile(r"^[\x21-\x7e]{1,128}$")  # as a webhook's correlation id 
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """The context of one ``/api`` request: its message id, correlation id and traceparent."""
+    """The context of one ``/api`` request: its message id, correlation id, traceparent and
+    ``tracestate`` (forwarded unchanged; only with the caller's valid traceparent)."""
 
     message_id: bytes
     correlation_id: str
     traceparent: str
+    tracestate: str | None = None
 
     @classmethod
     def from_headers(cls, headers: Mapping[str, str]) -> Caller:
@@ -66,10 +69,16 @@ class Caller:
         correlation = next(
             (v for h in CORRELATION_HEADERS if (v := headers.get(h)) and _SAFE_ID.match(v)), None
         )
+        caller_trace = normalize_traceparent(headers.get("traceparent"))
+        state = headers.get("tracestate")
         return cls(
             message_id=message_id,
             correlation_id=correlation or encode_id(message_id),
-            traceparent=normalize_traceparent(headers.get("traceparent")) or new_traceparent(),
+            traceparent=caller_trace or new_traceparent(),
+            # W3C: carried unchanged, and dropped with an invalid traceparent (as on a webhook)
+            tracestate=state
+            if caller_trace and state and state.isascii() and state.isprintable()
+            else None,
         )
 
 
@@ -151,6 +160,7 @@ class RequestReply:
             traceparent=caller.traceparent,
             received_at=time.time(),
             body=body,
+            headers={"tracestate": caller.tracestate} if caller.tracestate else {},
         )
         envelope._payload = payload
         try:

@@ -101,6 +101,8 @@ class ChildRuns:
             received_at=parent.received_at,  # the business clock started at the parent's trigger
             correlation_id=parent.correlation_id,
             trace_id=parent.trace_id,
+            traceparent=parent.traceparent,  # the parent's trigger context, flags and state kept
+            tracestate=parent.tracestate,
             input=inputs,
             steps=[StepState(s.id) for s in spec.steps],
             parents=[link],

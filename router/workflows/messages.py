@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from opentelemetry.trace import Span
+
 from router.errors import DeliveryError
 from router.runtime.bridge import Reply
 
@@ -23,6 +25,7 @@ class Trigger:
     event: dict[str, Any]  # source, type, key: the context's /event
     body: bytes  # the trigger's canonical model as JSON
     reply: Reply
+    tracestate: str | None = None  # W3C, as the ingress kept it: carried unchanged to each step
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +37,7 @@ class Finished:
     body: bytes | None
     error: DeliveryError | None
     seconds: float
+    span: Span | None = None  # the attempt's interlock.workflow.step span: ended when handled
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,10 +16,10 @@ from typing import Any
 import orjson
 
 from router.connector import OutboundRequest
-from router.ids import new_traceparent
 from router.runtime.outlet import Outlet
 from router.runtime.supervision import tell_safely
 from router.workflows.messages import Notified
+from router.workflows.plan import call_traceparent, trace_headers
 from router.workflows.spec import WorkflowSpec
 from router.workflows.state import Instance
 
@@ -67,9 +67,9 @@ def notification_request(spec: WorkflowSpec, instance: Instance) -> OutboundRequ
         body=orjson.dumps(notification_document(spec, instance)),
         idempotency_key=hashlib.sha256(raw.encode()).hexdigest()[:40],
         correlation_id=instance.correlation_id,
-        traceparent=new_traceparent(instance.trace_id),
+        traceparent=call_traceparent(instance),
         attempt=1,
-        headers=dict(target.headers),
+        headers=trace_headers(instance, target.headers),
         operation=target.operation,
     )
 

@@ -19,13 +19,16 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import orjson
+from opentelemetry.trace import Span, StatusCode
 
+from router import telemetry
 from router.alerts.kind import Alert
 from router.errors import ConflictError, PermanentError, TemplateError, UnknownInstanceError
-from router.ids import encode_id, new_id_bytes, parse_traceparent
+from router.ids import encode_id, new_id_bytes, normalize_traceparent
 from router.logs import get_logger
 from router.metrics import Metrics
 from router.registry import TransformSpec
@@ -50,7 +53,7 @@ from router.workflows.messages import (
 )
 from router.workflows.metrics import WorkflowMetrics
 from router.workflows.notify import notification_request, send_notification
-from router.workflows.plan import build_request, read_answer
+from router.workflows.plan import build_request, read_answer, trace_parent
 from router.workflows.spec import CallSpec, StepSpec, WorkflowSpec
 from router.workflows.state import FINAL, Instance, State, StepState, StepStatus, UndoStatus
 
@@ -129,6 +132,7 @@ class OrchestratorActor(ChildRuns, SupervisedActor):
         if isinstance(key, dict | list) or key in (None, ""):
             t.reply(None, PermanentError(f"workflow {spec.id}: the business key is not a scalar"))
             return
+        traceparent = normalize_traceparent(t.traceparent)
         instance = Instance(
             id=encode_id(new_id_bytes()),
             workflow=spec.id,
@@ -136,9 +140,11 @@ class OrchestratorActor(ChildRuns, SupervisedActor):
             trigger_message=t.message_id,
             received_at=t.received_at,
             correlation_id=t.correlation_id,
-            trace_id=parse_traceparent(t.traceparent),
+            trace_id=traceparent[3:35] if traceparent else None,
             input=inputs,
             steps=[StepState(s.id) for s in spec.steps],
+            traceparent=traceparent,
+            tracestate=t.tracestate if traceparent else None,  # W3C: no state without a parent
         )
         instance.record("triggered", detail=f"message {t.message_id}")
         existing = self.store.create(instance)
@@ -230,28 +236,60 @@ class OrchestratorActor(ChildRuns, SupervisedActor):
         self._inflight.add((instance.id, step.id, phase))
         me = self.actor_ref
         instance_id = instance.id
+        parent, tracestate = trace_parent(instance), instance.tracestate
+        attributes = {
+            "interlock.workflow": instance.workflow,
+            "interlock.instance_id": instance_id,
+            "interlock.step": step.id,
+            "interlock.phase": phase,
+            "interlock.attempt": attempt,
+        }
 
         async def run() -> None:
-            result = await outlet.call(request, call.timeout)
+            # The attempt's span, a child of the trigger's context: the outlet's deliver span is
+            # its child, so the target's traceparent names a recorded span. Ended by _finished.
+            span = telemetry.start(
+                "interlock.workflow.step", parent, tracestate, attributes=attributes
+            )
+            sent = request
+            if span is not None:
+                sent = replace(request, traceparent=telemetry.span_traceparent(span))
+            result = await outlet.call(sent, call.timeout)
             finished = Finished(
-                instance_id, step.id, phase, attempt, result.body, result.error, result.seconds
+                instance_id,
+                step.id,
+                phase,
+                attempt,
+                result.body,
+                result.error,
+                result.seconds,
+                span,
             )
             tell_safely(me, finished)
 
         self.bridge.spawn(run())
 
     def _finished(self, f: Finished) -> None:
+        outcome = "crashed"  # _settle raised: the actor restarts and resumes the instance
+        try:
+            outcome = self._settle(f)
+        finally:
+            if f.span is not None:
+                _end_span(f.span, outcome)
+
+    def _settle(self, f: Finished) -> str:
+        """Apply one attempt's answer; its outcome (``stale`` when it no longer applies)."""
         self._inflight.discard((f.instance_id, f.step_id, f.phase))
         instance = self.live.get(f.instance_id)
         if instance is None:
-            return
+            return "stale"
         spec = self.specs[instance.workflow]
         step_spec, step = spec.step(f.step_id), instance.step(f.step_id)
         expected = StepStatus.RUNNING if f.phase == "do" else UndoStatus.RUNNING
         current = step.status if f.phase == "do" else step.undo
         attempts = step.attempts if f.phase == "do" else step.undo_attempts
         if current is not expected or attempts != f.attempt:
-            return  # a stale answer (an attempt from before an operator's retry)
+            return "stale"  # an answer from an attempt before an operator's retry
         error = f.error
         output: dict[str, Any] = {}
         if error is None and f.phase == "do":
@@ -270,6 +308,7 @@ class OrchestratorActor(ChildRuns, SupervisedActor):
         else:
             retry_after = getattr(error, "retry_after", None)
             self._retry_later(instance, step_spec, step, f.phase, str(error), retry_after)
+        return outcome
 
     def _succeeded(
         self,
@@ -467,3 +506,12 @@ class OrchestratorActor(ChildRuns, SupervisedActor):
                 self._notify(parked)
         log.info("workflows_resumed", count=len(resumed))
         return len(resumed)
+
+
+def _end_span(span: Span, outcome: str) -> None:
+    """End a step attempt's span with its outcome: ``ok``, ``stale`` (no longer applies), or the
+    error's kind (``transient``, ``permanent``, ...)."""
+    span.set_attribute("interlock.outcome", outcome)
+    if outcome not in {"ok", "stale"}:
+        span.set_status(StatusCode.ERROR, outcome)
+    span.end()

@@ -12,9 +12,10 @@ from typing import Any
 import orjson
 from pydantic import BaseModel
 
+from router import telemetry
 from router.connector import OutboundRequest
 from router.errors import PermanentError, TemplateError
-from router.ids import new_traceparent
+from router.ids import child_traceparent, new_traceparent
 from router.pointer import Pointer
 from router.registry import TransformSpec
 from router.routing import predicate_holds
@@ -30,6 +31,28 @@ def step_idempotency_key(instance: Instance, step_id: str, phase: str) -> str:
     """Stable per (workflow, business key, step, do|undo): the same across retries and restarts."""
     raw = f"{instance.workflow}\x00{instance.key}\x00{step_id}\x00{phase}"
     return hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:40]
+
+
+def trace_parent(instance: Instance) -> str:
+    """The traceparent the instance's calls descend from: its trigger's, whole (sampled flag
+    included); an instance stored before it was kept has its trace id only (then sampled)."""
+    return instance.traceparent or new_traceparent(instance.trace_id)
+
+
+def trace_headers(instance: Instance, headers: dict[str, str]) -> dict[str, str]:
+    """A call's headers with the trigger's ``tracestate``, carried unchanged (W3C), as a route
+    delivery's are (router.runtime.request_builder)."""
+    out = dict(headers)
+    if instance.tracestate:
+        out["tracestate"] = instance.tracestate
+    return out
+
+
+def call_traceparent(instance: Instance) -> str:
+    """A call's traceparent: with spans on, the parent (the call's span replaces it, see
+    router.runtime.outlet); off, a child of it here (same trace id and sampled flag)."""
+    parent = trace_parent(instance)
+    return parent if telemetry.enabled() else child_traceparent(parent)
 
 
 def _source(from_: str | dict[str, str] | None, context: dict[str, Any]) -> Any:
@@ -86,9 +109,11 @@ def build_request(
         else to_json_bytes(document),
         idempotency_key=step_idempotency_key(instance, step_id, phase),
         correlation_id=instance.correlation_id,
-        traceparent=new_traceparent(instance.trace_id),
+        # A child of the trigger's context; the orchestrator's step span replaces it when spans
+        # are recorded, so the target's parent is the attempt (router.workflows.orchestrator).
+        traceparent=child_traceparent(trace_parent(instance)),
         attempt=attempt,
-        headers=dict(target.headers),
+        headers=trace_headers(instance, target.headers),
         operation=target.operation,
     )
 

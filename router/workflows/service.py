@@ -68,6 +68,7 @@ class TriggerConnector:
             event=dict(request.event or {}),
             body=request.body,
             reply=reply_on_loop(future),
+            tracestate=request.headers.get("tracestate"),
         )
         tell_safely(self.orchestrator, trigger)
         instance_id = await future

@@ -106,6 +106,11 @@ class Instance:
     events: list[Event] = field(default_factory=list)
     # A child instance's parents: "<instance id>/<step id>" of each step that started or linked it.
     parents: list[str] = field(default_factory=list)
+    # The trigger's whole W3C context, so every step call continues it with the trigger's sampled
+    # flag and ``tracestate``. None in an instance stored before they were kept: its calls then
+    # descend from ``trace_id`` alone (router.workflows.plan.trace_parent).
+    traceparent: str | None = None
+    tracestate: str | None = None
 
     # -- queries ---------------------------------------------------------------------------------
 

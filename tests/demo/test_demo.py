@@ -1297,7 +1297,9 @@ class RouterThread:
         from router.http.admin import create_admin_app
         from router.http.ingress import create_app
 
-        self._engine = Engine(load_config(ROUTES, self.env), Settings(data_dir=self.data_dir))
+        self._engine = Engine(
+            load_config(ROUTES, self.env), Settings(data_dir=self.data_dir, demo=True)
+        )
         await self._engine.start()
         for app in (create_app(self._engine), create_admin_app(self._engine, [TOKEN])):
             runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1)

@@ -23,6 +23,17 @@ from tests.support.process import INTERLOCK, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
+# The verification secrets of the shipped sources.yaml, each a demo default when unset, by line.
+SOURCE_SECRETS = {
+    "STRIPE_WEBHOOK_SECRET": "whsec_test_not_the_demo_one",
+    "SALESFORCE_WEBHOOK_SECRET": "sf_test_not_the_demo_one",
+    "SHOPIFY_WEBHOOK_SECRET": "shpss_test_not_the_demo_one",
+}
+SECRET_LINES = {
+    "STRIPE_WEBHOOK_SECRET": (7, "stripe"),
+    "SALESFORCE_WEBHOOK_SECRET": (22, "salesforce"),
+    "SHOPIFY_WEBHOOK_SECRET": (35, "shopify"),
+}
 
 
 def instructions() -> list[tuple[str, str]]:
@@ -59,6 +70,65 @@ def test_shape_multi_stage_non_root_volume_exec_form() -> None:
     assert json.loads(health.split("CMD", 1)[1]) == ["interlock", "healthcheck"]
 
 
+def image_env() -> dict[str, str]:
+    """The image's ``ENV`` instruction as a mapping (values without spaces or quotes)."""
+    [env] = [rest for kw, rest in instructions() if kw == "ENV"]
+    return dict(pair.split("=", 1) for pair in env.split())
+
+
+def test_image_env_listens_widely_but_keeps_demo_off_and_the_admin_on_loopback() -> None:
+    env = image_env()
+    assert env["INTERLOCK_HOST"] == "0.0.0.0"  # what the image is for
+    # Safe only because: no demo mode (demo secrets refused), the admin stays on loopback.
+    assert "INTERLOCK_DEMO" not in env
+    assert "INTERLOCK_ADMIN_HOST" not in env
+    assert "INTERLOCK_ADMIN_TOKEN" not in env  # unset: a random token in DATA_DIR/admin.token
+
+
+def _image_command(tmp_path: Path) -> list[str]:
+    [cmd] = [json.loads(rest) for kw, rest in instructions() if kw == "CMD"]
+    routes = tmp_path / "routes"
+    shutil.copytree(ROOT / "routes", routes)
+    cmd = [INTERLOCK if part == "interlock" else part for part in cmd]
+    cmd = [str(routes) if part == "/etc/interlock/routes" else part for part in cmd]
+    return [str(tmp_path / "data") if part == "/var/lib/interlock" else part for part in cmd]
+
+
+def test_image_command_refuses_the_demo_secrets_naming_each_variable(tmp_path: Path) -> None:
+    env = {
+        **image_env(),
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "INTERLOCK_PORT": str(free_port()),
+        "INTERLOCK_ADMIN_PORT": str(free_port()),
+    }
+    env["INTERLOCK_HOST"] = "127.0.0.1"  # it must refuse before listening; never bind widely here
+    result = subprocess.run(
+        _image_command(tmp_path), env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 78, result.stdout + result.stderr
+    sources = tmp_path / "routes" / "sources.yaml"
+    assert result.stderr.splitlines() == [
+        f"{sources}:{line}: {source}.verify.secrets.0: {name} is not set and its default is a "
+        "shared demo secret; set it, or run with --demo"
+        for name, (line, source) in SECRET_LINES.items()
+    ]
+    assert not (tmp_path / "data" / "journal").exists()  # refused before the journal opened
+    # One secret set: the other two are still named.
+    one = {**env, "STRIPE_WEBHOOK_SECRET": SOURCE_SECRETS["STRIPE_WEBHOOK_SECRET"]}
+    again = subprocess.run(
+        _image_command(tmp_path / "again"),
+        env=one,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert again.returncode == 78
+    named = [line.split(": ")[2].split()[0] for line in again.stderr.splitlines()]
+    assert named == ["SALESFORCE_WEBHOOK_SECRET", "SHOPIFY_WEBHOOK_SECRET"]
+
+
 def _children(pid: int) -> list[int]:
     path = Path(f"/proc/{pid}/task/{pid}/children")
     return [int(p) for p in path.read_text().split()] if path.exists() else []
@@ -71,18 +141,14 @@ def test_image_command_handles_sigterm_as_pid_1(tmp_path: Path) -> None:
     )
     if probe.returncode != 0:
         pytest.skip(f"cannot create a PID namespace here: {probe.stderr.decode().strip()}")
-    [cmd] = [json.loads(rest) for kw, rest in instructions() if kw == "CMD"]
-    routes = tmp_path / "routes"
-    shutil.copytree(ROOT / "routes", routes)
-    cmd = [INTERLOCK if part == "interlock" else part for part in cmd]
-    cmd = [str(routes) if part == "/etc/interlock/routes" else part for part in cmd]
-    cmd = [str(tmp_path / "data") if part == "/var/lib/interlock" else part for part in cmd]
+    cmd = _image_command(tmp_path)
     port = free_port()
     env = {
         "PATH": "/usr/bin:/bin",
         "INTERLOCK_PORT": str(port),
         "INTERLOCK_ADMIN_PORT": str(free_port()),
         "HOME": str(tmp_path),
+        **SOURCE_SECRETS,  # what docs/operations.md says the image needs: not in demo mode
     }
     outer = subprocess.Popen(
         ["unshare", "--pid", "--fork", "--mount-proc", *cmd],

@@ -1,14 +1,16 @@
-"""W3C Trace Context at the edges, and OpenTelemetry spans from ingress to delivery."""
+"""W3C Trace Context at the edges, and OpenTelemetry spans from ingress to delivery: route
+deliveries, workflow steps (one span per attempt) and request/reply calls."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
@@ -16,6 +18,8 @@ from router import telemetry
 from router.http.ingress import create_app
 from router.ids import child_traceparent, normalize_traceparent, parse_traceparent
 from router.testing import Sink
+from router.workflows.plan import trace_parent
+from router.workflows.state import Instance
 from tests.conftest import EngineFactory
 from tests.support.routes import write_routes
 
@@ -120,3 +124,160 @@ async def test_an_uppercase_traceparent_gets_a_new_trace_and_no_tracestate(
     (call,) = sink.calls
     assert call.headers["traceparent"].split("-")[1] != TRACE
     assert "tracestate" not in call.headers
+
+
+# -- workflows and request/reply ------------------------------------------------------------
+
+WORKFLOW = """\
+id: fulfil
+kind: workflow
+trigger: {source: shop, type: order.created}
+key: "{{ /trigger/id }}"
+steps:
+  - id: reserve
+    call: {connector: sink, path: /reserve}
+    input: {set: {order: "{{ /trigger/id }}"}}
+  - id: ship
+    call: {connector: sink, path: /ship}
+    input: {set: {order: "{{ /trigger/id }}"}}
+"""
+
+
+def workflow_routes(folder: Path, sink_url: str) -> Path:
+    folder.mkdir(parents=True)
+    (folder / "sources.yaml").write_text("shop:\n  type: /type\n  idempotency_key: /id\n")
+    (folder / "connectors.yaml").write_text(
+        f"sink:\n  kind: http\n  base_url: {sink_url}\n  timeout: 5s\n"
+    )
+    (folder / "fulfil.yaml").write_text(WORKFLOW)
+    return folder
+
+
+async def run_workflow(
+    tmp_path: Path,
+    sink: Sink,
+    make_engine: EngineFactory,
+    headers: dict[str, str],
+    spans: InMemorySpanExporter | None = None,
+) -> None:
+    """Trigger ``fulfil`` through the webhook; wait until both steps reached the sink (and, with
+    spans, until both step spans ended)."""
+    engine = await make_engine(workflow_routes(tmp_path / "routes", sink.url))
+    async with TestClient(TestServer(create_app(engine))) as client:
+        body = orjson.dumps({"id": "o-1", "type": "order.created"})
+        answer = await client.post(
+            "/webhooks/shop", data=body, headers={"Content-Type": "application/json", **headers}
+        )
+        assert answer.status == 202
+        for _ in range(1000):  # a bound, not a timing assertion
+            steps = [s for s in (spans.get_finished_spans() if spans else ()) if is_step(s)]
+            if len(sink.calls) >= 2 and (spans is None or len(steps) >= 2):
+                break
+            await asyncio.sleep(0.01)
+        await engine.wait_idle()
+    assert [c.path for c in sink.calls] == ["/reserve", "/ship"]
+
+
+def is_step(span: ReadableSpan) -> bool:
+    return span.name == "interlock.workflow.step"
+
+
+async def test_a_workflow_is_one_trace_from_ingress_to_each_step_call(
+    tmp_path: Path, sink: Sink, make_engine: EngineFactory, spans: InMemorySpanExporter
+) -> None:
+    headers = {"traceparent": f"00-{TRACE}-{PARENT}-01", "tracestate": TRACESTATE}
+    await run_workflow(tmp_path, sink, make_engine, headers, spans)
+    finished = spans.get_finished_spans()
+    assert {f"{s.context.trace_id:032x}" for s in finished} == {TRACE}
+    by_id = {s.context.span_id: s for s in finished}
+    names = {s.name for s in finished}
+    assert {"interlock.ingress", "interlock.journal.commit"} <= names
+    steps = sorted((s for s in finished if is_step(s)), key=lambda s: s.start_time or 0)
+    assert [s.attributes and s.attributes["interlock.step"] for s in steps] == ["reserve", "ship"]
+    for step in steps:
+        assert step.attributes is not None
+        assert step.attributes["interlock.workflow"] == "fulfil"
+        assert step.attributes["interlock.phase"] == "do"
+        assert step.attributes["interlock.attempt"] == 1
+        assert step.attributes["interlock.outcome"] == "ok"
+        assert str(step.attributes["interlock.instance_id"])
+        # The step's parent is the trigger's delivery to the workflow, a child of ingress.
+        assert step.parent is not None
+        trigger = by_id[step.parent.span_id]
+        assert trigger.name == "interlock.deliver"
+        assert trigger.parent is not None
+        assert by_id[trigger.parent.span_id].name == "interlock.ingress"
+    # Each step call's deliver span is a child of its step span, and the target's parent.
+    for step, call in zip(steps, sink.calls, strict=True):
+        (deliver,) = [s for s in finished if s.parent and s.parent.span_id == step.context.span_id]
+        assert deliver.name == "interlock.deliver"
+        assert call.headers["traceparent"] == f"00-{TRACE}-{deliver.context.span_id:016x}-01"
+        assert call.headers["tracestate"] == TRACESTATE  # unchanged
+
+
+async def test_a_not_sampled_trigger_keeps_its_flag_and_tracestate_in_each_step_call(
+    tmp_path: Path, sink: Sink, make_engine: EngineFactory
+) -> None:
+    headers = {"traceparent": f"00-{TRACE}-{PARENT}-00", "tracestate": TRACESTATE}
+    await run_workflow(tmp_path, sink, make_engine, headers)
+    for call in sink.calls:
+        version, trace_id, span_id, flags = call.headers["traceparent"].split("-")
+        assert (version, trace_id, flags) == ("00", TRACE, "00")
+        assert span_id != PARENT
+        assert call.headers["tracestate"] == TRACESTATE
+
+
+async def test_a_not_sampled_trigger_stays_not_sampled_with_spans_on(
+    tmp_path: Path, sink: Sink, make_engine: EngineFactory, spans: InMemorySpanExporter
+) -> None:
+    headers = {"traceparent": f"00-{TRACE}-{PARENT}-00"}
+    await run_workflow(tmp_path, sink, make_engine, headers)
+    for call in sink.calls:
+        assert call.headers["traceparent"].startswith(f"00-{TRACE}-")
+        assert call.headers["traceparent"].endswith("-00")
+        assert "tracestate" not in call.headers
+
+
+def test_an_instance_stored_before_the_trace_context_was_kept_still_loads() -> None:
+    instance = Instance(
+        id="i",
+        workflow="w",
+        key="k",
+        trigger_message="m",
+        received_at=0.0,
+        correlation_id="c",
+        trace_id=TRACE,
+        input={},
+        steps=[],
+    )
+    record = instance.to_record()
+    del record["traceparent"], record["tracestate"]
+    old = Instance.from_record(record)
+    assert (old.traceparent, old.tracestate) == (None, None)
+    assert trace_parent(old).split("-")[1] == TRACE  # its calls stay in the trigger's trace
+
+
+async def test_request_reply_forwards_the_callers_tracestate_unchanged(
+    tmp_path: Path, sink: Sink, make_engine: EngineFactory
+) -> None:
+    folder = write_routes(tmp_path / "routes", sink.url)
+    (folder / "lookup.yaml").write_text(
+        "id: lookup\nkind: request-reply\nsteps:\n  - to: {connector: sink, path: /lookup}\n"
+    )
+    engine = await make_engine(folder)
+    async with TestClient(TestServer(create_app(engine))) as client:
+        for headers in (
+            {"traceparent": f"00-{TRACE}-{PARENT}-00", "tracestate": TRACESTATE},
+            {"traceparent": f"00-{TRACE.upper()}-{PARENT}-01", "tracestate": TRACESTATE},
+        ):
+            answer = await client.post(
+                "/api/lookup",
+                data=b'{"sku": "S-1"}',
+                headers={"Content-Type": "application/json", **headers},
+            )
+            assert answer.status == 200
+    valid, invalid = sink.calls
+    assert valid.headers["tracestate"] == TRACESTATE
+    assert valid.headers["traceparent"].startswith(f"00-{TRACE}-")
+    assert valid.headers["traceparent"].endswith("-00")
+    assert "tracestate" not in invalid.headers  # dropped with an invalid traceparent

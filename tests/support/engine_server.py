@@ -66,7 +66,8 @@ class EngineServer:
         self._loop.run_forever()
 
     async def _serve(self) -> None:
-        settings = Settings(data_dir=self.data_dir, **self.settings)
+        # The shipped routes' secrets are demo defaults: demo mode unless a test says otherwise.
+        settings = Settings(data_dir=self.data_dir, **{"demo": True, **self.settings})
         self._engine = Engine(load_config(self.routes), settings)
         await self._engine.start()
         self._runner = self.make_runner(self._engine, settings)

@@ -34,7 +34,13 @@ class RouterProcess:
         self.port = port or free_port()
         # Each router gets its own admin port, so routers in parallel tests never collide.
         self.admin_port = free_port()
-        self.env = {**os.environ, "INTERLOCK_ADMIN_PORT": str(self.admin_port), **(env or {})}
+        # Demo mode (the shipped routes' secrets are demo defaults) unless ``env`` says otherwise.
+        self.env = {
+            **os.environ,
+            "INTERLOCK_ADMIN_PORT": str(self.admin_port),
+            "INTERLOCK_DEMO": "1",
+            **(env or {}),
+        }
         self.prefix = prefix or []
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = data_dir.parent / f"router-{self.port}.log"

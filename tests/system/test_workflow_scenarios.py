@@ -43,7 +43,7 @@ def reset(sims: SimulatorThread) -> SimulatorThread:
 @pytest.fixture
 async def router(tmp_path: Any, reset: SimulatorThread) -> AsyncIterator[Router]:
     config = load_config(sc.ROOT / "routes", env=sc.simulator_env(reset))
-    engine = Engine(config, Settings(data_dir=tmp_path / "data"))
+    engine = Engine(config, Settings(data_dir=tmp_path / "data", demo=True))
     await engine.start()
     client: Client = TestClient(TestServer(create_app(engine)))
     await client.start_server()

@@ -23,7 +23,7 @@ def sims() -> Iterator[SimulatorThread]:
 @pytest.fixture
 async def engine(sims: SimulatorThread, tmp_path: Path) -> AsyncIterator[Engine]:
     env = {**os.environ, **simulator_env(sims)}
-    running = Engine(load_config(ROUTES, env), Settings(data_dir=tmp_path / "data"))
+    running = Engine(load_config(ROUTES, env), Settings(data_dir=tmp_path / "data", demo=True))
     await running.start()
     yield running
     if running.started:

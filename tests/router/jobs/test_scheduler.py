@@ -54,7 +54,9 @@ class Router:
 
     async def start(self, now: float) -> JobService:
         self.now = now
-        self.engine = Engine(self.config, Settings(data_dir=self.data), clock=lambda: self.now)
+        self.engine = Engine(
+            self.config, Settings(data_dir=self.data, demo=True), clock=lambda: self.now
+        )
         await self.engine.start()
         assert self.engine.jobs is not None
         return self.engine.jobs
