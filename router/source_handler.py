@@ -70,6 +70,11 @@ def key_text(value: Any, exact: Callable[[], Any], what: str = "the idempotency 
         text = NUMBER_KEY + str(exact())
     else:
         raise BadRequestError(f"{what} must be a string or number, not {_json_kind(value)}")
+    return _bounded(text, what)
+
+
+def _bounded(text: str, what: str) -> str:
+    """``text`` when it is 1 to MAX_KEY_CHARS characters of encodable text; else a 400."""
     if not text or len(text) > MAX_KEY_CHARS:
         raise BadRequestError(f"{what} must be 1 to {MAX_KEY_CHARS} characters")
     try:
@@ -105,14 +110,7 @@ def compile_ref(ref: str) -> Extractor:
 def _scalar_text(value: Any, what: str) -> str:
     if isinstance(value, bool) or value is None or isinstance(value, dict | list):
         raise BadRequestError(f"{what} must be a string or number")
-    text = str(value)
-    if not text or len(text) > 1024:
-        raise BadRequestError(f"{what} must be 1 to 1024 characters")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise BadRequestError(f"{what} is not valid text") from None
-    return text
+    return _bounded(str(value), what)
 
 
 def _printable(value: str | None) -> bool:

@@ -14,7 +14,6 @@ import asyncio
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
@@ -24,6 +23,7 @@ from router.config.loader import ConfigErrors
 from router.workflows.state import Instance, State, StepStatus, UndoStatus
 from simulators.runner import SimulatorThread
 from tests.conftest import EngineFactory
+from tests.support.webhook_target import records, set_faults
 
 CHILD = """\
 id: onboard-account
@@ -86,18 +86,6 @@ def _routes(folder: Path, sims: SimulatorThread, **files: str) -> Path:
     return folder
 
 
-def _records(sims: SimulatorThread, type_: str) -> list[dict[str, Any]]:
-    sim = sims.set.simulator("webhook")
-    snapshot: dict[str, Any] = sims.call(sim.store.snapshot)
-    found: list[dict[str, Any]] = snapshot.get(type_, [])
-    return found
-
-
-def _faults(sims: SimulatorThread, **patch: Any) -> None:
-    sim = sims.set.simulator("webhook")
-    sims.call(lambda: sim.set_faults(patch))
-
-
 async def _deal(engine: Engine, deal: str, account: str = "A1") -> None:
     body = {
         "type": "deal.won",
@@ -142,7 +130,7 @@ async def test_the_parent_runs_the_child_and_reads_its_outputs(
         "customer": child.step("erp").output["id"],
         "org": child.step("support").output["id"],
     }
-    order = _records(reset_target, "orders")[0]["data"]["body"]
+    order = records(reset_target, "orders")[0]["data"]["body"]
     assert order["customer"] == child.step("erp").output["id"]
     assert [e.event for e in parent.events if e.step == "onboarding"][:1] == ["child_started"]
 
@@ -163,9 +151,9 @@ async def test_a_second_parent_and_the_childs_own_trigger_link_the_same_child(
         assert any(e.event == "child_linked" for e in parent.events)
     assert engine.workflows is not None
     assert len(await engine.workflows.query(workflow="onboard-account")) == 1
-    assert len(_records(reset_target, "customers")) == 1  # onboarded once, linked twice
-    assert len(_records(reset_target, "orgs")) == 1
-    assert len(_records(reset_target, "orders")) == 2
+    assert len(records(reset_target, "customers")) == 1  # onboarded once, linked twice
+    assert len(records(reset_target, "orgs")) == 1
+    assert len(records(reset_target, "orders")) == 2
     child = await engine.workflows.get(first.id)
     assert child is not None and len(child.parents) == 2
 
@@ -173,7 +161,7 @@ async def test_a_second_parent_and_the_childs_own_trigger_link_the_same_child(
 async def test_a_parked_child_holds_its_parent_across_a_restart_until_an_operator_retries(
     tmp_path: Path, make_engine: EngineFactory, reset_target: SimulatorThread
 ) -> None:
-    _faults(reset_target, broken=["org-A4"])
+    set_faults(reset_target, broken=["org-A4"])
     routes, data = _routes(tmp_path / "r", reset_target), tmp_path / "data"
     engine = await make_engine(routes, data)
     await _deal(engine, "D4", account="A4")
@@ -183,21 +171,21 @@ async def test_a_parked_child_holds_its_parent_across_a_restart_until_an_operato
     assert parent.step("onboarding").status is StepStatus.RUNNING
     await engine.stop()
 
-    _faults(reset_target, broken=[])
+    set_faults(reset_target, broken=[])
     engine = await make_engine(routes, data)
     assert engine.workflows is not None
     await engine.workflows.command("retry", child.id, "support fixed", "ops")
     done = await _instance(engine, "deal", "D4", SETTLED)
     assert done.state is State.COMPLETED, done.reason
     assert any(e.event == "child_parked" for e in done.events)
-    assert len(_records(reset_target, "customers")) == 1
-    assert len(_records(reset_target, "orders")) == 1
+    assert len(records(reset_target, "customers")) == 1
+    assert len(records(reset_target, "orders")) == 1
 
 
 async def test_a_cancelled_child_fails_the_parent_step_with_its_reason(
     tmp_path: Path, make_engine: EngineFactory, reset_target: SimulatorThread
 ) -> None:
-    _faults(reset_target, broken=["org-A5"])
+    set_faults(reset_target, broken=["org-A5"])
     engine = await make_engine(_routes(tmp_path / "r", reset_target))
     await _deal(engine, "D5", account="A5")
     child = await _instance(engine, "onboard-account", "A5", {State.PARKED})
@@ -209,7 +197,7 @@ async def test_a_cancelled_child_fails_the_parent_step_with_its_reason(
     assert f"onboard-account instance {child.id} ended cancelled" in (parent.reason or "")
     assert parent.step("order").status is StepStatus.PENDING
     assert parent.step("onboarding").undo is UndoStatus.NONE
-    _faults(reset_target, broken=[])
+    set_faults(reset_target, broken=[])
 
 
 @pytest.mark.parametrize(

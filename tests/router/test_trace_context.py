@@ -281,3 +281,22 @@ async def test_request_reply_forwards_the_callers_tracestate_unchanged(
     assert valid.headers["traceparent"].startswith(f"00-{TRACE}-")
     assert valid.headers["traceparent"].endswith("-00")
     assert "tracestate" not in invalid.headers  # dropped with an invalid traceparent
+
+
+def test_otlp_export_reaches_a_collector_on_loopback(sink: Sink) -> None:
+    """`INTERLOCK_OTLP_ENDPOINT`'s path: the otel extra's exporter posts the spans, as
+    OTLP/HTTP protobuf, to the endpoint (a loopback sink standing in for a collector)."""
+    provider = telemetry.configure(f"{sink.url}/v1/traces", service_name="interlock-test")
+    assert provider is not None
+    try:
+        span = telemetry.start("interlock.ingress", None)
+        assert span is not None
+        span.end()
+        assert provider.force_flush(10_000)
+    finally:
+        provider.shutdown()
+        telemetry.use(None)
+    [call] = [c for c in sink.calls if c.path == "/v1/traces"]
+    assert call.method == "POST"
+    assert call.headers["Content-Type"] == "application/x-protobuf"
+    assert b"interlock.ingress" in call.body and b"interlock-test" in call.body

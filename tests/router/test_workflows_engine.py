@@ -21,6 +21,7 @@ from router import Engine
 from router.workflows.state import State, StepStatus, UndoStatus
 from simulators.runner import SimulatorThread
 from tests.conftest import EngineFactory
+from tests.support.webhook_target import records, set_faults
 
 WORKFLOW = """\
 id: onboard
@@ -80,12 +81,6 @@ def _routes(folder: Path, sims: SimulatorThread, on_failure: str = "park") -> Pa
     return folder
 
 
-def _state(sims: SimulatorThread) -> dict[str, Any]:
-    sim = sims.set.simulator("webhook")
-    snapshot: dict[str, Any] = sims.call(sim.store.snapshot)
-    return snapshot
-
-
 async def _trigger(engine: Engine, deal: str, event: str | None = None, **extra: Any) -> None:
     body = {"type": "deal.won", "id": event or f"evt-{deal}", "deal": deal, "name": "Acme", **extra}
     await engine.submit("demo", orjson.dumps(body))
@@ -129,16 +124,6 @@ async def test_steps_run_in_order_and_feed_each_other(
     assert instance.sla_seconds is not None and instance.sla_seconds < 30
 
 
-def _faults(sims: SimulatorThread, **patch: Any) -> None:
-    sim = sims.set.simulator("webhook")
-    sims.call(lambda: sim.set_faults(patch))
-
-
-def _records(sims: SimulatorThread, type_: str) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = _state(sims).get(type_, [])
-    return found
-
-
 async def test_a_second_trigger_for_the_same_key_is_recorded_not_started(
     tmp_path: Path, make_engine: EngineFactory, reset_target: SimulatorThread
 ) -> None:
@@ -155,13 +140,13 @@ async def test_a_second_trigger_for_the_same_key_is_recorded_not_started(
     assert [d["message_id"] for d in instance.duplicates] != []
     assert len(instance.duplicates) == 1
     assert any(e.event == "duplicate_trigger" for e in instance.events)
-    assert len(_records(reset_target, "accounts")) == 1
+    assert len(records(reset_target, "accounts")) == 1
 
 
 async def test_permanent_failure_parks_notifies_and_operator_retry_completes(
     tmp_path: Path, make_engine: EngineFactory, reset_target: SimulatorThread
 ) -> None:
-    _faults(reset_target, broken=["ent-D2"])
+    set_faults(reset_target, broken=["ent-D2"])
     engine = await make_engine(_routes(tmp_path / "r", reset_target))
     await _trigger(engine, "D2", seats=3)
     parked = await _settled(engine, "D2")
@@ -170,13 +155,13 @@ async def test_permanent_failure_parks_notifies_and_operator_retry_completes(
     assert "422" in (parked.reason or "") or "rejected" in (parked.reason or "")
     assert parked.step("account").status is StepStatus.SUCCEEDED
     assert parked.step("welcome").status is StepStatus.PENDING
-    await _until(lambda: _records(reset_target, "exceptions"))
-    note = _records(reset_target, "exceptions")[0]["data"]["body"]
+    await _until(lambda: records(reset_target, "exceptions"))
+    note = records(reset_target, "exceptions")[0]["data"]["body"]
     assert note["state"] == "parked" and note["failed_step"] == "provision"
     assert note["instance"] == parked.id and note["key"] == "D2"
     assert [s["status"] for s in note["steps"]] == ["succeeded", "failed", "pending"]
 
-    _faults(reset_target, broken=[])
+    set_faults(reset_target, broken=[])
     assert engine.workflows is not None
     summary = await engine.workflows.command("retry", parked.id, "fixed the record", "ops")
     assert summary["state"] == "running"
@@ -188,7 +173,7 @@ async def test_permanent_failure_parks_notifies_and_operator_retry_completes(
 async def test_skip_records_the_reason_and_moves_on(
     tmp_path: Path, make_engine: EngineFactory, reset_target: SimulatorThread
 ) -> None:
-    _faults(reset_target, broken=["ent-D3"])
+    set_faults(reset_target, broken=["ent-D3"])
     engine = await make_engine(_routes(tmp_path / "r", reset_target))
     await _trigger(engine, "D3")  # no seats: the welcome step's condition fails
     parked = await _settled(engine, "D3")
@@ -199,7 +184,7 @@ async def test_skip_records_the_reason_and_moves_on(
     assert done.step("provision").status is StepStatus.SKIPPED
     assert done.step("provision").note == "alice: provisioned by hand"
     assert done.step("welcome").status is StepStatus.SKIPPED  # `when` failed
-    _faults(reset_target, broken=[])
+    set_faults(reset_target, broken=[])
 
 
 async def test_commands_refuse_what_does_not_apply(
@@ -226,7 +211,7 @@ async def _until(check: Any, within_s: float = 10.0) -> None:
 async def test_compensation_runs_in_reverse_and_notifies(
     tmp_path: Path, make_engine: EngineFactory, reset_target: SimulatorThread
 ) -> None:
-    _faults(reset_target, broken=["mail-D5"])
+    set_faults(reset_target, broken=["mail-D5"])
     engine = await make_engine(_routes(tmp_path / "r", reset_target, on_failure="compensate"))
     await _trigger(engine, "D5", seats=2)
     instance = await _settled(engine, "D5")
@@ -237,12 +222,12 @@ async def test_compensation_runs_in_reverse_and_notifies(
     log = reset_target.call(lambda: [(e.method, e.path) for e in sim.log.entries()])
     undo = [entry for entry in log if entry[0] == "DELETE"]
     assert undo == [("DELETE", "/entitlements/ent-D5"), ("DELETE", "/accounts/acct-D5")]
-    assert _records(reset_target, "entitlements")[0]["data"]["status"] == "revoked"
-    await _until(lambda: _records(reset_target, "exceptions"))
-    note = _records(reset_target, "exceptions")[0]["data"]["body"]
+    assert records(reset_target, "entitlements")[0]["data"]["status"] == "revoked"
+    await _until(lambda: records(reset_target, "exceptions"))
+    note = records(reset_target, "exceptions")[0]["data"]["body"]
     assert note["state"] == "compensated"
     assert [s["undo"] for s in note["steps"]] == ["done", "done", "none"]
-    _faults(reset_target, broken=[])
+    set_faults(reset_target, broken=[])
 
 
 async def test_operator_cancel_compensates_a_completed_instance(
@@ -263,7 +248,7 @@ async def test_a_step_in_flight_at_shutdown_resumes_with_the_same_key(
     tmp_path: Path, make_engine: EngineFactory, reset_target: SimulatorThread
 ) -> None:
     routes, data = _routes(tmp_path / "r", reset_target), tmp_path / "data"
-    _faults(reset_target, latency=1.5, match="/entitlements")
+    set_faults(reset_target, latency=1.5, match="/entitlements")
     engine = await make_engine(routes, data_dir=data)
     await _trigger(engine, "D8", seats=4)
     assert engine.workflows is not None
@@ -278,7 +263,7 @@ async def test_a_step_in_flight_at_shutdown_resumes_with_the_same_key(
         assert time.monotonic() < deadline
         await asyncio.sleep(0.02)
     await engine.stop()  # the call is still held by the target: its effect is unknown
-    _faults(reset_target, latency=0.0, match=None)
+    set_faults(reset_target, latency=0.0, match=None)
     restarted = await make_engine(routes, data_dir=data)
     instance = await _settled(restarted, "D8")
     assert instance.state is State.COMPLETED
@@ -291,7 +276,7 @@ async def test_a_step_in_flight_at_shutdown_resumes_with_the_same_key(
         ]
     )
     assert len(keys) == 2 and keys[0] == keys[1]  # the re-sent attempt carried the same key
-    assert len(_records(reset_target, "entitlements")) == 1  # and the target applied it once
+    assert len(records(reset_target, "entitlements")) == 1  # and the target applied it once
 
 
 async def test_metrics_count_instances_by_state_steps_and_the_sla(
@@ -299,7 +284,7 @@ async def test_metrics_count_instances_by_state_steps_and_the_sla(
 ) -> None:
     from prometheus_client import generate_latest
 
-    _faults(reset_target, broken=["ent-M2"])
+    set_faults(reset_target, broken=["ent-M2"])
     engine = await make_engine(_routes(tmp_path / "r", reset_target))
     await _trigger(engine, "M1", seats=1)
     await _trigger(engine, "M2", seats=1)
@@ -316,4 +301,4 @@ async def test_metrics_count_instances_by_state_steps_and_the_sla(
     assert 'interlock_workflow_sla_objective_seconds{workflow="onboard"} 30.0' in text
     step = 'interlock_workflow_step_seconds_count{outcome="permanent",phase="do",step="provision"'
     assert step in text
-    _faults(reset_target, broken=[])
+    set_faults(reset_target, broken=[])
