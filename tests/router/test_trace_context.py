@@ -287,7 +287,7 @@ def test_otlp_export_reaches_a_collector_on_loopback(sink: Sink) -> None:
     """`INTERLOCK_OTLP_ENDPOINT`'s path: the otel extra's exporter posts the spans, as
     OTLP/HTTP protobuf, to the endpoint (a loopback sink standing in for a collector)."""
     provider = telemetry.configure(f"{sink.url}/v1/traces", service_name="interlock-test")
-    assert provider is not None
+    assert isinstance(provider, TracerProvider)  # the SDK's, with its batch exporter
     try:
         span = telemetry.start("interlock.ingress", None)
         assert span is not None
