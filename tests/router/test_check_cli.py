@@ -3,32 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests.support.cli_runs import Result, run_together
+
 EXIT_USAGE = 2
 EXIT_CONFIG = 78
-
-
-def interlock() -> str:
-    beside = Path(sys.executable).parent / "interlock"
-    found = str(beside) if beside.exists() else shutil.which("interlock")
-    if found is None:
-        pytest.fail("the interlock console script is not installed (pip install -e .)")
-    return found
-
-
-@dataclass(frozen=True)
-class Result:
-    returncode: int
-    stdout: str
-    stderr: str
 
 
 @dataclass(frozen=True)
@@ -83,28 +66,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
         "schema route": ["schema", "route"],
         "schema nope": ["schema", "nope"],
     }
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INTERLOCK_")}
-    script = interlock()
-    started = {
-        name: subprocess.Popen(
-            [script, *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-        )
-        for name, args in commands.items()
-    }
-    results = {}
-    try:
-        for name, process in started.items():
-            stdout, stderr = process.communicate(timeout=60)
-            results[name] = Result(process.returncode, stdout, stderr)
-    finally:
-        for process in started.values():
-            if process.poll() is None:
-                process.kill()
-                process.communicate()
+    results = run_together({name: (args, {}) for name, args in commands.items()}, 60)
     return Runs(valid, broken, missing, results, empty, typo)
 
 

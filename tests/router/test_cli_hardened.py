@@ -8,25 +8,17 @@ both commands; a bad ``--log-level`` or setting is one ``error:`` line.
 
 from __future__ import annotations
 
-import os
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.router.test_check_cli import interlock, valid_folder
+from tests.router.test_check_cli import valid_folder
+from tests.support.cli_runs import Result, run_together
 from tests.support.process import free_port
 
 EXIT_USAGE = 2
 EXIT_CONFIG = 78
-
-
-@dataclass(frozen=True)
-class Result:
-    returncode: int
-    stdout: str
-    stderr: str
 
 
 @dataclass(frozen=True)
@@ -71,28 +63,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
         ),
         "run bad env": ([*run, "--routes", str(valid)], {"INTERLOCK_MAX_INFLIGHT": "lots"}),
     }
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("INTERLOCK_")}
-    script = interlock()
-    started = {
-        name: subprocess.Popen(
-            [script, *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**clean, "INTERLOCK_ADMIN_PORT": str(free_port()), **env},
-        )
-        for name, (args, env) in commands.items()
-    }
-    results = {}
-    try:
-        for name, process in started.items():
-            stdout, stderr = process.communicate(timeout=120)
-            results[name] = Result(process.returncode, stdout, stderr)
-    finally:
-        for process in started.values():
-            if process.poll() is None:
-                process.kill()
-                process.communicate()
+    admin = {name: {"INTERLOCK_ADMIN_PORT": str(free_port())} for name in commands}
+    results = run_together({n: (args, {**admin[n], **env}) for n, (args, env) in commands.items()})
     return Runs(hostile, secret, results)
 
 

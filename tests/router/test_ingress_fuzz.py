@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import logging
 import os
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -32,6 +31,7 @@ from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
 from router.testing import Sink
+from tests.support.aiohttp_logs import AiohttpErrors
 from tests.support.ingress_http import PROBLEM, Header, RawResponse, build_request, exchange
 from tests.support.ingress_routes import CLOUDEVENTS_SOURCE, SCHEMES, write_ingress_routes
 from tests.support.ingress_server import IngressServer
@@ -80,17 +80,6 @@ def fuzz(examples: int) -> settings:
 # -- the server, and what it logged ---------------------------------------------------------------
 
 
-class _Errors(logging.Handler):
-    """Collects records at ERROR and above from aiohttp's loggers (its "Unhandled exception")."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
 @pytest.fixture(autouse=True)
 def _stop_all_actors() -> None:
     """Replaces conftest's: the module's server keeps its actors between tests, then stops them."""
@@ -111,17 +100,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IngressServer]:
         pykka.ActorRegistry.stop_all()
 
 
-@pytest.fixture(scope="module")
-def aiohttp_errors() -> Iterator[_Errors]:
-    handler = _Errors()
-    logger = logging.getLogger("aiohttp")
-    logger.addHandler(handler)
-    try:
-        yield handler
-    finally:
-        logger.removeHandler(handler)
-
-
 def _settle(server: IngressServer) -> None:
     """Two round trips through the server's loop: whatever the request started has run."""
     for _ in range(2):
@@ -130,7 +108,7 @@ def _settle(server: IngressServer) -> None:
 
 def send(
     server: IngressServer,
-    errors: _Errors,
+    errors: AiohttpErrors,
     test: str,
     path: str,
     headers: list[Header],
@@ -146,7 +124,7 @@ def send(
     return response
 
 
-def _check(response: RawResponse, logs: list[Any], errors: _Errors, sent: str) -> None:
+def _check(response: RawResponse, logs: list[Any], errors: AiohttpErrors, sent: str) -> None:
     """The invariants of every answer; ``sent`` (the request) goes into every message."""
     assert response.status < 500, (response.status, response.body[:300], sent)
     if response.status >= 400:
@@ -328,7 +306,11 @@ def _headers(values: dict[str, str]) -> list[Header]:
 @fuzz(WEBHOOK_EXAMPLES)
 @given(body=junk_bodies, content_type=st.sampled_from(["application/json", "text/plain", ""]))
 def test_webhook_random_bytes(
-    server: IngressServer, aiohttp_errors: _Errors, scheme: str, body: bytes, content_type: str
+    server: IngressServer,
+    aiohttp_errors: AiohttpErrors,
+    scheme: str,
+    body: bytes,
+    content_type: str,
 ) -> None:
     headers: list[Header] = [("Content-Type", content_type)] if content_type else []
     send(server, aiohttp_errors, f"bytes-{scheme}", f"/webhooks/{scheme}", headers, body)
@@ -339,7 +321,7 @@ def test_webhook_random_bytes(
 @fuzz(WEBHOOK_EXAMPLES)
 @given(data=st.data())
 def test_webhook_mutated_json_signed(
-    server: IngressServer, aiohttp_errors: _Errors, scheme: str, data: st.DataObject
+    server: IngressServer, aiohttp_errors: AiohttpErrors, scheme: str, data: st.DataObject
 ) -> None:
     body = data.draw(webhook_documents().flatmap(mutated))
     headers = signed_headers(scheme, body, delivery=data.draw(ids))
@@ -354,7 +336,7 @@ def test_webhook_mutated_json_signed(
 @given(body=junk_bodies, delivery=ids, secret=st.sampled_from([0, 1]))
 def test_webhook_signed_junk_reaches_the_parser(
     server: IngressServer,
-    aiohttp_errors: _Errors,
+    aiohttp_errors: AiohttpErrors,
     scheme: str,
     body: bytes,
     delivery: str,
@@ -380,7 +362,7 @@ def test_webhook_signed_junk_reaches_the_parser(
 )
 def test_webhook_random_headers(
     server: IngressServer,
-    aiohttp_errors: _Errors,
+    aiohttp_errors: AiohttpErrors,
     scheme: str,
     document: bytes,
     extra: list[tuple[str, bytes]],
@@ -435,7 +417,7 @@ def event_bodies(draw: st.DrawFn, mode: str) -> bytes:
 )
 def test_events_random_bytes(
     server: IngressServer,
-    aiohttp_errors: _Errors,
+    aiohttp_errors: AiohttpErrors,
     mode: str,
     body: bytes,
     path: str,
@@ -450,7 +432,7 @@ def test_events_random_bytes(
 @fuzz(EVENT_EXAMPLES)
 @given(data=st.data(), path=EVENTS_PATHS)
 def test_events_mutated_json(
-    server: IngressServer, aiohttp_errors: _Errors, mode: str, data: st.DataObject, path: str
+    server: IngressServer, aiohttp_errors: AiohttpErrors, mode: str, data: st.DataObject, path: str
 ) -> None:
     body = data.draw(event_bodies(mode).flatmap(mutated))
     send(server, aiohttp_errors, f"events-mutated-{mode}", path, _mode_headers(mode), body)
@@ -482,7 +464,7 @@ CE_HEADER_NAMES = (
 )
 def test_events_random_headers(
     server: IngressServer,
-    aiohttp_errors: _Errors,
+    aiohttp_errors: AiohttpErrors,
     mode: str,
     data: st.DataObject,
     replaced: dict[str, bytes],

@@ -35,7 +35,8 @@ from hypothesis import strategies as st
 from router.codec import MAX_DEPTH
 from router.config._yaml import read_yaml
 from router.testing import Sink, sign
-from tests.router.test_ingress_fuzz import _Errors, full_share, fuzz, send
+from tests.router.test_ingress_fuzz import full_share, fuzz, send
+from tests.support.aiohttp_logs import AiohttpErrors
 from tests.support.ingress_http import Header
 from tests.support.ingress_routes import CLOUDEVENTS_SOURCE, SCHEMES, write_ingress_routes
 from tests.support.ingress_server import IngressServer
@@ -161,19 +162,6 @@ def _stop_all_actors() -> None:
 
 
 @pytest.fixture(scope="module")
-def aiohttp_errors() -> Iterator[_Errors]:
-    import logging
-
-    handler = _Errors()
-    logger = logging.getLogger("aiohttp")
-    logger.addHandler(handler)
-    try:
-        yield handler
-    finally:
-        logger.removeHandler(handler)
-
-
-@pytest.fixture(scope="module")
 def ingress(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IngressServer]:
     base = tmp_path_factory.mktemp("structured")
     sink = Sink().start()
@@ -291,7 +279,7 @@ def test_the_shapes_encode_as_json_python_reads() -> None:
 @fuzz(EXAMPLES)
 @given(body=documents(), delivery=ids)
 def test_every_scheme_signed_structured_json(
-    ingress: IngressServer, aiohttp_errors: _Errors, scheme: str, body: bytes, delivery: str
+    ingress: IngressServer, aiohttp_errors: AiohttpErrors, scheme: str, body: bytes, delivery: str
 ) -> None:
     headers: list[Header] = list(signed_headers(scheme, body, delivery=delivery).items())
     response = send(
@@ -304,7 +292,11 @@ def test_every_scheme_signed_structured_json(
 @fuzz(EXAMPLES)
 @given(data=data_values, event_id=ids, extra=st.lists(st.tuples(ODD_KEYS, values), max_size=3))
 def test_cloudevents_structured(
-    ingress: IngressServer, aiohttp_errors: _Errors, data: Any, event_id: str, extra: list[Any]
+    ingress: IngressServer,
+    aiohttp_errors: AiohttpErrors,
+    data: Any,
+    event_id: str,
+    extra: list[Any],
 ) -> None:
     event = Obj(
         [("specversion", "1.0"), ("id", event_id), ("source", "/fuzz"), ("type", "fuzz.event")]
@@ -320,7 +312,7 @@ def test_cloudevents_structured(
 @fuzz(EXAMPLES)
 @given(body=documents(), delivery=ids)
 def test_every_shipped_webhook_source(
-    shipped: IngressServer, aiohttp_errors: _Errors, source: str, body: bytes, delivery: str
+    shipped: IngressServer, aiohttp_errors: AiohttpErrors, source: str, body: bytes, delivery: str
 ) -> None:
     headers = _shipped_headers(source, body, delivery)
     response = send(
@@ -348,7 +340,7 @@ def _question(sku: Any, warehouse: Any, extra: list[tuple[str, Any]]) -> bytes:
     )
 )
 def test_every_shipped_request_reply_route(
-    shipped: IngressServer, aiohttp_errors: _Errors, route: str, body: bytes
+    shipped: IngressServer, aiohttp_errors: AiohttpErrors, route: str, body: bytes
 ) -> None:
     headers: list[Header] = [("Content-Type", "application/json")]
     send(shipped, aiohttp_errors, f"shipped-api-{route}", f"/api/{route}", headers, body)

@@ -12,7 +12,8 @@ from router.config import ConfigErrors
 from router.errors import TemplateError
 from router.template import reference_paths, references, render
 from router.workflows.kind import WORKFLOW
-from tests.router.test_check_cli import EXIT_CONFIG, interlock
+from tests.router.test_check_cli import EXIT_CONFIG
+from tests.support.cli_runs import interlock
 
 GOOD = """\
 id: billing
