@@ -46,6 +46,19 @@ class JsonError(ValueError):
     """A body that is not JSON, or nests deeper than :data:`MAX_DEPTH`; ``str()`` says which."""
 
 
+def json_kind(value: Any) -> str:
+    """What a parsed JSON value is, for an error message: "an object", "an array", "a boolean"."""
+    if value is None:
+        return "missing or null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    return type(value).__name__
+
+
 def depth_exceeds(value: Any, limit: int = MAX_DEPTH) -> bool:
     """Whether ``value`` nests more than ``limit`` containers deep (iterative: no recursion)."""
     stack: list[tuple[Any, int]] = [(value, 1)]

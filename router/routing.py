@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from router.codec import json_kind
 from router.config import RouterConfig, RouteSpec
 from router.config.models import Predicate
 from router.errors import BadRequestError
@@ -65,15 +66,11 @@ class _CompiledRoute:
                 f"the ordering key at {self.key.text} is longer than {MAX_ORDERING_KEY_CHARS} "
                 "characters"
             )
+        kind = (
+            "a fractional or out-of-range number" if isinstance(value, float) else json_kind(value)
+        )
         raise BadRequestError(
-            f"the ordering key at {self.key.text} must be a string, integer or boolean, not "
-            + (
-                "an object"
-                if isinstance(value, dict)
-                else "an array"
-                if isinstance(value, list)
-                else "a fractional or out-of-range number"
-            )
+            f"the ordering key at {self.key.text} must be a string, integer or boolean, not {kind}"
         )
 
 

@@ -69,7 +69,7 @@ def key_text(value: Any, exact: Callable[[], Any], what: str = "the idempotency 
     elif isinstance(value, int | float) and not isinstance(value, bool):
         text = NUMBER_KEY + str(exact())
     else:
-        raise BadRequestError(f"{what} must be a string or number, not {_json_kind(value)}")
+        raise BadRequestError(f"{what} must be a string or number, not {codec.json_kind(value)}")
     return _bounded(text, what)
 
 
@@ -82,20 +82,6 @@ def _bounded(text: str, what: str) -> str:
     except UnicodeEncodeError:
         raise BadRequestError(f"{what} is not valid text") from None
     return text
-
-
-def _json_kind(value: Any) -> str:
-    if value is None:
-        return "missing or null"
-    if isinstance(value, bool):
-        return "a boolean"
-    return (
-        "an object"
-        if isinstance(value, dict)
-        else "an array"
-        if isinstance(value, list)
-        else (type(value).__name__)
-    )
 
 
 def compile_ref(ref: str) -> Extractor:
@@ -155,8 +141,9 @@ class SourceHandler:
         except codec.JsonError as exc:
             raise BadRequestError(str(exc)) from None
         if self._fields and not isinstance(payload, dict):
+            kind = codec.json_kind(payload)
             raise BadRequestError(
-                f"the body must be a JSON object, not {_json_kind(payload)}: this source reads "
+                f"the body must be a JSON object, not {kind}: this source reads "
                 + " and ".join(self._fields)
             )
         event_type = self.fixed_type
