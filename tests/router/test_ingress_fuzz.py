@@ -30,11 +30,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
-from router.testing import Sink
 from tests.support.aiohttp_logs import AiohttpErrors
 from tests.support.ingress_http import PROBLEM, Header, RawResponse, build_request, exchange
-from tests.support.ingress_routes import CLOUDEVENTS_SOURCE, SCHEMES, write_ingress_routes
-from tests.support.ingress_server import IngressServer
+from tests.support.ingress_routes import CLOUDEVENTS_SOURCE, SCHEMES
+from tests.support.ingress_server import IngressServer, ingress_over_sink
 from tests.support.ingress_signing import signed_headers
 
 PER_TYPE = int(os.environ.get("INTERLOCK_FUZZ_EXAMPLES", "240"))
@@ -87,16 +86,10 @@ def _stop_all_actors() -> None:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IngressServer]:
-    base = tmp_path_factory.mktemp("fuzz")
-    sink = Sink().start()
-    routes = write_ingress_routes(base / "routes", sink.url)
-    # A short body deadline: a request that claims more body than it sends costs 2 s, not 10.
-    ingress = IngressServer(routes, base / "data", body_timeout_s=2.0).start()
     try:
-        yield ingress
+        with ingress_over_sink(tmp_path_factory.mktemp("fuzz")) as ingress:
+            yield ingress
     finally:
-        ingress.stop()
-        sink.stop()
         pykka.ActorRegistry.stop_all()
 
 

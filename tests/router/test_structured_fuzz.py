@@ -34,12 +34,12 @@ from hypothesis import strategies as st
 
 from router.codec import MAX_DEPTH
 from router.config._yaml import read_yaml
-from router.testing import Sink, sign
+from router.testing import sign
 from tests.router.test_ingress_fuzz import full_share, fuzz, send
 from tests.support.aiohttp_logs import AiohttpErrors
 from tests.support.ingress_http import Header
-from tests.support.ingress_routes import CLOUDEVENTS_SOURCE, SCHEMES, write_ingress_routes
-from tests.support.ingress_server import IngressServer
+from tests.support.ingress_routes import CLOUDEVENTS_SOURCE, SCHEMES
+from tests.support.ingress_server import IngressServer, ingress_over_sink
 from tests.support.ingress_signing import signed_headers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -163,15 +163,8 @@ def _stop_all_actors() -> None:
 
 @pytest.fixture(scope="module")
 def ingress(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IngressServer]:
-    base = tmp_path_factory.mktemp("structured")
-    sink = Sink().start()
-    routes = write_ingress_routes(base / "routes", sink.url)
-    server = IngressServer(routes, base / "data", body_timeout_s=2.0).start()
-    try:
+    with ingress_over_sink(tmp_path_factory.mktemp("structured")) as server:
         yield server
-    finally:
-        server.stop()
-        sink.stop()
 
 
 class _Upstream(BaseHTTPRequestHandler):
