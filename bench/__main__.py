@@ -28,7 +28,16 @@ from pathlib import Path
 from typing import Any
 
 from bench import machine, plot, report
-from bench.scenarios import end_to_end, ingest, overload, parts, pipeline, reconcile, recovery
+from bench.scenarios import (
+    cluster,
+    end_to_end,
+    ingest,
+    overload,
+    parts,
+    pipeline,
+    reconcile,
+    recovery,
+)
 from bench.scenarios.ingest import IngestPlan
 
 
@@ -44,6 +53,7 @@ class Sizes:
     overload: overload.OverloadPlan = dataclasses.field(default_factory=overload.OverloadPlan)
     recovery: recovery.RecoveryPlan = dataclasses.field(default_factory=recovery.RecoveryPlan)
     reconcile: reconcile.ReconcilePlan = dataclasses.field(default_factory=reconcile.ReconcilePlan)
+    cluster: cluster.ClusterPlan = dataclasses.field(default_factory=cluster.ClusterPlan)
 
 
 # The default (``make bench``); LONG is ``--full``.
@@ -68,8 +78,9 @@ SMOKE = Sizes(
     overload.SMOKE_PLAN,
     recovery.SMOKE_PLAN,
     reconcile.SMOKE_PLAN,
+    cluster.SMOKE_PLAN,
 )
-ONLY = ("pipeline", "ingest", "e2e", "overload", "recovery", "reconcile", "plot")
+ONLY = ("pipeline", "ingest", "e2e", "overload", "recovery", "reconcile", "cluster", "plot")
 
 
 def _guarded(fn: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -146,6 +157,7 @@ def run(
         "overload": lambda: overload.run(sizes.overload, sustained),
         "recovery": lambda: recovery.run(sizes.recovery),
         "reconcile": lambda: reconcile.run(sizes.reconcile),
+        "cluster": lambda: cluster.run(sizes.cluster),
     }
     late = {name: fn for name, fn in late.items() if only in (None, name)}
     if png is not None:

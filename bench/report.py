@@ -513,6 +513,69 @@ def _reconcile(r: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _cluster_row(label: str, step: dict[str, Any], embedded: dict[str, Any] | None) -> str:
+    lat = step["latency_ms"]
+    vs = _ratio(step["throughput"], embedded["throughput"]) if embedded else None
+    mark = "" if step["all_delivered"] else "  NOT ALL DELIVERED"
+    mark += "" if not step["errors"] else f"  {step['errors']} errors"
+    return (
+        f"   {label:<22} {step['throughput']:>8,.0f} {lat['p50']:>7.2f} {lat['p99']:>8.2f}"
+        f" {step['end_to_end_throughput']:>8,.0f} {step['drain_s']:>6.2f}"
+        f" {_num(step['cpu_us_per_msg'], ',.1f'):>9}"
+        f" {_num(step.get('nats_cpu_us_per_msg'), ',.1f'):>8}"
+        f" {_num(vs, '.2f'):>6}{mark}"
+    )
+
+
+def _cluster(r: dict[str, Any]) -> list[str]:
+    cl = r.get("cluster")
+    if cl is None:
+        return []
+    lines = [
+        "",
+        "7. Cluster mode: N interlock run on one port (SO_REUSEPORT), NATS JetStream backbone",
+    ]
+    if cl.get("status") != "ok":
+        return [*lines, f"   {cl.get('status')}: {_short(cl.get('reason', ''), 400)}"]
+    plan = cl["plan"]
+    lines += [
+        f"   nats-server {cl['nats_version']}, {plan['partitions']} partitions, closed loop"
+        f" {plan['connections']} connections, {plan['duration_s']:g} s after {plan['warmup_s']:g} s"
+        " warm-up, null connector; e2e = accepted / (load + drain until all delivered)",
+        "   CPU = utime+stime from before the load until all delivered, per accepted message:"
+        " the instances together, and nats-server",
+        f"   {'':<22} {'acc/s':>8} {'p50 ms':>7} {'p99 ms':>8} {'e2e/s':>8} {'drain':>6}"
+        f" {'µs inst':>9} {'µs nats':>8} {'/emb':>6}",
+        _cluster_row("embedded (no backbone)", cl["embedded"], None),
+    ]
+    for sync, by_n in cl["cluster"].items():
+        for n, step in by_n.items():
+            lines.append(_cluster_row(f"N={n}, sync {sync}", step, cl["embedded"]))
+    probe = cl.get("fsync_probe")
+    if probe and "fsyncs" in probe:
+        lines.append(
+            f"   fsync probe (sync always, N=1, under strace): {probe['fsyncs']:,} fsyncs in"
+            f" {probe['window_s']:g} s ({probe['fsyncs_per_s']:,.0f}/s, p50"
+            f" {_num(probe['fsync_ms_p50'], '.2f')} ms), {_num(probe['accepted_per_fsync'], '.2f')}"
+            f" accepted messages per fsync at {probe['throughput']:,.0f} msg/s"
+        )
+    elif probe:
+        lines.append(f"   fsync probe {probe.get('status')}: {_short(probe.get('reason', ''))}")
+    mdl = cl.get("model")
+    if mdl:
+        lines.append(
+            f"   model (from {mdl['from']}: c_i {mdl['c_instance_us']:,.1f} µs, c_n"
+            f" {mdl['c_nats_us']:,.1f} µs per message; one core per instance):"
+            " throughput(N) = min(N / c_i, cores / c_n)"
+        )
+        for cores, table in mdl["table"].items():
+            cells = ", ".join(
+                f"{n}: {row['throughput']:,} ({row['efficiency']:.2f})" for n, row in table.items()
+            )
+            lines.append(f"     NATS {cores} cores  N: msg/s (efficiency)  {cells}")
+    return lines
+
+
 def render(result: dict[str, Any]) -> str:
     """The whole run as a plain-text table."""
     mode = "smoke" if result["smoke"] else "full"
@@ -525,6 +588,7 @@ def render(result: dict[str, Any]) -> str:
         *_overload(result),
         *_recovery(result),
         *_reconcile(result),
+        *_cluster(result),
         *_goals(result),
     ]
     return "\n".join(lines)

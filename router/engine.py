@@ -26,10 +26,13 @@ from opentelemetry.trace import SpanKind
 from router import registry, telemetry
 from router.alerts.kind import ALERTS
 from router.alerts.service import Alerter
+from router.cluster.backbone import BackboneConfigError, BackboneUnavailable
+from router.cluster.node import ClusterNode
 from router.config import RouterConfig, refuse_demo_secrets
 from router.connector import Connector
 from router.envelope import Envelope
 from router.errors import (
+    BackboneStartError,
     BackpressureError,
     BadRequestError,
     ConflictError,
@@ -40,6 +43,8 @@ from router.errors import (
 from router.file_source import FileDrop
 from router.ids import decode_id, encode_id
 from router.jobs.kind import JOB, RECONCILIATION
+from router.jobs.metrics import JobMetrics
+from router.jobs.placement import JobPlacement
 from router.jobs.service import Clock, JobService
 from router.logs import get_logger
 from router.metrics import Metrics
@@ -84,6 +89,7 @@ SHED_DETAIL = {  # interlock_shed_total{reason}: why a 503 refused new work
     "journal_queue": "journal queue is full",
     "loop_lag": "the router is overloaded (event loop lag)",
     "ack_latency": "the router is overloaded (commit queue)",
+    "backbone": "the backbone is unreachable (cluster mode)",
 }
 
 
@@ -122,9 +128,19 @@ class Engine:
         self._batcher: JournalBatcher | None = None
         self._sweeper: asyncio.TimerHandle | None = None
         self.workflows: Workflows | None = None
-        self.jobs: JobService | None = None
+        self._jobs = JobPlacement(self._job_service)
         self.alerter: Alerter | None = None
         self._drops: list[asyncio.Task[None]] = []  # the drop folders' watchers (files sources)
+        # Cluster mode (``INTERLOCK_BACKBONE``): N instances share the work through NATS.
+        self.cluster: ClusterNode | None = None
+        if settings.backbone:
+            self.cluster = ClusterNode(
+                settings,
+                self.credit,
+                self.metrics.registry,
+                settings.idempotency_retention_s,
+                settings.dead_letter_retention_s,
+            )
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -144,10 +160,13 @@ class Engine:
             map_size_mb=s.map_size_mb,
             sync=s.sync,
         )
+        # Cluster mode: what a restart left adopted goes back to the backbone; the rest of the
+        # pending index is the outbox, forwarded once the backbone is connected.
+        outbox = self.journal.hand_back() if self.cluster is not None else []
         self._journal_ref = JournalActor.start(
             self.journal,
             bridge,
-            self._dispatch,
+            self._dispatch if self.cluster is None else _forwarded_elsewhere,
             Retention(
                 s.idempotency_retention_s,
                 s.dead_letter_retention_s,
@@ -194,6 +213,8 @@ class Engine:
                 self.metrics,
                 alert,
                 clock=self.clock,
+                # Cluster mode: a trigger is acked on the backbone once its workflow is done.
+                on_settled=self.cluster.settle if self.cluster is not None else None,
             )
             for name, trigger in self.workflows.triggers.items():
                 self._outlets[name] = outlet = Outlet(name, trigger, self.metrics)
@@ -206,7 +227,51 @@ class Engine:
                 self._outlets[spec.target.connector],
                 self.metrics,
             )
-        for route in self.config.routes.values():
+        self._start_routes(transforms, alert)
+        self.lag = LoopLag(loop, s.shed_lag_ms / 1000, interval_s=LAG_INTERVAL_S)
+        self.lag.start()
+        self._watch_gauges()
+        self.started = True
+        if self.cluster is not None and self.workflows is not None:
+            # Before any trigger can come back from the backbone: the instances a restart left
+            # here run again wherever their triggers' partitions are owned now.
+            await self.workflows.hand_back()
+        await self._start_delivery(outbox)
+        if self.cluster is None and self.workflows is not None:
+            await self.workflows.resume()
+        self._schedule_sweep()
+        self.ready = True
+        self.metrics.ready.set(1)
+        for name, handler in self.sources.items():
+            if handler.format == "files":
+                self._drops.append(self._watch(name, handler))
+        if self.config.specs(JOB):  # after ready: a resumed run may emit its repairs at once
+            await self._jobs.start(self.cluster.on_owned if self.cluster is not None else None)
+        log.info("engine_ready", routes=len(self._route_refs), recovered=self.recovered)
+
+    def _job_service(self, metrics: JobMetrics | None) -> JobService:
+        return JobService(
+            self.config.specs(JOB),
+            self.config.specs(RECONCILIATION),
+            self.settings.data_dir,
+            self.settings.sync,
+            self._outlets,
+            self.emit,
+            self.metrics.registry,
+            self.clock,
+            self._dead_letter,
+            metrics=metrics,
+        )
+
+    @property
+    def jobs(self) -> JobService | None:
+        """The scheduled jobs' service while it runs in this process (cluster mode: on one)."""
+        return self._jobs.service
+
+    def _start_routes(self, transforms: dict[str, Any], alert: Any) -> None:
+        assert self._batcher is not None
+        record = self._batcher.record if self.cluster is None else self.cluster.record
+        for route in self._routes():
             chain = [transforms[name] for name in route.transforms]
             target = route.target.connector
             inline = getattr(self._connectors.get(target), "send_inline", None)
@@ -215,41 +280,33 @@ class Engine:
                 chain,
                 self._connector_refs[target],
                 self._outlets[target],
-                self._batcher.record,
+                record,
                 self.metrics,
                 inline=inline,
                 alert=alert,
                 clock=self.clock,
                 load=self._load_held,
             )
-        self.lag = LoopLag(loop, s.shed_lag_ms / 1000, interval_s=LAG_INTERVAL_S)
-        self.lag.start()
-        self._watch_gauges()
-        self.started = True
-        self.recovered = await loop.run_in_executor(None, self._recover)
-        if self.workflows is not None:
-            await self.workflows.resume()
-        self._schedule_sweep()
-        self.ready = True
-        self.metrics.ready.set(1)
-        for name, handler in self.sources.items():
-            if handler.format == "files":
-                self._drops.append(self._watch(name, handler))
-        job_specs = self.config.specs(JOB)
-        if job_specs:  # after ready: a run resumed now may emit its repairs at once
-            self.jobs = JobService(
-                job_specs,
-                self.config.specs(RECONCILIATION),
-                s.data_dir,
-                s.sync,
-                self._outlets,
-                self.emit,
-                self.metrics.registry,
-                self.clock,
-                self._dead_letter,
+
+    async def _start_delivery(self, outbox: list[Delivery]) -> None:
+        """Embedded: reload the journal's unfinished deliveries. Cluster mode: join the backbone
+        and forward the outbox (the partitions bring the rest)."""
+        if self.cluster is None:
+            loop = asyncio.get_running_loop()
+            self.recovered = await loop.run_in_executor(None, self._recover)
+            return
+        assert self._batcher is not None
+        self.recovered = len(outbox)
+        triggers = self.workflows.triggers if self.workflows is not None else {}
+        workflow_routes = frozenset(
+            r.id for r in self.config.routes.values() if r.target.connector in triggers
+        )
+        try:
+            await self.cluster.start(
+                self._journal_ref, self._route_refs, self._batcher.record, outbox, workflow_routes
             )
-            await self.jobs.start()
-        log.info("engine_ready", routes=len(self._route_refs), recovered=self.recovered)
+        except (BackboneUnavailable, BackboneConfigError) as exc:
+            raise BackboneStartError(f"backbone {self.settings.backbone}: {exc}") from None
 
     def _dead_letter(self, message_id: str) -> str | None:
         """Why message ``message_id`` is dead-lettered (``route: reason``), or None (any thread)."""
@@ -288,7 +345,7 @@ class Engine:
         loop = asyncio.get_running_loop()
 
         def sweep() -> None:
-            tell_safely(self._journal_ref, Sweep(time.time()))
+            tell_safely(self._journal_ref, Sweep(self.clock()))
             self._sweeper = loop.call_later(self.settings.sweep_interval_s, sweep)
 
         self._sweeper = loop.call_later(self.settings.sweep_interval_s, sweep)
@@ -311,15 +368,15 @@ class Engine:
                 task.cancel()
             await asyncio.gather(*self._drops, return_exceptions=True)
             self._drops = []
-            if self.jobs is not None:  # a run stopped here resumes from its checkpoint
-                await self.jobs.stop()
-                self.jobs = None
+            await self._jobs.stop()
             if self._batcher is not None:
                 await self._batcher.drain()
+            await self._leave_cluster(drain=True)
             # Route actors first (they stop handing out work), then connectors; then the
             # outcomes they decided go to the journal, which records them before its stop.
             refs = [*self._route_refs.values(), *self._connector_refs.values()]
             await loop.run_in_executor(None, self._stop_refs, refs)
+            await self._leave_cluster(drain=False)  # the acks of what the route actors finished
             if self.workflows is not None:  # in-flight steps resume, with the same keys, on start
                 await loop.run_in_executor(None, self.workflows.stop)
                 self.workflows = None
@@ -338,6 +395,15 @@ class Engine:
                 self.journal = None
             self.started = False
             self._data_lock.release()
+
+    async def _leave_cluster(self, *, drain: bool) -> None:
+        """Cluster mode: hand the partitions over (``drain``), or close the backbone."""
+        if self.cluster is None or not self.started:
+            return
+        if drain:
+            await self.cluster.drain(self.settings.shutdown_grace_s / 2)
+        else:
+            await self.cluster.stop()
 
     @staticmethod
     def _stop_refs(refs: list[Any]) -> None:
@@ -468,11 +534,24 @@ class Engine:
             self.ack_limit.abandon()
             self.credit.release(units)
             raise
+        settled = False  # cluster mode: the credit went with the forwarded deliveries, or back
+        if (
+            self.cluster is not None
+            and result.outcome is AppendOutcome.ACCEPTED
+            and envelope.routes
+            and not envelope.rejected
+        ):
+            await self._forward(envelope)
+            settled = True
+        elif self.cluster is not None and result.outcome is AppendOutcome.DUPLICATE:
+            self.credit.release(units)  # a duplicate delivers nothing
+            settled = True
+            await self._published(result.message_id)
         done = time.perf_counter()
         self.ack_limit.leave(done - started, done)
         self.storage_full = False
         self.metrics.ack_seconds.observe(done - started)
-        if result.outcome is not AppendOutcome.ACCEPTED or envelope.rejected:
+        if (result.outcome is not AppendOutcome.ACCEPTED or envelope.rejected) and not settled:
             self.credit.release(units)  # nothing to deliver: a duplicate, or dead at once
         if result.outcome is AppendOutcome.CONFLICT:
             self.metrics.conflicts.labels(source=source).inc()
@@ -489,6 +568,52 @@ class Engine:
             self.metrics.unrouted.labels(source=source).inc()
         same = result.message_id == envelope.id
         return Ack(envelope.id_text if same else encode_id(result.message_id), duplicate)
+
+    async def _forward(self, envelope: Envelope) -> None:
+        """Cluster mode: publish a journaled envelope's deliveries to their partitions.
+
+        The message is durable here already, so a backbone that cannot confirm leaves it to the
+        outbox, and the sender gets a 503: its retry is answered as a duplicate (here) or is
+        accepted elsewhere, and the partition's owner delivers the first copy only.
+        """
+        assert self.cluster is not None
+        try:
+            await self.cluster.forward(envelope)
+        except BackboneUnavailable:
+            self.ack_limit.abandon()
+            self.cluster.forward_later(envelope)
+            raise self.shed("backbone") from None
+
+    async def _published(self, message_id: bytes) -> None:
+        """Cluster mode: a duplicate of a message still in the outbox is answered once that one
+        is published (else 503): the sender's next event of the key must not overtake it."""
+        assert self.cluster is not None
+        waiting = self.cluster.published(message_id)
+        if waiting is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(waiting), self.settings.retry_after_s * 2)
+        except TimeoutError:
+            self.ack_limit.abandon()
+            raise self.shed("backbone") from None
+
+    def _routes(self) -> list[Any]:
+        """The routes as configured; in cluster mode a dead letter does not hold its key."""
+        routes = list(self.config.routes.values())
+        if self.cluster is None:
+            return routes
+        held = [r.id for r in routes if r.holds_key_order]
+        if held:
+            log.warning(
+                "cluster_key_holds_off",
+                routes=held,
+                reason="on_dead_letter: hold is per instance; in cluster mode a dead letter "
+                "does not hold its key (docs/operations.md)",
+            )
+        return [
+            r.model_copy(update={"on_dead_letter": "continue"}) if r.holds_key_order else r
+            for r in routes
+        ]
 
     def _storage_full(self, exc: StorageFullError) -> None:
         if not self.storage_full:  # one line when it starts, not one per refused request
@@ -536,6 +661,11 @@ class Engine:
         return await future
 
     async def replay(self, items: list[tuple[bytes, str]]) -> int:
+        if self.cluster is not None:  # the cluster's dead letters live on the backbone
+            return await self.cluster.replay(items)
+        return await self._replay(items)
+
+    async def _replay(self, items: list[tuple[bytes, str]]) -> int:
         """Re-deliver dead-lettered (message id, route) pairs; returns how many were requeued.
 
         Only routes that still exist are replayed; the outbound idempotency key is unchanged, so a
@@ -547,6 +677,8 @@ class Engine:
 
     async def purge(self, items: list[tuple[bytes, str]]) -> int:
         """Delete dead letters for good; returns how many were removed (a held key goes on)."""
+        if self.cluster is not None:
+            return await self.cluster.drop(items)
         return await self._journal_call(Purge, items) if items else 0
 
     async def skip(self, items: list[tuple[bytes, str]], reason: str) -> int:
@@ -555,6 +687,8 @@ class Engine:
         They leave the dead-letter queue undelivered (their timeline keeps the reason), and the
         keys they hold go on: the held messages are delivered, oldest first.
         """
+        if self.cluster is not None:
+            return await self.cluster.drop(items)
         return await self._journal_call(Skip, items, reason) if items else 0
 
     def overloaded(self) -> str | None:
@@ -567,6 +701,8 @@ class Engine:
             return "loop_lag"
         if self.ack_limit.full:
             return "ack_latency"
+        if self.cluster is not None and not self.cluster.connected:
+            return "backbone"
         return None
 
     def shed(self, reason: str) -> BackpressureError:
@@ -576,7 +712,8 @@ class Engine:
 
     @property
     def is_ready(self) -> bool:
-        return self.ready and not self.storage_full and not self.draining
+        backbone = self.cluster is None or self.cluster.connected
+        return self.ready and not self.storage_full and not self.draining and backbone
 
     def idle(self) -> bool:
         return self.credit.is_idle() and (self._batcher is None or not self._batcher.pending)
@@ -590,6 +727,10 @@ class Engine:
                     f"{self.credit.in_use} deliveries still in flight after {timeout}s"
                 )
             await asyncio.sleep(0.01)
+
+
+def _forwarded_elsewhere(deliveries: list[Delivery]) -> None:
+    """Cluster mode: a commit's new deliveries are not delivered here (they are forwarded)."""
 
 
 def _watcher_ended(task: asyncio.Task[None]) -> None:

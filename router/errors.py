@@ -81,6 +81,10 @@ class ListenError(InterlockError):
         super().__init__(f"cannot listen on {host}:{port} for the {what} ({reason}): {fix}")
 
 
+class BackboneStartError(InterlockError):
+    """Cluster mode cannot start: the backbone is unreachable, or disagrees with this config."""
+
+
 class TemplateError(InterlockError):
     """A ``{{ /pointer }}`` in a workflow step's input has no value, or no scalar one, to fill."""
 

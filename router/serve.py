@@ -56,7 +56,11 @@ async def serve(config: RouterConfig, settings: Settings) -> None:
     engine = Engine(config, settings)
     runner = ingress_runner(engine, settings, settings.shutdown_grace_s)
     await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port, backlog=1024)
+    # SO_REUSEPORT (`interlock run --workers N`): the workers bind one port, the kernel spreads
+    # the connections; the admin listener below stays one process's own.
+    site = web.TCPSite(
+        runner, settings.host, settings.port, backlog=1024, reuse_port=settings.reuse_port
+    )
     fix = "stop what listens there, or choose another port (--port, INTERLOCK_PORT)"
     await _listen(site, runner, "ingress", settings.host, settings.port, fix)
     # /livez answers while recovery runs; /readyz waits for the engine

@@ -122,6 +122,48 @@ class Settings(BaseSettings):
         description="sys.setswitchinterval; Python's 5 ms measured best end to end",
     )
 
+    backbone: str = Field(
+        default="",
+        description="Cluster mode: the NATS JetStream URL (`nats://127.0.0.1:4222`) that N "
+        "instances share; unset: one process on its own LMDB journal (docs/operations.md)",
+    )
+    backbone_prefix: str = Field(
+        default="interlock",
+        pattern=r"^[a-z][a-z0-9_-]{0,31}$",
+        description="Cluster mode: the prefix of the stream, subjects, consumers and KV buckets",
+    )
+    partitions: int = Field(
+        default=16,
+        ge=1,
+        le=1024,
+        description="Cluster mode: partition subjects; each is consumed by one instance at a time "
+        "(fixed per backbone: every instance must agree)",
+    )
+    instance: str = Field(
+        default="",
+        pattern=r"^[A-Za-z0-9_-]{0,64}$",
+        description="Cluster mode: this instance's name; unset: derived from the host name and "
+        "the data folder, so a restart on the same folder is the same instance",
+    )
+    lease_s: float = Field(
+        default=6.0,
+        gt=0,
+        description="Cluster mode: a partition whose owner stops renewing its lease for this long "
+        "is taken over",
+    )
+    backbone_replicas: int = Field(
+        default=1,
+        ge=1,
+        le=5,
+        description="Cluster mode: replicas of the stream and buckets (3 on a 3-server NATS "
+        "cluster: a publish ack then means a quorum has it)",
+    )
+    reuse_port: bool = Field(
+        default=False,
+        description="Bind the ingress port with SO_REUSEPORT, so several processes share it "
+        "(set by `interlock run --workers N`)",
+    )
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:

@@ -137,6 +137,7 @@ def render_dead(data: dict[str, Any], *, whole: bool = False) -> str:
 # -- workflows -----------------------------------------------------------------------------------
 
 _STATES = ["running", "parked", "compensating", "completed", "compensated", "cancelled"]
+_RARE = ["handed_back"]  # cluster mode only: a column once some workflow has one
 
 
 def _secs(value: float | None) -> str:
@@ -269,8 +270,9 @@ def render_workflow_stats(data: dict[str, Any]) -> str:
     found = data["workflows"]
     if not found:
         return "(no workflows)"
-    counts = [[w["workflow"], *(str(w["counts"].get(s, 0)) for s in _STATES)] for w in found]
-    head = ["WORKFLOW", *(s.upper() for s in _STATES)]
+    states = _STATES + [s for s in _RARE if any(w["counts"].get(s) for w in found)]
+    counts = [[w["workflow"], *(str(w["counts"].get(s, 0)) for s in states)] for w in found]
+    head = ["WORKFLOW", *(s.upper() for s in states)]
     shape = []
     for w in found:
         sla = w["sla"] or {}

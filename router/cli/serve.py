@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from pydantic import ValidationError
 
     from router.config import RouterConfig
+    from router.settings import Settings
 
 
 def run(
@@ -40,30 +41,52 @@ def run(
             "--demo", help="Accept the shipped demo secrets of sources.yaml [INTERLOCK_DEMO]"
         ),
     ] = None,
+    backbone: Annotated[
+        str | None,
+        typer.Option(
+            help="Cluster mode: NATS JetStream URL, nats://host:4222 [INTERLOCK_BACKBONE]"
+        ),
+    ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Processes sharing the ingress port (SO_REUSEPORT), under this one as their "
+            "supervisor; more than 1 needs a backbone. Worker i (1..N) keeps its journal in "
+            "DATA_DIR/worker-<i>, is instance <INTERLOCK_INSTANCE or host name>-w<i>, and serves "
+            "its admin API on INTERLOCK_ADMIN_PORT + i (8082, 8083, ... by default)"
+        ),
+    ] = 1,
 ) -> None:
     """Run the router: ingress on HOST:PORT, journal in DATA_DIR, routes from ROUTES.
 
     Exit codes: 0 stopped by SIGTERM/SIGINT, 2 usage (a bad flag), 78 invalid routes or settings,
     69 the port or the data folder is taken by another process, 73 the data folder cannot be
-    written, 1 another error of the router's (each a one-line message on stderr).
+    written, 1 another error of the router's (each a one-line message on stderr). With
+    --workers N: 0 when every worker stopped with 0, else the first other code of a worker.
     """
-    flags = {"routes": routes, "data_dir": data_dir, "host": host, "port": port, "demo": demo}
-    run_command(lambda: _run({k: v for k, v in flags.items() if v is not None}, log_level))
+    flags = {
+        "routes": routes,
+        "data_dir": data_dir,
+        "host": host,
+        "port": port,
+        "demo": demo,
+        "backbone": backbone,
+    }
+    given = {k: v for k, v in flags.items() if v is not None}
+    if workers == 1:
+        run_command(lambda: _run(given, log_level))
+        return
+    from router.cli.workers import supervise
+
+    run_command(lambda: supervise(workers, given, log_level))
 
 
-def _run(overrides: dict[str, Any], log_level: str | None) -> None:
+def settings_or_exit(overrides: dict[str, Any], log_level: str | None) -> Settings:
+    """The settings of ``interlock run``'s flags over the environment; a bad one is a one-line
+    :class:`CliError` (2 for a flag, 78 for the environment)."""
     from pydantic import ValidationError
 
-    from router import telemetry
-    from router.errors import (
-        ConfigError,
-        DataDirLockedError,
-        InterlockError,
-        ListenError,
-        StorageOpenError,
-    )
-    from router.logs import configure, level_number
-    from router.serve import serve
+    from router.logs import level_number
     from router.settings import Settings
 
     if log_level is not None:
@@ -73,9 +96,25 @@ def _run(overrides: dict[str, Any], log_level: str | None) -> None:
             raise CliError(f"--log-level: {exc}", EXIT_USAGE) from None
         overrides = {**overrides, "log_level": log_level}
     try:
-        settings = Settings(**overrides)
+        return Settings(**overrides)
     except ValidationError as exc:
         raise _invalid_settings(exc, overrides) from None
+
+
+def _run(overrides: dict[str, Any], log_level: str | None) -> None:
+    from router import telemetry
+    from router.errors import (
+        BackboneStartError,
+        ConfigError,
+        DataDirLockedError,
+        InterlockError,
+        ListenError,
+        StorageOpenError,
+    )
+    from router.logs import configure
+    from router.serve import serve
+
+    settings = settings_or_exit(overrides, log_level)
     configure(settings.log_level)
     try:
         telemetry.configure(settings.otlp_endpoint)
@@ -94,7 +133,7 @@ def _run(overrides: dict[str, Any], log_level: str | None) -> None:
     except ConfigError as exc:  # e.g. an empty admin token file
         typer.echo(exc.render(), err=True)
         raise typer.Exit(EXIT_CONFIG) from None
-    except (DataDirLockedError, ListenError) as exc:
+    except (DataDirLockedError, ListenError, BackboneStartError) as exc:
         raise CliError(str(exc), EXIT_UNAVAILABLE) from None
     except StorageOpenError as exc:
         raise CliError(str(exc), EXIT_CANTCREAT) from None

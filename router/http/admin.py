@@ -24,6 +24,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 from pydantic import BaseModel, ValidationError
 
+from router.cluster import dead_letters as cluster_dead
 from router.engine import Engine
 from router.errors import InterlockError, UnavailableError
 from router.http import admin_openapi as api
@@ -207,12 +208,23 @@ async def detail(request: web.Request) -> web.Response:
 
 async def dead_letters(request: web.Request) -> web.Response:
     q = _query(request, api.DeadLetterQuery)
-    items, cursor = await _read(queries.list_dead_letters, _journal(request), **q.model_dump())
+    cluster = request.app[ENGINE].cluster
+    if cluster is not None:  # the cluster's, from the backbone, whichever instance owns them
+        items, cursor = cluster_dead.page(await cluster.dead_letters(), **q.model_dump())
+    else:
+        items, cursor = await _read(queries.list_dead_letters, _journal(request), **q.model_dump())
     return _ok(api.DeadLetterPage(items=items, next_cursor=cursor))
 
 
 async def _of_message(request: web.Request, route: str | None) -> list[queries.DeadLetter]:
     message_id = _message_id(request)
+    cluster = request.app[ENGINE].cluster
+    if cluster is not None:
+        return [
+            cluster_dead.to_model(raw)
+            for raw in await cluster.dead_letters()
+            if bytes(raw["id"]) == message_id and (route is None or raw["route"] == route)
+        ]
     journal = _journal(request)
     if await _read(journal.message, message_id) is None:
         raise ApiError(404, "Not Found", "no message with this id")
@@ -282,9 +294,24 @@ def _collect(journal: Journal, f: api.DeadLetterFilter) -> list[queries.DeadLett
     return found
 
 
+async def _matching(request: web.Request, f: api.DeadLetterFilter) -> list[queries.DeadLetter]:
+    cluster = request.app[ENGINE].cluster
+    if cluster is None:
+        return await _read(_collect, _journal(request), f)
+    found, _ = cluster_dead.page(
+        await cluster.dead_letters(limit=f.limit),
+        route=f.route,
+        source=f.source,
+        since=f.since,
+        until=f.until,
+        limit=f.limit,
+    )
+    return found
+
+
 async def replay_filter(request: web.Request) -> web.Response:
     f = await _body(request, api.DeadLetterFilter)
-    found = await _read(_collect, _journal(request), f)
+    found = await _matching(request, f)
     replayed = await request.app[ENGINE].replay(_pairs(found))
     log.info("admin_replay", filter=f.model_dump(), matched=len(found), replayed=replayed)
     return _ok(api.ReplayResult(matched=len(found), replayed=replayed))
@@ -292,7 +319,7 @@ async def replay_filter(request: web.Request) -> web.Response:
 
 async def purge_filter(request: web.Request) -> web.Response:
     f = await _body(request, api.DeadLetterFilter)
-    found = await _read(_collect, _journal(request), f)
+    found = await _matching(request, f)
     purged = await request.app[ENGINE].purge(_pairs(found))
     log.info("admin_purge", filter=f.model_dump(), matched=len(found), purged=purged)
     return _ok(api.PurgeResult(matched=len(found), purged=purged))

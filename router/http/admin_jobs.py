@@ -68,6 +68,11 @@ class JobsAdmin(AdminFeature):
     def _service(self, request: web.Request) -> JobService | None:
         engine = request.app[self._engine]
         if engine.jobs is None and engine.config.specs(JOB):
+            if engine._jobs.elsewhere:
+                raise UnavailableError(
+                    "the scheduler runs on another instance (cluster mode: the owner of "
+                    "partition 0; see interlock_partition_owned)"
+                )
             raise UnavailableError(
                 "the scheduler is not running (the router is starting or stopping)"
             )

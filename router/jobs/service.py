@@ -55,6 +55,7 @@ class JobService:
         registry: CollectorRegistry,
         clock: Clock = time.time,
         dead_letter: DeadLetter = lambda _message_id: None,
+        metrics: JobMetrics | None = None,
     ) -> None:
         self.jobs = jobs
         self.reconciliations = reconciliations
@@ -62,7 +63,9 @@ class JobService:
         self.store = JobStore(data_dir / "jobs", sync=sync)
         self.outlets = outlets
         self.emit = emit
-        self.metrics = JobMetrics(registry)
+        # A service started again (cluster mode: this instance became the scheduler again) keeps
+        # the families it registered the first time.
+        self.metrics = metrics or JobMetrics(registry)
         self.clock = clock
         self.dead_letter = dead_letter
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="interlock-jobs")

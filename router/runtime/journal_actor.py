@@ -28,6 +28,7 @@ from router.metrics import Metrics
 from router.runtime.bridge import LoopBridge
 from router.runtime.credit import Credit
 from router.runtime.messages import (
+    Adopt,
     Append,
     Committed,
     Counted,
@@ -137,6 +138,8 @@ class JournalActor(SupervisedActor):
                 found = self.journal.load(route, ids)
                 self.credit.force_acquire(len(found))
                 self.bridge.call(on_done, found, None)
+            case Adopt(items, on_done):
+                self.bridge.call(on_done, self.journal.adopt(items), None)
             case DropHolds(holds):
                 dropped = self.journal.drop_holds(holds, "the route no longer holds its keys")
                 log.info("holds_dropped", count=dropped)
@@ -219,7 +222,7 @@ class JournalActor(SupervisedActor):
                 self.bridge.call(message.on_done, None, exc)
             if not self._committed:
                 self._record(message.outcomes, message.release)
-        elif isinstance(message, Replay | Purge | Skip | Load):
+        elif isinstance(message, Replay | Purge | Skip | Load | Adopt):
             self.bridge.call(message.on_done, None, exc)
 
 

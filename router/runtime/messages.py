@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from router.connector import OutboundRequest
 from router.envelope import Envelope
 from router.errors import DeliveryError
-from router.store.records import AppendResult, Delivery, OutcomeRecord
+from router.store.records import Adoption, AppendResult, Delivery, OutcomeRecord
 
 Committed = Callable[[list[AppendResult] | None, Exception | None], None]
 """Runs on the loop with an Append's results (or why it failed)."""
@@ -71,6 +71,14 @@ class Load:
     route: str
     ids: list[bytes]
     on_done: Found
+
+
+@dataclass(frozen=True, slots=True)
+class Adopt:
+    """Cluster mode: journal deliveries taken from the backbone (credit is the caller's)."""
+
+    items: list[Adoption]
+    on_done: Callable[[list[Delivery | None] | None, Exception | None], None]
 
 
 @dataclass(frozen=True, slots=True)

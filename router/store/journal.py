@@ -40,6 +40,7 @@ from router.store.lmdb_env import Transaction, open_environment, translated
 from router.store.reads import JournalReader
 from router.store.reads import as_bytes as _b
 from router.store.records import (
+    Adoption,
     AppendOutcome,
     AppendResult,
     Delivery,
@@ -49,10 +50,11 @@ from router.store.records import (
     TimelineEvent,
     body_digest,
     delivery_key,
+    delivery_state,
     hold_key,
     idempotency_db_key,
 )
-from router.store.statuses import Status
+from router.store.statuses import FINAL, Status
 
 _DBS = ("msg", "idem", "dlv", "pending", "ev", "dlq", "unrouted", "holds")
 
@@ -288,7 +290,7 @@ class Journal:
             dk = delivery_key(out.message_id, out.route)
             state = out.state
             states.append((dk, codec.pack(state.pack())))
-            if state.status in (Status.DELIVERED, Status.DEAD):
+            if state.status in FINAL:
                 finished.append(dk)
             if state.status is Status.DEAD:
                 record = {
@@ -325,6 +327,82 @@ class Journal:
         self._put_all(txn, "ev", events)
         for dk in finished:  # deletes have no bulk call; measured cheap beside a busy loop
             txn.delete(dk, db=self._db["pending"])
+
+    def adopt(self, items: list[Adoption]) -> list[Delivery | None]:
+        """Cluster mode: journal deliveries taken from the backbone, in one transaction.
+
+        Each becomes pending here (``adopted``), unless this journal already holds its fate:
+        delivered or dead-lettered by this instance before its ack reached the backbone (None:
+        the caller acks it and sends nothing). A replay clears the dead letter first. The message
+        record is written once; a second route of it taken later joins its routes.
+        """
+        return self._write(lambda txn: self._adopt(txn, items))  # type: ignore[no-any-return]
+
+    def _adopt(self, txn: Transaction, items: list[Adoption]) -> list[Delivery | None]:
+        db = self._db
+        now = time.time()
+        out: list[Delivery | None] = []
+        for item in items:
+            mid = item.envelope.id
+            envelope = item.envelope
+            stored_record = txn.get(mid, db=db["msg"])
+            if stored_record is None:
+                envelope.routes = [(item.route, item.ordering_key)]
+                txn.put(mid, envelope.to_record(), db=db["msg"])
+            else:
+                envelope = Envelope.from_record(mid, _b(stored_record))
+                if all(route != item.route for route, _ in envelope.routes):
+                    envelope.routes = [*envelope.routes, (item.route, item.ordering_key)]
+                    txn.put(mid, envelope.to_record(), db=db["msg"])
+            dk = delivery_key(mid, item.route)
+            stored = txn.get(dk, db=db["dlv"])
+            old = delivery_state(None if stored is None else _b(stored), envelope, item.route)
+            final = (Status.DEAD,) if item.trigger else (Status.DELIVERED, Status.DEAD)
+            finished = stored is not None and old.status in final
+            if finished and (not item.replay or txn.get(dk, db=db["dlq"]) is None):
+                out.append(None)  # its fate is here already: ack it, send nothing
+                continue
+            if item.replay:
+                txn.delete(dk, db=db["dlq"])
+            state = DeliveryState(
+                ordering_key=item.ordering_key,
+                updated_at=now,
+                first_attempt_at=old.first_attempt_at if stored is not None else 0.0,
+                adopted=True,
+            )
+            txn.put(dk, codec.pack(state.pack()), db=db["dlv"])
+            txn.put(dk, b"", db=db["pending"])
+            kind = "replayed" if item.replay else "adopted"
+            self._event(txn, mid, kind, route=item.route, detail=item.detail)
+            out.append(Delivery(envelope, item.route, state))
+        return out
+
+    def hand_back(self) -> list[Delivery]:
+        """Cluster mode, at start: adopted deliveries still pending go back to the backbone.
+
+        The backbone redelivers them to their partition's owner (this instance or another), so
+        they leave this journal's pending index (``forwarded``, event ``handed_back``). Returns
+        the rest of the pending index: accepted here and not yet forwarded (the outbox).
+        """
+        return self._write(self._hand_back)  # type: ignore[no-any-return]
+
+    def _hand_back(self, txn: Transaction) -> list[Delivery]:
+        outbox: list[Delivery] = []
+        back: list[OutcomeRecord] = []
+        now = time.time()
+        for pending in JournalReader(txn, self._db).pending():
+            if not pending.state.adopted:
+                outbox.append(pending)
+                continue
+            state = pending.state.copy()
+            state.status, state.updated_at = Status.FORWARDED, now
+            detail = "pending at a restart: its partition's owner delivers it"
+            back.append(
+                OutcomeRecord(pending.envelope.id, pending.route, state, "handed_back", detail)
+            )
+        if back:
+            self._record(txn, back)
+        return outbox
 
     def sweep(
         self,

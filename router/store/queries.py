@@ -230,7 +230,7 @@ def _delivery(
     )
 
 
-def _dead_letter(
+def dead_letter_item(
     message_id: bytes, record: dict[str, Any], env: Envelope | None, holds_key: bool
 ) -> DeadLetter:
     return DeadLetter(
@@ -281,7 +281,7 @@ def list_dead_letters(
         env = reader.message(key[:16])
         if source is not None and (env is None or env.source != source):
             return None
-        return _dead_letter(key[:16], record, env, reader.holding(key[:16], record["route"]))
+        return dead_letter_item(key[:16], record, env, reader.holding(key[:16], record["route"]))
 
     def cursor_of(key: bytes) -> str:
         return f"{encode_id(key[:16])}:{key[16:].decode()}"
@@ -295,7 +295,7 @@ def dead_letters_of(journal: Journal, message_id: bytes) -> list[DeadLetter]:
     with journal.reader() as reader:
         env = reader.message(message_id)
         return [
-            _dead_letter(message_id, r, env, reader.holding(message_id, r["route"]))
+            dead_letter_item(message_id, r, env, reader.holding(message_id, r["route"]))
             for r in reader.dead_letters_of(message_id)
         ]
 

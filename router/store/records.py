@@ -41,6 +41,9 @@ class DeliveryState:
     # When the current retry budget (``max_age``) started: the first attempt, or the first one
     # after a replay, which gets a fresh budget.
     retry_from: float = 0.0
+    # Cluster mode: taken from the backbone by this instance as its partition's owner (the
+    # backbone, not this journal, is then the authority: a restart hands it back there).
+    adopted: bool = False
 
     def copy(self) -> DeliveryState:
         """A snapshot (``dataclasses.replace`` costs ~10 µs per call; this, ~1 µs)."""
@@ -53,10 +56,11 @@ class DeliveryState:
             self.first_attempt_at,
             self.updated_at,
             self.retry_from,
+            self.adopted,
         )
 
     def pack(self) -> dict[str, Any]:
-        return {
+        packed: dict[str, Any] = {
             "s": self.status.value,
             "a": self.attempts,
             "k": self.ordering_key,
@@ -66,6 +70,9 @@ class DeliveryState:
             "t": self.updated_at,
             "r": self.retry_from,
         }
+        if self.adopted:  # absent otherwise: the embedded mode's records stay as they were
+            packed["b"] = 1
+        return packed
 
     @classmethod
     def unpack(cls, data: dict[str, Any]) -> DeliveryState:
@@ -79,6 +86,7 @@ class DeliveryState:
             updated_at=data["t"],
             # Written before replays kept first_attempt_at: the budget started at the first one.
             retry_from=data.get("r", data["f"]),
+            adopted=bool(data.get("b")),
         )
 
 
@@ -109,6 +117,25 @@ class Delivery:
     envelope: Envelope
     route: str
     state: DeliveryState
+
+
+@dataclass(frozen=True, slots=True)
+class Adoption:
+    """Cluster mode: one (message, route) taken from its partition on the backbone.
+
+    ``record`` is the message record as the accepting instance journaled it; ``replay`` marks an
+    operator's replay of a dead letter (a fresh retry budget, the dead letter cleared).
+    """
+
+    envelope: Envelope
+    record: bytes
+    route: str
+    ordering_key: str
+    replay: bool = False
+    detail: str = ""
+    # A workflow trigger: "delivered" here only means its instance was created, not that the
+    # workflow finished, so a redelivered trigger is handed to the workflows again (they know).
+    trigger: bool = False
 
 
 @dataclass(frozen=True, slots=True)

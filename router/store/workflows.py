@@ -5,7 +5,8 @@ step) and come from the orchestrator's thread, so they never queue behind the jo
 commits, and each has its own map. Databases::
 
     inst      instance id                 -> msgpack instance record
-    key       workflow \\0 business key    -> instance id (one instance per business key)
+    key       workflow \\0 business key    -> instance id (one instance per business key; a
+                                           handed-back one gives its key to the next trigger)
     active    instance id                 -> ''  (resume index: running or compensating)
 
 Writes happen on the orchestrator actor's thread only; readers (admin API, CLI on a stopped
@@ -15,13 +16,13 @@ router) use short read transactions.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import msgpack
 
 from router.store.lmdb_env import SideStore
-from router.workflows.state import ACTIVE, Instance
+from router.workflows.state import ACTIVE, UNFINISHED, Instance, State
 
 _DBS = ("inst", "key", "active")
 
@@ -60,7 +61,8 @@ class WorkflowStore(SideStore):
         """Store a new instance, unless one exists for its business key: then return that one.
 
         The check and the insert share one transaction, so two triggers for the same key can never
-        both start an instance.
+        both start an instance. A handed-back instance (cluster mode) counts as absent: the new
+        one takes its key.
         """
 
         def work(txn: Any) -> Instance | None:
@@ -68,7 +70,10 @@ class WorkflowStore(SideStore):
             existing = txn.get(key, db=self._db["key"])
             if existing is not None:
                 raw = txn.get(bytes(existing), db=self._db["inst"])
-                return _unpack(bytes(raw))
+                if raw is not None:
+                    found = _unpack(bytes(raw))
+                    if found.state is not State.HANDED_BACK:
+                        return found
             txn.put(key, instance.id.encode(), db=self._db["key"])
             self._put(txn, instance)
             return None
@@ -79,6 +84,25 @@ class WorkflowStore(SideStore):
     def save(self, instance: Instance) -> None:
         """Make the instance's current state durable (one synced commit)."""
         self._write(lambda txn: self._put(txn, instance))
+
+    def hand_back(self, mark: Callable[[Instance], None]) -> list[Instance]:
+        """Hand back every unfinished instance (running, compensating, parked), in one commit:
+        ``mark`` turns each into a handed-back one, which is then stored. Returns them."""
+
+        def work(txn: Any) -> list[Instance]:
+            found = [
+                instance
+                for instance in (_unpack(bytes(raw)) for _, raw in txn.cursor(db=self._db["inst"]))
+                if instance.state in UNFINISHED
+            ]
+            for instance in found:
+                mark(instance)
+                assert instance.state is State.HANDED_BACK
+                self._put(txn, instance)
+            return found
+
+        result: list[Instance] = self._write(work)
+        return result
 
     # -- reads (any thread) ----------------------------------------------------------------------
 

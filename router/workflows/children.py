@@ -106,6 +106,7 @@ class ChildRuns:
             input=inputs,
             steps=[StepState(s.id) for s in spec.steps],
             parents=[link],
+            by_parent=True,  # its trigger_message is the parent's: its end settles no trigger
         )
         child.record("triggered", detail=f"by {parent.workflow} {link}")
         existing = self.store.create(child)

@@ -67,3 +67,11 @@ class Resume:
     """Sent once at start: reload running and compensating instances, resend notifications."""
 
     done: Callable[[int], None] = field(default=lambda _count: None)
+
+
+@dataclass(frozen=True, slots=True)
+class HandBack:
+    """Sent once at start in cluster mode, instead of :class:`Resume`: hand back every unfinished
+    instance (their triggers run them again wherever their partitions are owned)."""
+
+    done: Callable[[int], None] = field(default=lambda _count: None)

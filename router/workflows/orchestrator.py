@@ -8,6 +8,13 @@ writes leaves the step ``running``; on restart it is re-sent with the same idemp
 
 A ``workflow:`` step runs a child instance (:mod:`router.workflows.children`).
 
+Cluster mode (``on_settled``): a trigger's backbone message stays unacked until its workflow is
+done with it, so an owner that dies mid-workflow leaves it to the partition's next owner, which
+runs the instance again from the start with the same step keys. ``on_settled`` (called on the
+loop) gets the trigger message ids to ack: a duplicate trigger's at once, and an instance's own
+trigger and duplicates when it ends completed, compensated or cancelled; never a parked one's.
+At start the instances a previous run left unfinished are handed back (``HandBack``), not resumed.
+
 Before any re-send the connector's key window is asked (:mod:`router.runtime.key_window`): a step
 whose idempotency key was first sent longer ago than its target deduplicates fails permanently
 with the reason, rather than risk a second customer or charge.
@@ -45,6 +52,7 @@ from router.workflows.commands import operator_transition
 from router.workflows.messages import (
     Command,
     Finished,
+    HandBack,
     Notified,
     Phase,
     Resume,
@@ -55,7 +63,15 @@ from router.workflows.metrics import WorkflowMetrics
 from router.workflows.notify import notification_request, send_notification
 from router.workflows.plan import build_request, read_answer, trace_parent
 from router.workflows.spec import CallSpec, StepSpec, WorkflowSpec
-from router.workflows.state import FINAL, Instance, State, StepState, StepStatus, UndoStatus
+from router.workflows.state import (
+    ACTIVE,
+    FINAL,
+    Instance,
+    State,
+    StepState,
+    StepStatus,
+    UndoStatus,
+)
 
 log = get_logger("interlock.workflows")
 _DONE = frozenset({StepStatus.SUCCEEDED, StepStatus.SKIPPED})
@@ -77,8 +93,11 @@ class OrchestratorActor(ChildRuns, SupervisedActor):
         counts: Counter[tuple[str, str]],
         alert: Alert | None = None,
         clock: Callable[[], float] = time.time,
+        on_settled: Callable[[list[str]], None] | None = None,
     ) -> None:
         super().__init__(metrics)
+        # Cluster mode: told (on the loop) which trigger messages the workflows are done with.
+        self.on_settled = on_settled
         self.alert = alert  # parked instances and SLA misses reach the operator's alerts
         self.clock = clock  # the engine's wall clock: key windows are judged by it
         self.specs = specs
@@ -112,6 +131,8 @@ class OrchestratorActor(ChildRuns, SupervisedActor):
                 self._command(message)
             case Resume(done):
                 done(self._resume())
+            case HandBack(done):
+                done(self._hand_back())
 
     def on_crash(self, message: object, exc: Exception) -> None:
         # The instance's last durable state is intact; a restart resumes it. Answer the caller.
@@ -163,6 +184,11 @@ class OrchestratorActor(ChildRuns, SupervisedActor):
             self.store.save(first)
             self.wf_metrics.triggers.labels(workflow=spec.id, outcome="duplicate").inc()
         t.reply(first.id, None)
+        # The first trigger owns the instance: a duplicate's message is done. A redelivery of the
+        # owner's own message (say a parked instance's) waits for the instance to end.
+        own = not first.by_parent and t.message_id == first.trigger_message
+        if not own or first.state in FINAL:
+            self._settled([t.message_id])
 
     # -- forward and backward --------------------------------------------------------------------
 
@@ -397,7 +423,12 @@ class OrchestratorActor(ChildRuns, SupervisedActor):
             self._notify(instance)
         else:
             self.store.save(instance)
+        self._settled(instance.settles())  # durable first: a crash now reruns it, deduplicated
         self._child_settled(instance)
+
+    def _settled(self, trigger_messages: list[str]) -> None:
+        if self.on_settled is not None and trigger_messages:
+            self.bridge.call(self.on_settled, trigger_messages)
 
     def _missed(self, instance: Instance, spec: WorkflowSpec, why: str) -> None:
         """An instance that will not reach its SLA's end in time is a miss now, counted once:
@@ -432,7 +463,7 @@ class OrchestratorActor(ChildRuns, SupervisedActor):
     def _set_state(self, instance: Instance, state: State) -> None:
         self._count(instance, state)
         instance.state = state
-        if state in FINAL or state is State.PARKED:
+        if state not in ACTIVE:  # final, parked or handed back: the rest is in the store
             self.live.pop(instance.id, None)
         else:
             self.live[instance.id] = instance
@@ -506,6 +537,29 @@ class OrchestratorActor(ChildRuns, SupervisedActor):
                 self._notify(parked)
         log.info("workflows_resumed", count=len(resumed))
         return len(resumed)
+
+    def _hand_back(self) -> int:
+        """Cluster mode, at start instead of :meth:`_resume`: every unfinished instance here is
+        handed back. Its trigger was never acked, so the backbone redelivers it to the owner of
+        its partition (maybe this instance), which starts it again, the same step keys making
+        what already took effect a no-op at the targets; it frees its key for that new run."""
+        handed = self.store.hand_back(_mark_handed_back)
+        for instance in handed:
+            self.live.pop(instance.id, None)
+        self.counts.clear()
+        self.counts.update(self.store.counts())
+        log.info("workflows_handed_back", count=len(handed))
+        return len(handed)
+
+
+def _mark_handed_back(instance: Instance) -> None:
+    instance.state = State.HANDED_BACK
+    instance.finished_at = time.time()
+    instance.record(
+        "handed_back",
+        detail="cluster mode: left at a restart to the owner of its trigger's partition, "
+        "which runs it again",
+    )
 
 
 def _end_span(span: Span, outcome: str) -> None:

@@ -6,6 +6,10 @@ journaled with its route at ingress, like any other, and "delivered" to the work
 connector, which creates the instance durably before it reports success. So a trigger accepted
 with 202 survives a crash before its instance exists: the journal redelivers it, and the business
 key makes that redelivery a no-op when the instance was already created.
+
+Cluster mode: the engine passes ``on_settled`` (the cluster node's ``settle``), called on the loop
+with the trigger message ids the workflows are done with, and calls :meth:`Workflows.hand_back`
+at start instead of :meth:`Workflows.resume` (see :mod:`router.workflows.orchestrator`).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from router.runtime.outlet import Outlet
 from router.runtime.supervision import tell_safely
 from router.store.workflows import WorkflowStore
 from router.workflows.kind import TRIGGER_PREFIX
-from router.workflows.messages import Action, Command, Resume, Trigger
+from router.workflows.messages import Action, Command, HandBack, Resume, Trigger
 from router.workflows.metrics import WorkflowMetrics
 from router.workflows.orchestrator import OrchestratorActor
 from router.workflows.spec import WorkflowSpec
@@ -89,6 +93,7 @@ class Workflows:
         metrics: Metrics,
         alert: Alert | None = None,
         clock: Callable[[], float] = time.time,
+        on_settled: Callable[[list[str]], None] | None = None,
     ) -> None:
         self.specs = specs
         self.store = WorkflowStore(data_dir / "workflows", sync=sync)
@@ -108,6 +113,7 @@ class Workflows:
             self.counts,
             alert,
             clock,
+            on_settled,
         )
         self.metrics.watch_instances(self._counts)
         self.triggers: dict[str, Connector] = {
@@ -129,6 +135,16 @@ class Workflows:
         future: asyncio.Future[int] = loop.create_future()
         reply = reply_on_loop(future)
         tell_safely(self.ref, Resume(lambda count: reply(count, None)))
+        return await future
+
+    async def hand_back(self) -> int:
+        """Cluster mode, at start instead of :meth:`resume` (before any trigger arrives): every
+        running, compensating or parked instance becomes ``handed_back`` and frees its business
+        key; its unacked trigger runs it again wherever its partition is owned. How many."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[int] = loop.create_future()
+        reply = reply_on_loop(future)
+        tell_safely(self.ref, HandBack(lambda count: reply(count, None)))
         return await future
 
     def stop(self) -> None:

