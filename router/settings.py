@@ -139,6 +139,14 @@ class Settings(BaseSettings):
         description="Cluster mode: partition subjects; each is consumed by one instance at a time "
         "(fixed per backbone: every instance must agree)",
     )
+    backbone_shards: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Cluster mode: streams the partitions are spread over (partition p in stream "
+        "p % shards), so the backbone's work spreads over NATS servers and their disks (fixed "
+        "per backbone, at most the partitions)",
+    )
     instance: str = Field(
         default="",
         pattern=r"^[A-Za-z0-9_-]{0,64}$",

@@ -45,8 +45,7 @@ class BackboneConfigError(Exception):
 @dataclass(frozen=True, slots=True)
 class BackboneOptions:
     url: str
-    names: Names = field(default_factory=Names)
-    partitions: int = 16
+    names: Names = field(default_factory=Names)  # the partitions and shards too
     idempotency_ttl_s: float = 7 * 86400
     dead_letter_ttl_s: float = 14 * 86400
     lease_s: float = 6.0
@@ -57,6 +56,10 @@ class BackboneOptions:
     ack_wait_s: float = 600.0
     replicas: int = 1
     duplicate_window_s: float = 120.0
+
+    @property
+    def partitions(self) -> int:
+        return self.names.partitions
 
 
 class Backbone:
@@ -153,11 +156,17 @@ class Backbone:
     async def _ensure(self) -> None:
         opts, names = self.options, self.names
         try:
-            await self._ensure_stream()
+            # The layout first: a disagreement names the partitions or shards, not a symptom.
+            config = KeyValueConfig(bucket=names.config_bucket, history=1)
+            self._kv[names.config_bucket] = await self._ensure_bucket(config)
+            await self._ensure_partitions()
+            for shard in range(names.shards):
+                await self._ensure_stream(shard)
             buckets = {
-                names.idem_bucket: KeyValueConfig(
-                    bucket=names.idem_bucket, ttl=opts.idempotency_ttl_s, history=1
-                ),
+                bucket: KeyValueConfig(bucket=bucket, ttl=opts.idempotency_ttl_s, history=1)
+                for bucket in names.idem_buckets()
+            }
+            buckets |= {
                 names.owners_bucket: KeyValueConfig(
                     bucket=names.owners_bucket, ttl=opts.lease_s, history=1
                 ),
@@ -167,22 +176,21 @@ class Backbone:
                 names.dead_bucket: KeyValueConfig(
                     bucket=names.dead_bucket, ttl=opts.dead_letter_ttl_s, history=1
                 ),
-                names.config_bucket: KeyValueConfig(bucket=names.config_bucket, history=1),
             }
-            for name, config in buckets.items():
-                self._kv[name] = await self._ensure_bucket(config)
-            await self._ensure_partitions()
+            for name, wanted in buckets.items():
+                self._kv[name] = await self._ensure_bucket(wanted)
         except (TimeoutError, nats.errors.Error) as err:
             raise BackboneUnavailable(
                 f"backbone at {opts.url}: setting up the stream and buckets failed: "
                 f"{type(err).__name__} {err}"
             ) from err
 
-    async def _ensure_stream(self) -> None:
+    async def _ensure_stream(self, shard: int) -> None:
         js, names, opts = self.js, self.names, self.options
+        stream = names.stream(shard)
         wanted = StreamConfig(
-            name=names.stream,
-            subjects=[names.subjects()],
+            name=stream,
+            subjects=names.subjects(shard),
             # An acked message is removed, so a consumer recreated on a partition gets exactly
             # the unacked ones, in stream order.
             retention=RetentionPolicy.WORK_QUEUE,
@@ -191,27 +199,27 @@ class Backbone:
             duplicate_window=opts.duplicate_window_s,
         )
         try:
-            info = await js.stream_info(names.stream)
+            info = await js.stream_info(stream)
         except nats.js.errors.NotFoundError:
             try:
                 await js.add_stream(wanted)
             except nats.js.errors.BadRequestError as err:
                 if err.err_code != _STREAM_NAME_IN_USE:
                     raise
-                info = await js.stream_info(names.stream)  # another instance won the race
+                info = await js.stream_info(stream)  # another instance won the race
             else:
-                log.info("backbone_stream_created", stream=names.stream)
+                log.info("backbone_stream_created", stream=stream)
                 return
         have_subjects = list(info.config.subjects or [])
-        if have_subjects != [names.subjects()]:
+        if have_subjects != names.subjects(shard):
             raise BackboneConfigError(
-                f"backbone stream {names.stream} has subjects {have_subjects}, "
-                f"this instance expects {[names.subjects()]}"
+                f"backbone stream {stream} has subjects {have_subjects}, "
+                f"this instance expects {names.subjects(shard)}"
             )
         if info.config.retention != RetentionPolicy.WORK_QUEUE:
             retention = getattr(info.config.retention, "value", info.config.retention)
             raise BackboneConfigError(
-                f"backbone stream {names.stream} has retention {retention}, "
+                f"backbone stream {stream} has retention {retention}, "
                 f"this instance expects {RetentionPolicy.WORK_QUEUE.value}"
             )
 
@@ -233,17 +241,18 @@ class Backbone:
 
     async def _ensure_partitions(self) -> None:
         kv = self._kv[self.names.config_bucket]
-        mine = str(self.options.partitions).encode()
-        with contextlib.suppress(nats.js.errors.KeyWrongLastSequenceError):
-            await kv.create("partitions", mine)
-            return
-        entry = await kv.get("partitions")
-        if entry.value != mine:
-            theirs = (entry.value or b"").decode(errors="replace")
-            raise BackboneConfigError(
-                f"backbone {self.options.url} ({self.names.prefix}) has {theirs} partitions, "
-                f"this instance is configured for {self.options.partitions}"
-            )
+        for what, value in (("partitions", self.names.partitions), ("shards", self.names.shards)):
+            mine = str(value).encode()
+            with contextlib.suppress(nats.js.errors.KeyWrongLastSequenceError):
+                await kv.create(what, mine)
+                continue
+            entry = await kv.get(what)
+            if entry.value != mine:
+                theirs = (entry.value or b"").decode(errors="replace")
+                raise BackboneConfigError(
+                    f"backbone {self.options.url} ({self.names.prefix}) has {theirs} {what}, "
+                    f"this instance is configured for {value}"
+                )
 
     # -- data calls ------------------------------------------------------------------------
 
@@ -271,11 +280,12 @@ class Backbone:
         except nats.errors.Error as err:
             raise BackboneUnavailable(f"{what}: {type(err).__name__} {err}") from err
 
-    async def claim(self, key: str, message_id: bytes) -> bytes:
+    async def claim(self, key: str, message_id: bytes, partition: int = 0) -> bytes:
         """The idempotency winner for ``key`` (KV-safe: ``kv_key()`` makes one): ``message_id``
         if this call created it, else the id stored first (a caller re-claiming its own id after
         a restart learns that it won)."""
-        kv = self.bucket(self.names.idem_bucket)
+        # In the bucket of the partition's shard: copies of one event go to one partition.
+        kv = self.bucket(self.names.idem_bucket(self.names.shard_of(partition)))
         stored = _checked(key)
 
         async def attempt() -> bytes:
@@ -353,10 +363,14 @@ class Backbone:
         """Messages not yet acked, per partition (work-queue retention: the stream holds exactly
         those)."""
         js, names = self.js, self.names
-        info: Any = await self.call(
-            "partition_backlog", lambda: js.stream_info(names.stream, names.subjects())
-        )
-        counts: dict[str, int] = info.state.subjects or {}
+        counts: dict[str, int] = {}
+        for stream in names.streams():
+
+            def info(stream: str = stream) -> Awaitable[Any]:
+                return js.stream_info(stream, f"{names.prefix}.part.*")
+
+            found: Any = await self.call("partition_backlog", info)
+            counts |= found.state.subjects or {}
         return {p: counts.get(names.subject(p), 0) for p in range(self.options.partitions)}
 
 

@@ -8,18 +8,36 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class Names:
-    """Every name derives from one prefix, so clusters (and tests) can share a server."""
+    """Every name derives from one prefix, so clusters (and tests) can share a server.
+
+    The partitions are spread over ``shards`` streams, partition ``p`` in shard ``p % shards``,
+    each shard with its own idempotency bucket: a NATS cluster places each stream's leader on a
+    server of its own, and even one server fsyncs each stream's store on its own, so the
+    backbone's work grows with its servers instead of being one stream's serial chain.
+    """
 
     prefix: str = "interlock"
+    partitions: int = 16
+    shards: int = 4
 
-    @property
-    def stream(self) -> str:
+    def shard_of(self, partition: int) -> int:
+        return partition % self.shards
+
+    def stream(self, shard: int) -> str:
         # Stream names may not contain "." and by convention are upper case; "-" is not portable.
-        return self.prefix.upper().replace("-", "_") + "_MESSAGES"
+        return f"{self.prefix.upper().replace('-', '_')}_MESSAGES_{shard}"
 
-    @property
-    def idem_bucket(self) -> str:
-        return f"{self.prefix}_idem"
+    def streams(self) -> list[str]:
+        return [self.stream(shard) for shard in range(self.shards)]
+
+    def stream_of(self, partition: int) -> str:
+        return self.stream(self.shard_of(partition))
+
+    def idem_bucket(self, shard: int) -> str:
+        return f"{self.prefix}_idem_{shard}"
+
+    def idem_buckets(self) -> list[str]:
+        return [self.idem_bucket(shard) for shard in range(self.shards)]
 
     @property
     def owners_bucket(self) -> str:
@@ -40,8 +58,9 @@ class Names:
     def subject(self, partition: int) -> str:
         return f"{self.prefix}.part.{partition}"
 
-    def subjects(self) -> str:
-        return f"{self.prefix}.part.*"
+    def subjects(self, shard: int) -> list[str]:
+        """The partition subjects shard ``shard``'s stream holds."""
+        return [self.subject(p) for p in range(shard, self.partitions, self.shards)]
 
     def consumer(self, partition: int) -> str:
         return f"{self.prefix}-part-{partition}"

@@ -83,7 +83,11 @@ class ClusterNode:
     ) -> None:
         self.settings = settings
         self.instance = instance_name(settings)
-        self.names = Names(settings.backbone_prefix)
+        self.names = Names(
+            settings.backbone_prefix,
+            settings.partitions,
+            min(settings.backbone_shards, settings.partitions),
+        )
         self.partition_count = settings.partitions
         self.credit = credit
         self.metrics = ClusterMetrics(registry, self.instance)
@@ -91,7 +95,6 @@ class ClusterNode:
             BackboneOptions(
                 url=settings.backbone,
                 names=self.names,
-                partitions=settings.partitions,
                 idempotency_ttl_s=retention_s,
                 dead_letter_ttl_s=dead_letter_retention_s,
                 lease_s=settings.lease_s,
@@ -279,7 +282,7 @@ class ClusterNode:
         )
 
     async def _claims(self, wires: list[tuple[Delivered, Wire, Envelope]]) -> list[bytes]:
-        """Each event's winning message id, claimed concurrently (order kept); retried while the
+        """Each delivery's winning message id, claimed concurrently (order kept); retried while the
         backbone is away, since the partition cannot go on without them."""
         pause = RETRY_MIN_S
         while True:
@@ -287,10 +290,13 @@ class ClusterNode:
                 return list(
                     await asyncio.gather(
                         *(
+                            # Per event and route: each route of an event takes effect once.
                             self.backbone.claim(
-                                kv_key(env.source, env.idempotency_key), wire.message_id
+                                kv_key(env.source, env.idempotency_key, wire.route),
+                                wire.message_id,
+                                item.partition,
                             )
-                            for _, wire, env in wires
+                            for item, wire, env in wires
                         )
                     )
                 )
@@ -415,7 +421,8 @@ class ClusterNode:
             if raw is None:
                 continue
             dead = codec.unpack(raw)
-            partition = partition_for(route, dead["key"], message_id, self.partition_count)
+            envelope = Envelope.from_record(message_id, bytes(dead["record"]))
+            partition = partition_for(route, dead["key"], envelope, self.partition_count)
             wire = Wire(message_id, dead["record"], route, dead["key"], True, self.instance)
             msg_id = f"{encode_id(message_id)}:{route}:replay:{time.time_ns()}"
             await self.backbone.publish(partition, wire.pack(), msg_id)

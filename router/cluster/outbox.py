@@ -89,7 +89,7 @@ class Outbox:
         outcomes: list[OutcomeRecord] = []
         for d in deliveries:
             key = d.state.ordering_key
-            partition = partition_for(d.route, key, envelope.id, self.partitions)
+            partition = partition_for(d.route, key, envelope, self.partitions)
             wire = Wire(envelope.id, record, d.route, key, False, self.instance)
             # The broker's window drops a re-publish of the same delivery (a restart's outbox).
             seq = await self.backbone.publish(

@@ -35,7 +35,6 @@ log = get_logger("interlock.cluster")
 IDLE_S = 0.02
 FETCH_TIMEOUT_S = 1.0
 RETRY_S = 0.5
-ACK_ATTEMPTS = 3
 
 
 @dataclass(slots=True)
@@ -116,22 +115,18 @@ class Partitions:
             # message, and an ack here could reach that consumer under the same durable name.
             log.warning("partition_ack_skipped", partition=item.partition, seq=item.seq)
             return
+        # Not ack_sync: a round trip per message costs more than an ack lost now and then,
+        # which only means the message comes again (to a new consumer at takeover, or after
+        # ack_wait) and is found finished in the owner's journal, or re-sent with its key.
         try:
-            for attempt in range(1, ACK_ATTEMPTS + 1):
-                try:
-                    await item._msg.ack_sync(timeout=self.backbone.options.request_timeout_s)
-                except (TimeoutError, OSError, nats.errors.Error) as err:
-                    if attempt == ACK_ATTEMPTS or lease.closed:
-                        log.warning(
-                            "partition_ack_failed",
-                            partition=item.partition,
-                            seq=item.seq,
-                            error=f"{type(err).__name__}: {err}",
-                        )
-                        return
-                    await asyncio.sleep(RETRY_S)
-                else:
-                    return
+            await item._msg.ack()
+        except (TimeoutError, OSError, nats.errors.Error) as err:
+            log.warning(
+                "partition_ack_failed",
+                partition=item.partition,
+                seq=item.seq,
+                error=f"{type(err).__name__}: {err}",
+            )
         finally:
             lease.inflight.pop(item.seq, None)
 
@@ -287,7 +282,7 @@ class Partitions:
 
         async def delete() -> None:
             with contextlib.suppress(nats.js.errors.NotFoundError):
-                await js.delete_consumer(names.stream, durable)
+                await js.delete_consumer(names.stream_of(partition), durable)
 
         config = ConsumerConfig(
             durable_name=durable,
@@ -299,9 +294,11 @@ class Partitions:
         )
         try:
             await bb.call("delete_consumer", delete)
-            await bb.call("add_consumer", lambda: js.add_consumer(names.stream, config))
+            await bb.call(
+                "add_consumer", lambda: js.add_consumer(names.stream_of(partition), config)
+            )
             lease.sub = await bb.call(
-                "bind_consumer", lambda: js.pull_subscribe_bind(durable, names.stream)
+                "bind_consumer", lambda: js.pull_subscribe_bind(durable, names.stream_of(partition))
             )
         except BackboneUnavailable as err:
             # Give the lease back so another instance (or our next heartbeat) can try again.

@@ -6,15 +6,17 @@ from dataclasses import dataclass
 
 from router import codec
 from router.cluster.names import partition_of
+from router.envelope import Envelope
 
 WIRE_VERSION = 1
 
 
-def partition_for(route: str, ordering_key: str, message_id: bytes, partitions: int) -> int:
-    """A keyed delivery goes where its (route, key) goes; an unkeyed one spreads by message."""
-    return partition_of(
-        f"{route}\0{ordering_key}" if ordering_key else message_id.hex(), partitions
-    )
+def partition_for(route: str, ordering_key: str, envelope: Envelope, partitions: int) -> int:
+    """A keyed delivery goes where its (route, key) goes, so a key is delivered in order; an
+    unkeyed one where its event goes, so two copies of one event meet at one owner's claim."""
+    if ordering_key:
+        return partition_of(f"{route}\0{ordering_key}", partitions)
+    return partition_of(f"{route}\0{envelope.source}\0{envelope.idempotency_key}", partitions)
 
 
 @dataclass(frozen=True, slots=True)

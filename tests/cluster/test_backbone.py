@@ -26,8 +26,15 @@ BackboneFactory = Callable[..., Awaitable[Backbone]]
 async def make_backbone(backbone_url: str, prefix: str) -> AsyncIterator[BackboneFactory]:
     opened: list[Backbone] = []
 
-    async def factory(instance: str = "a", url: str | None = None, **options: Any) -> Backbone:
-        opts = BackboneOptions(url or backbone_url, Names(prefix), **options)
+    async def factory(
+        instance: str = "a",
+        url: str | None = None,
+        partitions: int = 16,
+        shards: int = 4,
+        **options: Any,
+    ) -> Backbone:
+        names = Names(prefix, partitions, shards)
+        opts = BackboneOptions(url or backbone_url, names, **options)
         backbone = Backbone(opts, instance)
         await backbone.connect()
         opened.append(backbone)
@@ -50,14 +57,15 @@ async def eventually(check: Callable[[], Awaitable[bool]], deadline_s: float = 3
 async def test_connect_creates_the_stream_and_buckets_and_checks_partitions(
     make_backbone: BackboneFactory, prefix: str
 ) -> None:
-    backbone = await make_backbone(partitions=8, lease_s=1.5)
-    names = Names(prefix)
-    info = await backbone.js.stream_info(names.stream)
-    assert info.config.subjects == [names.subjects()]
-    assert info.config.retention == "workqueue"
+    backbone = await make_backbone(partitions=8, shards=3, lease_s=1.5)
+    names = Names(prefix, 8, 3)
+    for shard, partitions in enumerate(([0, 3, 6], [1, 4, 7], [2, 5])):
+        info = await backbone.js.stream_info(names.stream(shard))
+        assert info.config.subjects == [f"{prefix}.part.{p}" for p in partitions]
+        assert info.config.retention == "workqueue"
     ttls = {}
     for bucket in (
-        names.idem_bucket,
+        *names.idem_buckets(),
         names.owners_bucket,
         names.members_bucket,
         names.dead_bucket,
@@ -66,13 +74,15 @@ async def test_connect_creates_the_stream_and_buckets_and_checks_partitions(
         status = await (await backbone.js.key_value(bucket)).status()
         ttls[bucket] = status.stream_info.config.max_age
     assert ttls[names.owners_bucket] == ttls[names.members_bucket] == 1.5
-    assert ttls[names.idem_bucket] == 7 * 86400
+    assert [ttls[b] for b in names.idem_buckets()] == [7 * 86400] * 3
     assert not ttls[names.config_bucket]
 
-    again = await make_backbone("b", partitions=8)
+    again = await make_backbone("b", partitions=8, shards=3)
     assert again.connected
     with pytest.raises(BackboneConfigError, match=r"has 8 partitions.*configured for 4"):
-        await make_backbone("c", partitions=4)
+        await make_backbone("c", partitions=4, shards=3)
+    with pytest.raises(BackboneConfigError, match=r"has 3 shards.*configured for 2"):
+        await make_backbone("d", partitions=8, shards=2)
 
 
 async def test_claim_has_one_winner(make_backbone: BackboneFactory) -> None:
@@ -93,13 +103,15 @@ async def test_claim_has_one_winner(make_backbone: BackboneFactory) -> None:
 async def test_publish_sequences_and_duplicates(
     make_backbone: BackboneFactory, prefix: str
 ) -> None:
-    backbone = await make_backbone(partitions=4)
+    backbone = await make_backbone(partitions=4, shards=2)
     seqs = [await backbone.publish(n % 4, b"x", f"m{n}") for n in range(6)]
-    assert seqs == sorted(seqs) and len(set(seqs)) == 6
+    # One sequence per shard's stream: partitions 0 and 2 share one, 1 and 3 the other.
+    assert seqs[0::2] == [1, 2, 3] and seqs[1::2] == [1, 2, 3]
     again = await backbone.publish(1, b"x", "m1", headers={"h": "v"})
     assert again == seqs[1]
-    info = await backbone.js.stream_info(Names(prefix).stream)
-    assert info.state.messages == 6
+    names = Names(prefix, 4, 2)
+    stored = [(await backbone.js.stream_info(s)).state.messages for s in names.streams()]
+    assert stored == [3, 3]
     assert await backbone.partition_backlog() == {0: 2, 1: 2, 2: 1, 3: 1}
 
 

@@ -188,9 +188,9 @@ async def test_a_dead_letter_is_seen_and_replayed_from_another_instance(
     other = b if found[0]["owner"] == "a" else a
     headers = {"Authorization": "Bearer t0k3n-for-tests"}
     async with TestClient(TestServer(create_admin_app(other, ["t0k3n-for-tests"]))) as client:
-        listed = await (await client.get("/dead-letters", headers=headers)).json()
-        assert [(d["id"], d["route"]) for d in listed["items"]] == [(ack.id, "orders")]
-        assert listed["items"][0]["source"] == "shop"
+        page = await (await client.get("/dead-letters", headers=headers)).json()
+        assert [(d["id"], d["route"]) for d in page["items"]] == [(ack.id, "orders")]
+        assert page["items"][0]["source"] == "shop"
         one = await client.get(f"/dead-letters/{ack.id}", headers=headers)
         assert one.status == 200
         answer = await client.post(f"/dead-letters/{ack.id}/replay", headers=headers)

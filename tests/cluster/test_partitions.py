@@ -59,7 +59,7 @@ async def make_node(backbone_url: str, prefix: str) -> AsyncIterator[NodeFactory
 
     async def factory(instance: str) -> Node:
         options = BackboneOptions(
-            backbone_url, Names(prefix), partitions=PARTITIONS, lease_s=LEASE_S
+            backbone_url, Names(prefix, PARTITIONS, shards=2), lease_s=LEASE_S
         )
         backbone = Backbone(options, instance)
         await backbone.connect()
