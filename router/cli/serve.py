@@ -15,16 +15,13 @@ from router.cli.options import (
     EXIT_CANTCREAT,
     EXIT_CONFIG,
     EXIT_UNAVAILABLE,
-    EXIT_USAGE,
     run_command,
 )
+from router.cli.startup import refuse_demo_secrets_or_exit, settings_or_exit
 from router.errors import CliError
 
 if TYPE_CHECKING:
-    from pydantic import ValidationError
-
-    from router.config import RouterConfig
-    from router.settings import Settings
+    pass
 
 
 def run(
@@ -81,26 +78,6 @@ def run(
     run_command(lambda: supervise(workers, given, log_level))
 
 
-def settings_or_exit(overrides: dict[str, Any], log_level: str | None) -> Settings:
-    """The settings of ``interlock run``'s flags over the environment; a bad one is a one-line
-    :class:`CliError` (2 for a flag, 78 for the environment)."""
-    from pydantic import ValidationError
-
-    from router.logs import level_number
-    from router.settings import Settings
-
-    if log_level is not None:
-        try:
-            level_number(log_level)
-        except ValueError as exc:
-            raise CliError(f"--log-level: {exc}", EXIT_USAGE) from None
-        overrides = {**overrides, "log_level": log_level}
-    try:
-        return Settings(**overrides)
-    except ValidationError as exc:
-        raise _invalid_settings(exc, overrides) from None
-
-
 def _run(overrides: dict[str, Any], log_level: str | None) -> None:
     from router import telemetry
     from router.errors import (
@@ -139,33 +116,6 @@ def _run(overrides: dict[str, Any], log_level: str | None) -> None:
         raise CliError(str(exc), EXIT_CANTCREAT) from None
     except InterlockError as exc:  # raised on purpose, so it says what is wrong; a bug still
         raise CliError(str(exc), 1) from None  # shows its traceback
-
-
-def refuse_demo_secrets_or_exit(config: RouterConfig, demo: bool) -> None:
-    """Outside demo mode, each source secret left at its shipped default: ``file:line: ...``
-    on stderr, then exit 78 (as every other routes-folder error)."""
-    from router.config import ConfigErrors, refuse_demo_secrets
-
-    try:
-        refuse_demo_secrets(config, demo)
-    except ConfigErrors as exc:
-        for error in exc.errors:
-            typer.echo(error.render(), err=True)
-        raise typer.Exit(EXIT_CONFIG) from None
-
-
-def _invalid_settings(exc: ValidationError, overrides: dict[str, Any]) -> CliError:
-    """One line per invalid setting; a bad flag is a usage error, a bad environment config."""
-    lines, code = [], EXIT_CONFIG
-    for error in exc.errors(include_url=False):
-        name = str(error["loc"][0]) if error["loc"] else "settings"
-        where = f"INTERLOCK_{name.upper()}"
-        if name in overrides:
-            where = f"--{name.replace('_', '-')}"
-            code = EXIT_USAGE
-        got = "" if "token" in name else f" (got {error['input']!r})"  # never echo a secret
-        lines.append(f"{where}: {error['msg']}{got}")
-    return CliError("\nerror: ".join(lines), code)
 
 
 def healthcheck(

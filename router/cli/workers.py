@@ -52,7 +52,7 @@ def supervise(workers: int, overrides: dict[str, Any], log_level: str | None) ->
     import typer
 
     from router.cli.check import load_or_exit
-    from router.cli.serve import refuse_demo_secrets_or_exit, settings_or_exit
+    from router.cli.startup import refuse_demo_secrets_or_exit, settings_or_exit
     from router.logs import configure
 
     if workers < 1:

@@ -88,7 +88,7 @@ def test_idempotency_check_and_set_in_one_call(tmp_path: Path) -> None:
 
 
 def test_delivery_state_copy_is_a_full_snapshot() -> None:
-    state = DeliveryState(Status.RETRY, 3, "k", 1.5, "boom", 0.5, 2.5, 0.75)
+    state = DeliveryState(Status.RETRY, 3, "k", 1.5, "boom", 0.5, 2.5, 0.75, adopted=True)
     copy = state.copy()
     assert copy == dataclasses.replace(state) and copy is not state
     assert [f.name for f in dataclasses.fields(DeliveryState)] == [
@@ -100,6 +100,7 @@ def test_delivery_state_copy_is_a_full_snapshot() -> None:
         "first_attempt_at",
         "updated_at",
         "retry_from",
+        "adopted",
     ], "a new field must be added to DeliveryState.copy()"
 
 
