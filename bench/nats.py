@@ -8,8 +8,8 @@ port (``-m``) serves ``/varz`` (message and byte counters, the server's CPU as i
 ``fsync_probe=True`` runs the server under ``strace -f -c`` filtered (seccomp) to the fsync calls,
 one line per call with its wall-clock time and duration (``strace_out``). It slows each fsync
 down a little: use it for a separate probe, never for a measured step.
-(The few lines of ``tests/support/nats_server.py`` this needs are copied, so bench imports
-nothing from ``tests/``.)
+(Bench imports nothing from ``tests/``; ``tests/support/nats_server.py`` takes :func:`accepts`
+from here.)
 """
 
 from __future__ import annotations
@@ -67,7 +67,8 @@ def render_conf(store_dir: Path, sync: Sync) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _accepts(port: int, timeout: float) -> bool:
+def accepts(port: int, timeout: float) -> bool:
+    """Whether something accepts a TCP connection on loopback ``port`` within ``timeout``."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=timeout):
             return True
@@ -126,7 +127,7 @@ class NatsServer:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 break
-            if _accepts(self.port, 0.2) and _accepts(self.monitor_port, 0.2):
+            if accepts(self.port, 0.2) and accepts(self.monitor_port, 0.2):
                 return self
             time.sleep(0.05)
         self.stop()

@@ -303,7 +303,7 @@ class Engine:
         )
         try:
             await self.cluster.start(
-                self._journal_ref, self._route_refs, self._batcher.record, outbox, workflow_routes
+                self._batcher.adopt, self._route_refs, self._batcher.record, outbox, workflow_routes
             )
         except (BackboneUnavailable, BackboneConfigError) as exc:
             raise BackboneStartError(f"backbone {self.settings.backbone}: {exc}") from None

@@ -31,7 +31,6 @@ import dataclasses
 import os
 import re
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.error
@@ -44,7 +43,7 @@ import orjson
 from bench import nats, servers
 from bench.loadgen import LoadSpec
 from bench.machine import REPO
-from bench.scenarios.ingest import ROUTES_HTTP
+from bench.scenarios.ingest import ROUTES_HTTP, run_loadgen
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -173,16 +172,6 @@ def _counts(group: list[Instance]) -> list[tuple[int, int]]:
     return [inst.counts() for inst in group]
 
 
-def _loadgen(spec: LoadSpec) -> dict[str, Any]:
-    argv = [sys.executable, "-m", "bench.loadgen", orjson.dumps(dataclasses.asdict(spec)).decode()]
-    timeout = spec.warmup_s + spec.duration_s + spec.drain_s + 30
-    done = subprocess.run(argv, cwd=REPO, capture_output=True, timeout=timeout, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"load generator failed: {done.stderr.decode(errors='replace')[-2000:]}")
-    result: dict[str, Any] = orjson.loads(done.stdout)
-    return result
-
-
 def _us(seconds: float, messages: int) -> float | None:
     return round(seconds / messages * 1e6, 1) if messages else None
 
@@ -207,7 +196,7 @@ def measure(
         connections=plan.connections,
         prefix=tag[-4:],
     )
-    step = _loadgen(spec)
+    step = run_loadgen(spec)
     cpu1, ncpu1, t1 = _cpu(pids), _cpu(nats_pid), time.monotonic()
     accepted = int(step["accepted_total"])
     deadline = t1 + plan.drain_timeout_s
@@ -297,7 +286,7 @@ def fsync_probe(workdir: Path, plan: ClusterPlan) -> dict[str, Any]:
         _settle(group, server, tag, plan)
         counted = _counts(group)
         started = time.time()
-        step = _loadgen(
+        step = run_loadgen(
             LoadSpec(
                 port=group[0].server.port,
                 mode="closed",

@@ -88,6 +88,17 @@ def _children_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def run_loadgen(spec: LoadSpec) -> dict[str, Any]:
+    """One load step in a fresh load-generator process (``python -m bench.loadgen``): its result."""
+    argv = [sys.executable, "-m", "bench.loadgen", orjson.dumps(dataclasses.asdict(spec)).decode()]
+    timeout = spec.warmup_s + spec.duration_s + spec.drain_s + 30
+    done = subprocess.run(argv, cwd=REPO, capture_output=True, timeout=timeout, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"load generator failed: {done.stderr.decode(errors='replace')[-2000:]}")
+    result: dict[str, Any] = orjson.loads(done.stdout)
+    return result
+
+
 def run_step(server: servers.Server, spec: LoadSpec) -> dict[str, Any]:
     """One load step in a fresh load-generator process, plus the server's CPU per request.
 
@@ -96,12 +107,7 @@ def run_step(server: servers.Server, spec: LoadSpec) -> dict[str, Any]:
     """
     cpu_before, busy_before = server.cpu_seconds(), _busy_cpu_seconds()
     children_before, started = _children_cpu_seconds(), time.monotonic()
-    argv = [sys.executable, "-m", "bench.loadgen", orjson.dumps(dataclasses.asdict(spec)).decode()]
-    timeout = spec.warmup_s + spec.duration_s + spec.drain_s + 30
-    done = subprocess.run(argv, cwd=REPO, capture_output=True, timeout=timeout, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(f"load generator failed: {done.stderr.decode(errors='replace')[-2000:]}")
-    result: dict[str, Any] = orjson.loads(done.stdout)
+    result = run_loadgen(spec)
     cpu = server.cpu_seconds() - cpu_before
     loadgen_cpu = _children_cpu_seconds() - children_before
     elapsed = time.monotonic() - started

@@ -26,7 +26,7 @@ import hashlib
 import socket
 import time
 from collections import OrderedDict, defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ from router.envelope import Envelope
 from router.ids import encode_id
 from router.logs import get_logger
 from router.runtime.credit import Credit
-from router.runtime.messages import Adopt, NewDeliveries
+from router.runtime.messages import NewDeliveries
 from router.runtime.supervision import tell_safely
 from router.settings import Settings
 from router.store.records import Adoption, Delivery, OutcomeRecord
@@ -55,6 +55,7 @@ BACKLOG_EVERY_S = 5.0  # how often the partitions' backlog gauge is refreshed
 ACKS_AT_STOP_S = 5.0  # how long a stop waits for the acks (and dead letters) still on their way
 SETTLED_KEPT = 100_000  # settled triggers whose delivery outcome had not arrived yet
 Record = Callable[[list[OutcomeRecord], int], None]
+Adopt = Callable[[list[Adoption]], Awaitable[list[Delivery | None]]]
 
 
 def instance_name(settings: Settings) -> str:
@@ -110,8 +111,8 @@ class ClusterNode:
             on_change=self._owned_changed,
         )
         self.metrics.up.set_function(lambda: 1.0 if self.backbone.connected else 0.0)
-        # Wired by the engine in start(): the journal actor, the route actors, the outcome sink.
-        self._journal_ref: Any = None
+        # Wired by the engine in start(): the journal's adoption, the route actors, the outcomes.
+        self._adopt: Adopt | None = None
         self._route_refs: dict[str, Any] = {}
         self._record: Record | None = None
         # (message id, route) -> the backbone message to ack once it is final here.
@@ -126,8 +127,6 @@ class ClusterNode:
         self._workflow_routes: frozenset[str] = frozenset()
         self._awaiting: dict[str, Delivered] = {}  # trigger message id -> its backbone message
         self._settled: OrderedDict[str, None] = OrderedDict()  # settled before it was delivered
-        self._adopt_queue: list[tuple[list[Adoption], asyncio.Future[list[Delivery | None]]]] = []
-        self._adopting = False
 
     @property
     def connected(self) -> bool:
@@ -137,7 +136,7 @@ class ClusterNode:
 
     async def start(
         self,
-        journal_ref: Any,
+        adopt: Adopt,
         route_refs: dict[str, Any],
         record: Record,
         outbox: list[Delivery],
@@ -146,7 +145,7 @@ class ClusterNode:
         """Connect (BackboneUnavailable / BackboneConfigError if it cannot), forward what the
         outbox still holds, then take partitions. ``workflow_routes``: the routes whose target
         starts a workflow."""
-        self._journal_ref, self._route_refs, self._record = journal_ref, route_refs, record
+        self._adopt, self._route_refs, self._record = adopt, route_refs, record
         self._workflow_routes = workflow_routes
         await self.backbone.connect()
         if outbox:
@@ -264,7 +263,8 @@ class ClusterNode:
         if not items:
             return
         self.credit.force_acquire(len(items))
-        found = await self._adopt(items)
+        assert self._adopt is not None
+        found = await self._adopt(items)  # with the next group commit
         per_route: dict[str, list[Delivery]] = defaultdict(list)
         for adoption, source, delivery in zip(items, sources, found, strict=True):
             if delivery is None:  # finished here before its ack got through
@@ -303,37 +303,6 @@ class ClusterNode:
             except BackboneUnavailable:
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, RETRY_MAX_S)
-
-    async def _adopt(self, items: list[Adoption]) -> list[Delivery | None]:
-        """Journal adoptions; the partitions' batches that arrive meanwhile share one commit."""
-        future: asyncio.Future[list[Delivery | None]] = asyncio.get_running_loop().create_future()
-        self._adopt_queue.append((items, future))
-        if not self._adopting:
-            self._adopt_next()
-        return await future
-
-    def _adopt_next(self) -> None:
-        if not self._adopt_queue:
-            self._adopting = False
-            return
-        self._adopting = True
-        queued, self._adopt_queue = self._adopt_queue, []
-        everything = [item for items, _ in queued for item in items]
-        loop = asyncio.get_running_loop()
-
-        def done(found: list[Delivery | None] | None, error: Exception | None) -> None:
-            at = 0
-            for items, future in queued:
-                if future.done():
-                    continue
-                if found is None:
-                    future.set_exception(error or RuntimeError("adopt failed"))
-                else:
-                    future.set_result(found[at : at + len(items)])
-                at += len(items)
-            loop.call_soon(self._adopt_next)
-
-        tell_safely(self._journal_ref, Adopt(everything, done))
 
     def record(self, outcomes: list[OutcomeRecord], release: int) -> None:
         """The route actors' outcome sink in cluster mode: the journal's, plus the backbone's ack

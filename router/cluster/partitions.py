@@ -170,8 +170,7 @@ class Partitions:
         task, self._heartbeat = self._heartbeat, None
         if task is not None:
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await _ended(task, "heartbeat")
 
     async def _heartbeat_loop(self) -> None:
         while True:
@@ -353,8 +352,7 @@ class Partitions:
         task = lease.task
         if task is not None and (cancel_handler or not lease.in_handler):
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await _ended(task, f"partition {lease.partition} fetch")
         lease.task = None
         if lease.sub is not None:
             with contextlib.suppress(Exception):  # bounded: a stop must never hang on the network
@@ -410,6 +408,16 @@ class Partitions:
                 log.exception("partition_handler_failed", partition=lease.partition)
             finally:
                 lease.in_handler = False
+
+
+async def _ended(task: asyncio.Task[None], what: str) -> None:
+    """Wait for a cancelled task, bounded: a client call that swallows the cancellation (and
+    goes on until its own timeout) must not hang a stop."""
+    done, _ = await asyncio.wait({task}, timeout=CLOSE_TIMEOUT_S)
+    if not done:
+        log.warning("cluster_task_slow_to_stop", task=what, waited_s=CLOSE_TIMEOUT_S)
+    elif not task.cancelled() and task.exception() is not None:
+        log.warning("cluster_task_failed", task=what, error=repr(task.exception()))
 
 
 def _busy(lease: _Lease) -> bool:

@@ -5,7 +5,9 @@ go out together as the next batch (up to ``max_batch``), so batch size adapts to
 per commit when idle, hundreds under pressure, and no timer adds latency unless ``linger_s`` > 0.
 
 Outcomes decided by the route actors (on this same loop) wait here too and ride in the next
-``Append``: one transaction and one fsync for both. Only when no Append comes within
+``Append``: one transaction and one fsync for both. So do cluster mode's adoptions (deliveries
+taken from the backbone by the partitions' owner): they go out with the next batch, or alone when
+no batch is queued, never waiting behind a timer. Only when no Append comes within
 ``OUTCOME_LINGER_S`` do they go on their own as a ``Record``. Holding them on the loop, not in the
 journal thread, costs no thread crossing: the old flush timer went journal -> loop -> journal.
 """
@@ -23,7 +25,7 @@ from router.envelope import Envelope
 from router.errors import BackpressureError, UnavailableError
 from router.runtime.messages import Append, Record
 from router.runtime.supervision import tell_safely
-from router.store.records import AppendResult, OutcomeRecord
+from router.store.records import Adoption, AppendResult, Delivery, OutcomeRecord
 
 MAX_HELD_OUTCOMES = 2048
 # How long outcomes may wait for the next Append to carry them. Sending them as soon as nothing
@@ -63,6 +65,7 @@ class JournalBatcher:
         self._drained = asyncio.Event()
         self._drained.set()
         self._outcomes: list[OutcomeRecord] = []
+        self._adoptions: list[tuple[list[Adoption], asyncio.Future[list[Delivery | None]]]] = []
         self._release = 0
         self._outcome_timer: asyncio.TimerHandle | None = None
 
@@ -85,6 +88,16 @@ class JournalBatcher:
                 self.loop.call_later(self.linger_s, self._flush)
             else:
                 self.loop.call_soon(self._flush)
+        return future
+
+    def adopt(self, items: list[Adoption]) -> asyncio.Future[list[Delivery | None]]:
+        """Cluster mode: journal ``items`` in the next group commit; resolves with each one's
+        delivery (None: finished here already)."""
+        future: asyncio.Future[list[Delivery | None]] = self.loop.create_future()
+        self._adoptions.append((items, future))
+        if not self._scheduled and not self.in_flight:
+            self._scheduled = True
+            self.loop.call_soon(self._flush)
         return future
 
     def record(self, outcomes: list[OutcomeRecord], release: int) -> None:
@@ -114,7 +127,7 @@ class JournalBatcher:
 
     def _flush(self) -> None:
         self._scheduled = False
-        if self.in_flight or not self.pending:
+        if self.in_flight or not (self.pending or self._adoptions):
             return
         batch, self.pending = self.pending[: self.max_batch], self.pending[self.max_batch :]
         self.in_flight = True
@@ -130,16 +143,33 @@ class JournalBatcher:
                 else:
                     assert results is not None
                     item.future.set_result(results[i])
-            if self.pending:
+            if self.pending or self._adoptions:
                 self._flush()
             else:
                 self._drained.set()
 
+        queued, self._adoptions = self._adoptions, []
+        adoptions = [item for items, _ in queued for item in items]
+
+        def adopted(found: list[Delivery | None] | None, error: Exception | None) -> None:
+            at = 0
+            for items, future in queued:
+                if not future.done():
+                    if found is None:
+                        future.set_exception(error or RuntimeError("the commit failed"))
+                    else:
+                        future.set_result(found[at : at + len(items)])
+                at += len(items)
+
         outcomes, release = self._take_outcomes()
         try:
-            self.journal_ref.tell(Append(envelopes, outcomes, release, done))
+            self.journal_ref.tell(
+                Append(envelopes, outcomes, release, done, adoptions, adopted if queued else None)
+            )
         except pykka.ActorDeadError:
-            done(None, UnavailableError("the router is shutting down", self.retry_after_s))
+            error = UnavailableError("the router is shutting down", self.retry_after_s)
+            done(None, error)
+            adopted(None, error)
 
     async def drain(self) -> None:
         """Wait until every queued envelope has been committed (or refused)."""

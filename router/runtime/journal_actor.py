@@ -28,7 +28,7 @@ from router.metrics import Metrics
 from router.runtime.bridge import LoopBridge
 from router.runtime.credit import Credit
 from router.runtime.messages import (
-    Adopt,
+    Adopted,
     Append,
     Committed,
     Counted,
@@ -43,6 +43,7 @@ from router.runtime.messages import (
 from router.runtime.supervision import SupervisedActor
 from router.store.journal import Journal
 from router.store.records import (
+    Adoption,
     AppendOutcome,
     AppendResult,
     Delivery,
@@ -59,12 +60,19 @@ Release = Callable[[list[Released]], None]
 
 
 def _committed(
-    on_done: Committed, results: list[AppendResult], dispatch: Dispatch, new: list[Delivery]
+    on_done: Committed,
+    results: list[AppendResult],
+    dispatch: Dispatch,
+    new: list[Delivery],
+    on_adopted: Adopted | None = None,
+    adopted: list[Delivery | None] | None = None,
 ) -> None:
     """On the loop, after a commit: answer the batch's requests, then start its deliveries."""
     on_done(results, None)
     if new:
         dispatch(new)
+    if on_adopted is not None:
+        on_adopted(adopted, None)
 
 
 def _counted(
@@ -110,8 +118,8 @@ class JournalActor(SupervisedActor):
 
     def handle(self, message: object) -> None:
         match message:
-            case Append(batch, outcomes, release, on_done):
-                self._append(batch, outcomes, release, on_done)
+            case Append(batch, outcomes, release, on_done, adoptions, on_adopted):
+                self._append(batch, outcomes, release, on_done, adoptions, on_adopted)
             case Record(outcomes, release):
                 self._record(outcomes, release)
             case Replay(items, on_done):
@@ -138,8 +146,6 @@ class JournalActor(SupervisedActor):
                 found = self.journal.load(route, ids)
                 self.credit.force_acquire(len(found))
                 self.bridge.call(on_done, found, None)
-            case Adopt(items, on_done):
-                self.bridge.call(on_done, self.journal.adopt(items), None)
             case DropHolds(holds):
                 dropped = self.journal.drop_holds(holds, "the route no longer holds its keys")
                 log.info("holds_dropped", count=dropped)
@@ -179,6 +185,8 @@ class JournalActor(SupervisedActor):
         outcomes: list[OutcomeRecord],
         release: int,
         on_done: Committed,
+        adoptions: list[Adoption],
+        on_adopted: Adopted | None,
     ) -> None:
         self._committed = self._answered = False
         span = None
@@ -191,11 +199,13 @@ class JournalActor(SupervisedActor):
             )
         started = time.perf_counter()
         try:
-            results = self.journal.append(batch, outcomes)
+            results, adopted = self.journal.commit(batch, outcomes, adoptions)
         except StorageFullError as exc:
             if span is not None:
                 span.end()
             self.bridge.call(on_done, None, exc)
+            if on_adopted is not None:
+                self.bridge.call(on_adopted, None, exc)
             self._answered = True
             self._record(outcomes, release)  # alone: they may still fit
             return
@@ -204,14 +214,15 @@ class JournalActor(SupervisedActor):
             span.end()
         self.credit.release(release)
         self.metrics.commit_seconds.observe(time.perf_counter() - started)
-        self.metrics.commit_batch.observe(len(batch))
+        if batch:  # a commit of adoptions alone is not an ingress batch
+            self.metrics.commit_batch.observe(len(batch))
         new = [
             Delivery(env, route, delivery_state(None, env, route))
             for env, result in zip(batch, results, strict=True)
             if result.outcome is AppendOutcome.ACCEPTED and not env.rejected
             for route, _key in env.routes
         ]
-        self.bridge.call(_committed, on_done, results, self.dispatch, new)
+        self.bridge.call(_committed, on_done, results, self.dispatch, new, on_adopted, adopted)
         self._answered = True
 
     def on_crash(self, message: object, exc: Exception) -> None:
@@ -220,9 +231,11 @@ class JournalActor(SupervisedActor):
                 # Nothing of the batch was acknowledged: the senders get 503 and retry (a batch
                 # already durable answers them as duplicates, and restarts deliver it).
                 self.bridge.call(message.on_done, None, exc)
+                if message.on_adopted is not None:
+                    self.bridge.call(message.on_adopted, None, exc)
             if not self._committed:
                 self._record(message.outcomes, message.release)
-        elif isinstance(message, Replay | Purge | Skip | Load | Adopt):
+        elif isinstance(message, Replay | Purge | Skip | Load):
             self.bridge.call(message.on_done, None, exc)
 
 

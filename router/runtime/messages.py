@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from router.connector import OutboundRequest
 from router.envelope import Envelope
@@ -16,6 +16,8 @@ Counted = Callable[[int | None, Exception | None], None]
 """Runs on the loop with how many items a Replay, Purge or Skip changed (or why it failed)."""
 Found = Callable[[list[Delivery] | None, Exception | None], None]
 """Runs on the loop with the deliveries a Load found (or why it failed)."""
+Adopted = Callable[[list[Delivery | None] | None, Exception | None], None]
+"""Runs on the loop with the adopted deliveries (None: finished already), or why it failed."""
 
 
 # journal actor (its own thread)
@@ -27,6 +29,9 @@ class Append:
     outcomes: list[OutcomeRecord]
     release: int  # credit units to free once those outcomes are durable
     on_done: Committed
+    # Cluster mode: deliveries taken from the backbone ride along too (one fsync for all).
+    adoptions: list[Adoption] = field(default_factory=list)
+    on_adopted: Adopted | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,14 +76,6 @@ class Load:
     route: str
     ids: list[bytes]
     on_done: Found
-
-
-@dataclass(frozen=True, slots=True)
-class Adopt:
-    """Cluster mode: journal deliveries taken from the backbone (credit is the caller's)."""
-
-    items: list[Adoption]
-    on_done: Callable[[list[Delivery | None] | None, Exception | None], None]
 
 
 @dataclass(frozen=True, slots=True)

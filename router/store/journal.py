@@ -177,11 +177,18 @@ class Journal:
         ``outcomes`` waiting to be journaled ride along in the same transaction: one fsync for
         both, which roughly halves the commits of a busy router.
         """
+        return self.commit(batch, outcomes or [], [])[0]
 
-        def work(txn: Transaction) -> list[AppendResult]:
+    def commit(
+        self, batch: list[Envelope], outcomes: list[OutcomeRecord], adoptions: list[Adoption]
+    ) -> tuple[list[AppendResult], list[Delivery | None]]:
+        """:meth:`append` with cluster mode's adoptions (:meth:`adopt`) in the same transaction."""
+
+        def work(txn: Transaction) -> tuple[list[AppendResult], list[Delivery | None]]:
             if outcomes:
                 self._record(txn, outcomes)
-            return self._append(txn, batch)
+            adopted = self._adopt(txn, adoptions) if adoptions else []
+            return self._append(txn, batch), adopted
 
         return self._write(work)  # type: ignore[no-any-return]
 
@@ -328,17 +335,14 @@ class Journal:
         for dk in finished:  # deletes have no bulk call; measured cheap beside a busy loop
             txn.delete(dk, db=self._db["pending"])
 
-    def adopt(self, items: list[Adoption]) -> list[Delivery | None]:
-        """Cluster mode: journal deliveries taken from the backbone, in one transaction.
+    def _adopt(self, txn: Transaction, items: list[Adoption]) -> list[Delivery | None]:
+        """Cluster mode: journal deliveries taken from the backbone (in :meth:`commit`).
 
         Each becomes pending here (``adopted``), unless this journal already holds its fate:
         delivered or dead-lettered by this instance before its ack reached the backbone (None:
         the caller acks it and sends nothing). A replay clears the dead letter first. The message
         record is written once; a second route of it taken later joins its routes.
         """
-        return self._write(lambda txn: self._adopt(txn, items))  # type: ignore[no-any-return]
-
-    def _adopt(self, txn: Transaction, items: list[Adoption]) -> list[Delivery | None]:
         db = self._db
         now = time.time()
         out: list[Delivery | None] = []

@@ -3,6 +3,7 @@ test, so tests on the shared server never see each other's stream and buckets.""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -68,5 +69,5 @@ async def prefix() -> AsyncIterator[str]:
             ):
                 with contextlib.suppress(Exception):
                     await js.delete_key_value(bucket)
-        finally:
-            await nc.close()
+        finally:  # bounded: a close that waits on a server gone away must not hang teardown
+            await asyncio.wait_for(nc.close(), 5)

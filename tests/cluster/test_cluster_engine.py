@@ -4,8 +4,6 @@ real NATS backbone and deliver to one loopback sink, which applies each Idempote
 from __future__ import annotations
 
 import asyncio
-import shutil
-import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -17,13 +15,15 @@ from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from router import Engine, Settings, load_config
+from router import Engine, load_config
 from router.errors import BackpressureError
 from router.http.admin import create_admin_app
 from router.ids import decode_id
 from router.store.statuses import Status
 from router.testing import Sink
+from tests.support.cluster import cluster_settings
 from tests.support.nats_server import NatsServer
+from tests.support.promtool import check_metrics, require_promtool
 from tests.support.routes import write_routes
 
 FAST_RETRY = "retry: {max_attempts: 3, initial: 20ms, max: 50ms}\n"
@@ -57,16 +57,7 @@ async def cluster(
     engines: list[Engine] = []
 
     async def start(name: str, url: str = backbone_url, **extra: Any) -> Engine:
-        settings = Settings(
-            data_dir=tmp_path / name,
-            demo=True,
-            backbone=url,
-            backbone_prefix=prefix,
-            partitions=8,
-            instance=name,
-            lease_s=1.5,
-            **extra,
-        )
+        settings = cluster_settings(tmp_path / name, url, prefix, name, partitions=8, **extra)
         engine = Engine(load_config(routes), settings, clock=extra.pop("clock", time.time))
         await engine.start()
         engines.append(engine)
@@ -210,15 +201,7 @@ async def test_backbone_down_sheds_new_work_and_loses_nothing(
     tmp_path: Path, sink: Sink, own_nats: NatsServer, prefix: str
 ) -> None:
     routes = write_routes(tmp_path / "routes", sink.url, route_extra=FAST_RETRY)
-    settings = Settings(
-        data_dir=tmp_path / "a",
-        demo=True,
-        backbone=own_nats.url,
-        backbone_prefix=prefix,
-        partitions=4,
-        instance="a",
-        lease_s=1.5,
-    )
+    settings = cluster_settings(tmp_path / "a", own_nats.url, prefix, "a")
     engine = Engine(load_config(routes), settings)
     await engine.start()
     try:
@@ -265,16 +248,7 @@ async def test_the_outbox_survives_a_restart_while_the_backbone_is_away(
     tmp_path: Path, sink: Sink, own_nats: NatsServer, prefix: str
 ) -> None:
     routes = write_routes(tmp_path / "routes", sink.url, route_extra=FAST_RETRY)
-    settings = Settings(
-        data_dir=tmp_path / "a",
-        demo=True,
-        backbone=own_nats.url,
-        backbone_prefix=prefix,
-        partitions=4,
-        instance="a",
-        lease_s=1.5,
-        shutdown_grace_s=2,
-    )
+    settings = cluster_settings(tmp_path / "a", own_nats.url, prefix, "a", shutdown_grace_s=2)
     engine = Engine(load_config(routes), settings)
     await engine.start()
     own_nats.stop()
@@ -311,9 +285,7 @@ def ack_id(engine: Engine, ident: str) -> str:
 
 
 async def test_promtool_accepts_a_cluster_instance_scrape(cluster: Start, sink: Sink) -> None:
-    promtool = shutil.which("promtool")
-    if promtool is None:  # `make install` installs it (Debian's prometheus package) where apt is
-        pytest.skip("promtool is not installed (apt-get install prometheus)")
+    promtool = require_promtool()
     a = await cluster("a")
     for i in range(5):
         await a.submit("shop", body(f"p{i}", "c1"))
@@ -324,13 +296,5 @@ async def test_promtool_accepts_a_cluster_instance_scrape(cluster: Start, sink: 
     assert len(owned) == 8  # the only instance owns every partition
     assert families["interlock_backbone_up"].samples[0].value == 1
     assert families["interlock_forwarded"].samples[0].value == 5
-    done = await asyncio.to_thread(
-        subprocess.run,
-        [promtool, "check", "metrics"],
-        input=text,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = await check_metrics(promtool, text)
     assert done.stdout + done.stderr == "", done.stdout + done.stderr

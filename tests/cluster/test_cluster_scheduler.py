@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from router import Engine, Settings, load_config
+from router import Engine, load_config
 from simulators.runner import SimulatorThread
+from tests.support.cluster import cluster_settings
 from tests.support.jobs import ROUTES, run_job
 from tests.support.scenarios import simulator_env
 
@@ -34,15 +35,7 @@ async def pair(
     env = {**os.environ, **simulator_env(sims)}
     engines = []
     for name in ("a", "b"):
-        settings = Settings(
-            data_dir=tmp_path / name,
-            demo=True,
-            backbone=backbone_url,
-            backbone_prefix=prefix,
-            partitions=4,
-            instance=name,
-            lease_s=1.5,
-        )
+        settings = cluster_settings(tmp_path / name, backbone_url, prefix, name)
         engine = Engine(load_config(ROUTES, env), settings)
         await engine.start()
         engines.append(engine)

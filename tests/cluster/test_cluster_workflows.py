@@ -19,14 +19,12 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-import aiohttp
 import pytest
 
-from router.store.workflows import WorkflowStore
 from router.workflows.state import Instance, State
-from simulators.cli import seed_demo
 from simulators.runner import SimulatorThread
 from tests.support import scenarios as sc
+from tests.support import workflow_runs as wr
 from tests.support.process import RouterProcess
 
 DEALS = 60
@@ -38,61 +36,22 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def sims() -> Iterator[SimulatorThread]:
-    with SimulatorThread() as running:
-        running.call(lambda: seed_demo(running.set))
-        for name in running.set.names:
-            running.set_faults(name, latency=0.01)  # steps take long enough to be cut by a kill
-        yield running
-
-
-def _instances(data_dir: Path, workflow: str) -> list[Instance]:
-    if not (data_dir / "workflows").exists():
-        return []
-    store = WorkflowStore(data_dir / "workflows", readonly=True)
-    try:
-        return store.query(workflow=workflow, limit=10_000)
-    finally:
-        store.close()
+    yield from wr.slow_simulators()
 
 
 def _everywhere(routers: list[RouterProcess], workflow: str) -> list[Instance]:
-    return [i for r in routers for i in _instances(r.data_dir, workflow)]
-
-
-async def _post_until_acked(
-    session: aiohttp.ClientSession,
-    routers: list[RouterProcess],
-    rng: random.Random,
-    n: int,
-    acked: set[int],
-) -> None:
-    body = sc.dumps(sc.opportunity(n, run="C"))
-    while True:
-        router = rng.choice(routers)  # a refused or cut-off post is retried at another one
-        try:
-            headers = sc.salesforce_headers(body, f"evt-cluster-wf-{n}")
-            async with session.post(
-                router.url + "/webhooks/salesforce", data=body, headers=headers
-            ) as response:
-                if response.status in (200, 202):  # 200: a retry of one already accepted
-                    acked.add(n)
-                    return
-                assert response.status == 503, await response.text()
-        except (TimeoutError, aiohttp.ClientError):
-            pass
-        await asyncio.sleep(0.05)
+    return [i for r in routers for i in wr.instances(r.data_dir, workflow)]
 
 
 def _running_at(router: RouterProcess) -> int:
-    found = _instances(router.data_dir, "quote-to-cash")
+    found = wr.instances(router.data_dir, "quote-to-cash")
     return sum(i.state is State.RUNNING for i in found)
 
 
 async def test_workflows_killed_mid_flight_run_again_elsewhere_and_complete_once(
     tmp_path: Path, sims: SimulatorThread, backbone_url: str, prefix: str
 ) -> None:
-    for n in range(DEALS):
-        sc.seed_account(sims, sc.opportunity(n, run="C")["AccountId"])
+    wr.seed_deals(sims, DEALS, "C")
     env = {
         **sc.simulator_env(sims),
         "INTERLOCK_BACKBONE": backbone_url,
@@ -124,20 +83,16 @@ async def test_workflows_killed_mid_flight_run_again_elsewhere_and_complete_once
         for router in routers:
             await loop.run_in_executor(None, router.start)
         thresholds = sorted(rng.sample(range(10, DEALS - 10), KILLS - 1))
-        limit = asyncio.Semaphore(CONCURRENCY)
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
-
-            async def send(n: int) -> None:
-                async with limit:
-                    await _post_until_acked(session, routers, rng, n, acked)
-
-            async def killer() -> None:
-                for threshold in thresholds:
-                    while len(acked) < threshold:  # noqa: ASYNC110 - polling a plain set
-                        await asyncio.sleep(0.005)
-                    await kill_one_mid_flight()
-
-            await asyncio.gather(killer(), *(send(n) for n in range(DEALS)))
+        await wr.post_deals_with_kills(
+            lambda: rng.choice(routers).url,  # a refused or cut-off post is retried at another one
+            "C",
+            "evt-cluster-wf-",
+            DEALS,
+            CONCURRENCY,
+            thresholds,
+            kill_one_mid_flight,
+            acked,
+        )
         await asyncio.sleep(rng.uniform(0.1, 0.3))  # the last deals are mid-flight now
         await kill_one_mid_flight()
 
@@ -156,24 +111,14 @@ async def test_workflows_killed_mid_flight_run_again_elsewhere_and_complete_once
         for router in routers:
             router.stop()
 
-    per_type = {
-        ("netsuite", "customer"),
-        ("netsuite", "salesOrder"),
-        ("stripe", "customer"),
-        ("stripe", "subscription"),
-        ("webhook", "entitlements"),
-        ("zendesk", "organization"),
-        ("salesforce", "Account"),  # seeded: crm_link must update, never create
-        ("webhook", "onboarded"),  # onboarding's notification, once per account
-    }
-    counts = {f"{sim}.{kind}": len(sc.records(sims, sim, kind)) for sim, kind in per_type}
+    counts = wr.record_counts(sims)
     states = Counter(i.state.value for i in instances)
     handed_back = [i for i in [*instances, *onboardings] if i.state is State.HANDED_BACK]
     completed = Counter(i.key for i in instances if i.state is State.COMPLETED)
     where = Counter(
         r.data_dir.name
         for r in routers
-        for i in _instances(r.data_dir, "quote-to-cash")
+        for i in wr.instances(r.data_dir, "quote-to-cash")
         if i.state is State.COMPLETED
     )
     print(f"\ncluster workflows test: deals={DEALS} acked={len(acked)} victims={victims} "
@@ -187,12 +132,4 @@ async def test_workflows_killed_mid_flight_run_again_elsewhere_and_complete_once
     assert set(completed) == keys
     assert set(states) <= {State.COMPLETED.value, State.HANDED_BACK.value}
     assert not [i for i in onboardings if i.state not in {State.COMPLETED, State.HANDED_BACK}]
-    for name, count in counts.items():
-        assert count == DEALS, f"{name}: {count} records for {DEALS} deals"
-    # One record per deal, not just the right total: each deal's own external id, once.
-    orders = Counter(r["external_id"] for r in sc.records(sims, "netsuite", "salesOrder"))
-    assert set(orders.values()) == {1}
-    entitlements = sc.records(sims, "webhook", "entitlements")
-    assert len({r["data"]["body"]["external_id"] for r in entitlements}) == DEALS
-    subscriptions = sc.records(sims, "stripe", "subscription")
-    assert len({r["data"]["customer"] for r in subscriptions}) == DEALS
+    wr.assert_one_record_per_deal(sims, counts, DEALS)

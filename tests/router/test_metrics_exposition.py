@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-import shutil
-import subprocess
 from pathlib import Path
 
 import orjson
-import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
 
 from router.http.ingress import create_app
 from router.testing import Sink
 from tests.conftest import EngineFactory
+from tests.support.promtool import check_metrics, require_promtool
 from tests.support.routes import write_routes
 
 JSON = {"Content-Type": "application/json"}
@@ -71,19 +68,9 @@ async def test_one_help_and_type_per_family_across_connectors(
 async def test_promtool_accepts_a_live_scrape(
     tmp_path: Path, sink: Sink, make_engine: EngineFactory
 ) -> None:
-    promtool = shutil.which("promtool")
-    if promtool is None:  # `make install` installs it (Debian's prometheus package) where apt is
-        pytest.skip("promtool is not installed (apt-get install prometheus)")
+    promtool = require_promtool()
     text = await scrape_after_traffic(tmp_path, sink, make_engine)
-    done = await asyncio.to_thread(
-        subprocess.run,
-        [promtool, "check", "metrics"],
-        input=text,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = await check_metrics(promtool, text)
     # promtool exits 1 for lint findings too; a parse error or a duplicate family is an error.
     assert "error while linting" not in done.stderr + done.stdout, done.stderr + done.stdout
     assert done.stdout + done.stderr == "", done.stdout + done.stderr

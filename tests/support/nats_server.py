@@ -13,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+from bench.nats import accepts
 from router.logs import get_logger
 from tests.support.process import free_port
 
@@ -90,7 +91,7 @@ class NatsServer:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 break
-            if _accepts(self.port, 0.2):
+            if accepts(self.port, 0.2):
                 return self
             time.sleep(0.05)
         self.kill()
@@ -121,14 +122,6 @@ class NatsServer:
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no log)"
-
-
-def _accepts(port: int, timeout: float) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=timeout):
-            return True
-    except OSError:
-        return False
 
 
 def shared_server_url() -> str | None:

@@ -17,6 +17,7 @@ import orjson
 import pytest
 
 from router.testing import Sink
+from tests.support.acks import post_until_acked
 from tests.support.process import RouterProcess
 from tests.support.routes import write_routes
 
@@ -35,20 +36,8 @@ async def _send_until_acked(
     body = orjson.dumps(
         {"id": ident, "type": "order.created", "customer": f"c{int(ident) % 97}", "n": ident}
     )
-    while True:
-        try:
-            async with session.post(
-                router.url + "/webhooks/shop", data=body, headers=JSON
-            ) as response:
-                if response.status in (200, 202):
-                    acked.add(ident)
-                    return
-                assert response.status == 503, (
-                    f"unexpected {response.status}: {await response.text()}"
-                )
-        except (TimeoutError, aiohttp.ClientError):
-            pass
-        await asyncio.sleep(0.05)
+    await post_until_acked(session, router.url + "/webhooks/shop", body, JSON)
+    acked.add(ident)
 
 
 async def test_sigkill_five_times_loses_nothing_and_applies_nothing_twice(

@@ -20,14 +20,12 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-import aiohttp
 import pytest
 
-from router.store.workflows import WorkflowStore
-from router.workflows.state import Instance, State
-from simulators.cli import seed_demo
+from router.workflows.state import State
 from simulators.runner import SimulatorThread
 from tests.support import scenarios as sc
+from tests.support import workflow_runs as wr
 from tests.support.process import RouterProcess
 
 DEALS = 200
@@ -37,74 +35,34 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def sims() -> Iterator[SimulatorThread]:
-    with SimulatorThread() as running:
-        running.call(lambda: seed_demo(running.set))
-        for name in running.set.names:
-            running.set_faults(name, latency=0.01)  # steps take long enough to be cut by a kill
-        yield running
-
-
-async def _post_until_acked(
-    session: aiohttp.ClientSession, router: RouterProcess, n: int, acked: set[int]
-) -> None:
-    body = sc.dumps(sc.opportunity(n, run="K"))
-    while True:
-        try:
-            headers = sc.salesforce_headers(body, f"evt-crash-{n}")
-            async with session.post(
-                router.url + "/webhooks/salesforce", data=body, headers=headers
-            ) as response:
-                if response.status in (200, 202):  # 200: a retry of one already accepted
-                    acked.add(n)
-                    return
-                assert response.status == 503, await response.text()
-        except (TimeoutError, aiohttp.ClientError):
-            pass
-        await asyncio.sleep(0.05)
-
-
-def _instances(data_dir: Path, workflow: str = "quote-to-cash") -> list[Instance]:
-    store = WorkflowStore(data_dir / "workflows", readonly=True)
-    try:
-        return store.query(workflow=workflow, limit=10_000)
-    finally:
-        store.close()
+    yield from wr.slow_simulators()
 
 
 def _states(data_dir: Path) -> Counter[str]:
-    return Counter(i.state.value for i in _instances(data_dir))
+    return Counter(i.state.value for i in wr.instances(data_dir))
 
 
 async def test_sigkill_during_quote_to_cash_completes_every_deal_once(
     tmp_path: Path, sims: SimulatorThread
 ) -> None:
-    for n in range(DEALS):
-        sc.seed_account(sims, sc.opportunity(n, run="K")["AccountId"])
+    wr.seed_deals(sims, DEALS, "K")
     data = tmp_path / "data"
     router = RouterProcess(sc.ROOT / "routes", data, env=sc.simulator_env(sims)).start()
     rng = random.Random()
     thresholds = sorted(rng.sample(range(20, DEALS - 20), 3))
     acked: set[int] = set()
     loop = asyncio.get_running_loop()
-    try:
-        limit = asyncio.Semaphore(CONCURRENCY)
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
 
-            async def send(n: int) -> None:
-                async with limit:
-                    await _post_until_acked(session, router, n, acked)
-
-            async def killer() -> None:
-                for threshold in thresholds:
-                    while len(acked) < threshold:  # noqa: ASYNC110 - polling a plain set
-                        await asyncio.sleep(0.005)
-                    await loop.run_in_executor(None, router.kill)
-                    await loop.run_in_executor(None, router.start)
-
-            await asyncio.gather(killer(), *(send(n) for n in range(DEALS)))
-        await asyncio.sleep(rng.uniform(0.2, 0.6))  # instances are mid-flight now
+    async def kill() -> None:
         await loop.run_in_executor(None, router.kill)
         await loop.run_in_executor(None, router.start)
+
+    try:
+        await wr.post_deals_with_kills(
+            lambda: router.url, "K", "evt-crash-", DEALS, CONCURRENCY, thresholds, kill, acked
+        )
+        await asyncio.sleep(rng.uniform(0.2, 0.6))  # instances are mid-flight now
+        await kill()
         states: Counter[str] = Counter()
         for _ in range(1200):
             states = _states(data)
@@ -114,19 +72,9 @@ async def test_sigkill_during_quote_to_cash_completes_every_deal_once(
     finally:
         router.stop()
 
-    per_type = {
-        ("netsuite", "customer"),
-        ("netsuite", "salesOrder"),
-        ("stripe", "customer"),
-        ("stripe", "subscription"),
-        ("webhook", "entitlements"),
-        ("zendesk", "organization"),
-        ("salesforce", "Account"),  # seeded: crm_link must update, never create
-        ("webhook", "onboarded"),  # onboarding's notification, once per account
-    }
-    counts = {f"{sim}.{kind}": len(sc.records(sims, sim, kind)) for sim, kind in per_type}
-    instances = _instances(data)
-    onboardings = _instances(data, "customer-onboarding")
+    counts = wr.record_counts(sims)
+    instances = wr.instances(data)
+    onboardings = wr.instances(data, "customer-onboarding")
     both = [*instances, *onboardings]
     resumed = sum(any(e.event == "resumed" for e in i.events) for i in both)
     resent = sum(s.attempts > 1 for i in both for s in i.steps)
@@ -136,15 +84,7 @@ async def test_sigkill_during_quote_to_cash_completes_every_deal_once(
     assert resumed > 0, "no kill landed while an instance was running"
     assert len(acked) == DEALS
     assert states == Counter({State.COMPLETED.value: DEALS})
-    for name, count in counts.items():
-        assert count == DEALS, f"{name}: {count} records for {DEALS} deals"
-    # One record per deal, not just the right total: each deal's own external id, once.
-    orders = Counter(r["external_id"] for r in sc.records(sims, "netsuite", "salesOrder"))
-    assert set(orders.values()) == {1}
-    entitlements = sc.records(sims, "webhook", "entitlements")
-    assert len({r["data"]["body"]["external_id"] for r in entitlements}) == DEALS
-    subscriptions = sc.records(sims, "stripe", "subscription")
-    assert len({r["data"]["customer"] for r in subscriptions}) == DEALS
+    wr.assert_one_record_per_deal(sims, counts, DEALS)
     # Each deal's onboarding ran as its child, once per account, to completion, however cut.
     assert Counter(i.state.value for i in onboardings) == Counter({State.COMPLETED.value: DEALS})
     assert {i.step("onboarding").child for i in instances} == {i.id for i in onboardings}
