@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from schemathesis import GenerationMode
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
@@ -54,6 +54,10 @@ FAST = settings(
 )
 
 
+def _unsendable(query: dict[str, Any] | None) -> bool:
+    return any(value is None or value in ([], {}) for value in (query or {}).values())
+
+
 @pytest.mark.parametrize(("method", "path"), OPERATIONS_UNDER_TEST)
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 def test_every_operation_conforms_to_its_schema(
@@ -67,6 +71,10 @@ def test_every_operation_conforms_to_its_schema(
     @FAST
     @given(case=operation.as_strategy(generation_mode=mode))
     def check(case: schemathesis.Case[Any]) -> None:
+        # A negative case whose only invalid query part cannot reach the wire (a parameter whose
+        # value the client drops: None, [] or {}) is a valid request once sent, and schemathesis
+        # would then flag the 200 as "negative data accepted". Seen in full-suite runs only.
+        assume(mode is GenerationMode.POSITIVE or not _unsendable(case.query))
         response = case.call_and_validate(headers=AUTH, timeout=10)
         calls.append(response.status_code)
 
