@@ -537,6 +537,12 @@ class Engine:
         settled = False  # cluster mode: the credit went with the forwarded deliveries, or back
         if (
             self.cluster is not None
+            and envelope.rejected
+            and result.outcome is AppendOutcome.ACCEPTED
+        ):
+            self.cluster.rejected_at_ingress(envelope)
+        if (
+            self.cluster is not None
             and result.outcome is AppendOutcome.ACCEPTED
             and envelope.routes
             and not envelope.rejected

@@ -46,7 +46,7 @@ from router.runtime.credit import Credit
 from router.runtime.messages import NewDeliveries
 from router.runtime.supervision import tell_safely
 from router.settings import Settings
-from router.store.records import Adoption, Delivery, OutcomeRecord
+from router.store.records import Adoption, Delivery, DeliveryState, OutcomeRecord
 from router.store.statuses import Status
 
 log = get_logger("interlock.cluster")
@@ -346,8 +346,26 @@ class ClusterNode:
         self._acks.add(task)
         task.add_done_callback(self._acks.discard)
 
+    def rejected_at_ingress(self, envelope: Envelope) -> None:
+        """A message kept and dead-lettered at once here (a malformed file row): into the
+        cluster's dead letters too, so every instance lists it (retried while NATS is away)."""
+        now = time.time()
+        record = envelope.to_record()
+        for route, key in envelope.routes:
+            state = DeliveryState(
+                status=Status.DEAD, ordering_key=key, last_error=envelope.rejected, updated_at=now
+            )
+            out = OutcomeRecord(envelope.id, route, state, "dead_lettered", envelope.rejected)
+            self._spawn(self._put_dead(out, record, -1, self.instance))
+
     async def _dead_then_ack(self, out: OutcomeRecord, source: Delivered) -> None:
         wire = Wire.unpack(source.data)
+        await self._put_dead(out, wire.record, source.partition, wire.origin)
+        await self.partitions.ack(source)
+
+    async def _put_dead(
+        self, out: OutcomeRecord, record: bytes, partition: int, origin: str
+    ) -> None:
         value = codec.pack(
             {
                 "id": out.message_id,
@@ -358,21 +376,21 @@ class ClusterNode:
                 "at": out.state.updated_at,
                 "trace_id": out.trace_id,
                 "owner": self.instance,
-                "partition": source.partition,
+                "partition": partition,
                 "key": out.state.ordering_key,
-                "record": wire.record,
-                "origin": wire.origin,
+                "record": record,
+                "origin": origin,
             }
         )
         pause = RETRY_MIN_S
-        while True:  # the ack waits for the dead letter: never acked and lost
+        while True:  # an ack waits for its dead letter: never acked and lost
             try:
                 await self.backbone.put_dead(kv_key(out.message_id.hex(), out.route), value)
-                break
             except BackboneUnavailable:
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, RETRY_MAX_S)
-        await self.partitions.ack(source)
+            else:
+                return
 
     # -- dead letters, from any instance ---------------------------------------------------------
 

@@ -193,7 +193,14 @@ class Partitions:
         await self._renew()
         if self._draining:
             return
-        live = await bb.call("members", members.keys)
+
+        async def keys() -> list[str]:
+            try:
+                return list(await members.keys())
+            except nats.js.errors.NoKeysError:  # seen under load right after our own put
+                return [self.instance]
+
+        live = await bb.call("members", keys)
         fair = math.ceil(self._count / max(1, len(live)))
         if len(self._leases) < fair:
             await self._claim(fair)

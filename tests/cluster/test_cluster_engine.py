@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from router import Engine, load_config
 from router.errors import BackpressureError
 from router.http.admin import create_admin_app
-from router.ids import decode_id
+from router.ids import decode_id, encode_id
 from router.store.statuses import Status
 from router.testing import Sink
 from tests.support.cluster import cluster_settings
@@ -298,3 +298,22 @@ async def test_promtool_accepts_a_cluster_instance_scrape(cluster: Start, sink: 
     assert families["interlock_forwarded"].samples[0].value == 5
     done = await check_metrics(promtool, text)
     assert done.stdout + done.stderr == "", done.stdout + done.stderr
+
+
+async def test_a_message_dead_at_once_at_ingress_is_in_the_clusters_dead_letters(
+    cluster: Start, sink: Sink
+) -> None:
+    a, b = await cluster("a"), await cluster("b")
+    # A malformed file row is kept and dead-lettered at once by the instance that read it.
+    ack = await a.emit("shop", "order.created", {"id": "row-7"}, "row-7", "orders.csv:7", "bad row")
+    assert b.cluster is not None
+    found: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 60
+    while not found:
+        assert time.monotonic() < deadline, "the rejected row never reached the backbone"
+        found = await b.cluster.dead_letters()  # listed from the other instance
+        await asyncio.sleep(0.05)
+    assert [(encode_id(d["id"]), d["route"], d["reason"]) for d in found] == [
+        (ack.id, "orders", "bad row")
+    ]
+    assert sink.calls == []  # nothing was sent
